@@ -1,0 +1,73 @@
+"""pylambda: AWS Lambda as a Python library.
+
+Define a ``Function``, publish ``Version``s, point ``Alias``es at them and call
+an ``Invoker``; handlers run in real worker processes that behave like Lambda
+execution environments.
+
+This module is the curated public namespace.  It imports nothing heavy at
+import time: names are loaded on first access (PEP 562), because every
+execution environment imports the ``pylambda`` package too (for its
+``_runtime``) and must stay small and quick to start.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Alias": "._alias",
+    "Function": "._function",
+    "FunctionConfig": "._config",
+    "FunctionError": "._errors",
+    "InvalidParameterValueError": "._errors",
+    "InvalidRequestContentError": "._errors",
+    "InvocationResult": "._result",
+    "Invoker": "._invoker",
+    "InvokerClosedError": "._errors",
+    "LambdaContext": "._runtime.context",
+    "PylambdaError": "._errors",
+    "RequestTooLargeError": "._errors",
+    "ResourceNotFoundError": "._errors",
+    "TooManyRequestsError": "._errors",
+    "Version": "._version",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._alias import Alias as Alias
+    from ._config import FunctionConfig as FunctionConfig
+    from ._errors import FunctionError as FunctionError
+    from ._errors import InvalidParameterValueError as InvalidParameterValueError
+    from ._errors import InvalidRequestContentError as InvalidRequestContentError
+    from ._errors import InvokerClosedError as InvokerClosedError
+    from ._errors import PylambdaError as PylambdaError
+    from ._errors import RequestTooLargeError as RequestTooLargeError
+    from ._errors import ResourceNotFoundError as ResourceNotFoundError
+    from ._errors import TooManyRequestsError as TooManyRequestsError
+    from ._function import Function as Function
+    from ._invoker import Invoker as Invoker
+    from ._result import InvocationResult as InvocationResult
+    from ._runtime.context import LambdaContext as LambdaContext
+    from ._version import Version as Version
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pylambda' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    if getattr(value, "__module__", "").startswith("pylambda."):
+        try:
+            value.__module__ = "pylambda"
+        except (AttributeError, TypeError):
+            pass
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])

@@ -1,0 +1,169 @@
+"""Version-locked function configuration, validated as Lambda validates it.
+
+A ``FunctionConfig`` is a frozen value: ``$LATEST`` holds one, and publishing a
+version copies it, so a published version's configuration can never change.
+Every limit is checked here, at definition time, with an
+``InvalidParameterValueError`` that names the field and the allowed range;
+a bad configuration never reaches an environment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+import attrs
+
+from ._errors import InvalidParameterValueError
+
+__all__ = ["FunctionConfig", "RESERVED_ENV_VARS", "default_runtime", "validate_name"]
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ENV_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
+ENV_VARS_LIMIT = 4096
+
+# Names Lambda refuses in a function's Environment.Variables (reference §1.3),
+# plus AWS_DEFAULT_REGION and TZ, which Lambda also sets itself.
+RESERVED_ENV_VARS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "TZ",
+    }
+)
+
+# Python runtimes Lambda offers.  The handler always runs on the interpreter
+# that runs pylambda; the runtime name only sets AWS_EXECUTION_ENV and the
+# runtime-dependent behaviour (e.g. non-ASCII JSON from python3.12 on).
+PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+ARCHITECTURES = ("x86_64", "arm64")
+
+
+def default_runtime() -> str:
+    """The Lambda runtime matching the running interpreter, e.g. ``python3.11``."""
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def validate_name(name: object) -> str:
+    """Check a function name: 1-64 characters of ``[A-Za-z0-9_-]``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidParameterValueError(
+            f"function name must be 1-64 characters of letters, digits, '-' or '_', "
+            f"got {name!r}"
+        )
+    return name
+
+
+def _int_range(field: str, low: int, high: int, unit: str):
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidParameterValueError(
+                f"{field} must be an integer from {low} to {high} {unit}, got {value!r}"
+            )
+
+    return check
+
+
+def _check_environment(_inst: Any, _attr: Any, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        if not isinstance(key, str) or not _ENV_KEY.fullmatch(key):
+            raise InvalidParameterValueError(
+                f"environment variable name {key!r} is invalid: it must start with a "
+                "letter and have at least 2 characters of letters, digits or '_'"
+            )
+        if key in RESERVED_ENV_VARS:
+            raise InvalidParameterValueError(
+                f"environment variable {key!r} is reserved by Lambda and cannot be set"
+            )
+        if not isinstance(value, str):
+            raise InvalidParameterValueError(
+                f"environment variable {key!r} must be a str, got {type(value).__name__}"
+            )
+    measured = json.dumps(env, separators=(",", ":"))
+    if len(measured.encode()) > ENV_VARS_LIMIT:
+        raise InvalidParameterValueError(
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided exceeded the 4KB limit. "
+            f"String measured: {measured}"
+        )
+
+
+def _check_runtime(_inst: Any, _attr: Any, runtime: str) -> None:
+    if runtime not in PYTHON_RUNTIMES:
+        raise InvalidParameterValueError(
+            f"runtime must be one of {', '.join(PYTHON_RUNTIMES)}, got {runtime!r} "
+            "(other runtimes are not supported yet)"
+        )
+
+
+def _check_architecture(_inst: Any, _attr: Any, value: str) -> None:
+    if value not in ARCHITECTURES:
+        raise InvalidParameterValueError(
+            f"architecture must be 'x86_64' or 'arm64', got {value!r}"
+        )
+
+
+def _check_description(_inst: Any, _attr: Any, value: str) -> None:
+    if not isinstance(value, str) or len(value) > 256:
+        raise InvalidParameterValueError("description must be a str of at most 256 characters")
+
+
+def _env_converter(value: dict[str, str] | None) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidParameterValueError(
+            f"environment must be a dict of str to str, got {type(value).__name__}"
+        )
+    return dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class FunctionConfig:
+    """The version-locked settings of a function (what ``publish_version`` freezes)."""
+
+    memory_size: int = attrs.field(default=128, validator=_int_range("memory_size", 128, 10240, "MB"))
+    """Memory in MB, 128..10240; also the limit at which the environment is killed."""
+    timeout: int = attrs.field(default=3, validator=_int_range("timeout", 1, 900, "seconds"))
+    """Seconds an invocation may run before the environment is killed, 1..900."""
+    ephemeral_storage: int = attrs.field(
+        default=512, validator=_int_range("ephemeral_storage", 512, 10240, "MB")
+    )
+    """MB of /tmp, 512..10240 (billed above 512)."""
+    environment: dict[str, str] = attrs.field(
+        factory=dict, converter=_env_converter, validator=_check_environment, hash=False
+    )
+    """The function's own environment variables (4 KB in all, reserved names refused)."""
+    architecture: str = attrs.field(default="x86_64", validator=_check_architecture)
+    """``x86_64`` or ``arm64``; decides the price per GB-second."""
+    runtime: str = attrs.field(factory=default_runtime, validator=_check_runtime)
+    """Lambda runtime identifier, e.g. ``python3.11``."""
+    description: str = attrs.field(default="", validator=_check_description)
+    """Free text, at most 256 characters."""
+
+    def evolve(self, **changes: Any) -> FunctionConfig:
+        """A copy with ``changes`` applied and validated."""
+        unknown = set(changes) - {a.name for a in attrs.fields(FunctionConfig)}
+        if unknown:
+            raise InvalidParameterValueError(
+                f"unknown configuration field(s): {', '.join(sorted(unknown))}"
+            )
+        return attrs.evolve(self, **changes)

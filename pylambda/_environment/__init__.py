@@ -1,0 +1,1 @@
+"""The parent side of the process boundary: the zygote, environments, the pool."""

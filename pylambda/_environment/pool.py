@@ -1,0 +1,202 @@
+"""The environment pool: which environments exist, which are idle, which go next.
+
+::
+
+    Invoker.invoke ─▶ checkout(key) ──idle?──▶ LIFO pop (warmest first)
+                          │ none
+                          ▼
+                      start(version) ──▶ Zygote.fork ──▶ Environment(INIT sent)
+    … invocation …
+    checkin(env)  ──▶ push on its key's idle stack (timestamped)
+    discard(env)  ──▶ killed; its /tmp goes to the key's free list (reset keeps /tmp)
+    reaper thread ──▶ every few seconds, ends environments idle longer than idle_ttl
+                      (from the cold end of each stack)
+    close()       ──▶ every environment ended, bounded in time
+
+A *key* is ``(function name, version, revision)``: each published version has
+its own environments, as on Lambda, and every change to ``$LATEST`` makes a
+new revision whose environments never mix with the old ones
+(``retire_older``).  The pool holds no policy about concurrency or init
+failures; the Invoker decides, the pool keeps the books.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+
+from .process import Environment
+from .zygote import Zygote
+
+__all__ = ["EnvironmentPool"]
+
+
+class EnvironmentPool:
+    """Idle stacks per version key, every live environment, and their /tmp dirs."""
+
+    def __init__(self, zygote: Zygote, workdir: str, idle_ttl: float | None) -> None:
+        self._zygote = zygote
+        self._workdir = workdir
+        self._idle_ttl = idle_ttl
+        self._lock = threading.Lock()
+        self._idle: dict[tuple, list[Environment]] = {}
+        self._live: set[Environment] = set()
+        self._free_tmp: dict[tuple, list[str]] = {}
+        self._init_failed: set[tuple] = set()
+        self._counter = 0
+        self._closed = False
+        self._reaper: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    # -- lifecycle of environments ----------------------------------------------
+    def new_env_id(self) -> str:
+        """A short unique id for a new environment."""
+        with self._lock:
+            self._counter += 1
+            return f"env-{self._counter}"
+
+    def tmpdir_for(self, key: tuple, env_id: str) -> str:
+        """A private /tmp: one left by a reset environment of ``key``, or a new one."""
+        with self._lock:
+            free = self._free_tmp.get(key)
+            if free:
+                return free.pop()
+        path = os.path.join(self._workdir, "tmp", env_id)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def start(self, key: tuple, env_id: str, name: str, init_spec: dict, memory_mb: int) -> Environment:
+        """Fork a new environment for ``key`` (the INIT message is already sent)."""
+        env = Environment(self._zygote, key, env_id, name, init_spec, memory_mb)
+        with self._lock:
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self._live.add(env)
+        if closed:
+            env.shut_down()
+        return env
+
+    def checkout(self, key: tuple) -> Environment | None:
+        """The most recently used idle environment of ``key``, or None."""
+        with self._lock:
+            stack = self._idle.get(key)
+            if stack:
+                return stack.pop()
+        return None
+
+    def checkin(self, env: Environment) -> None:
+        """Return a healthy environment to its idle stack."""
+        env.last_used = time.monotonic()
+        with self._lock:
+            if not self._closed:
+                self._idle.setdefault(env.key, []).append(env)
+                if self._reaper is None and self._idle_ttl is not None:
+                    self._start_reaper()
+                return
+        env.shut_down()
+
+    def discard(self, env: Environment, keep_tmp: bool) -> None:
+        """Forget a dead or failed environment; ``keep_tmp`` as Lambda's reset does."""
+        env.shut_down()
+        with self._lock:
+            self._live.discard(env)
+            if keep_tmp and env.tmpdir and not self._closed:
+                self._free_tmp.setdefault(env.key, []).append(env.tmpdir)
+                return
+        if env.tmpdir:
+            shutil.rmtree(env.tmpdir, ignore_errors=True)
+
+    # -- init failures (the Invoker's memory of them) ----------------------------------
+    def init_failed(self, key: tuple) -> bool:
+        """Whether the last init for ``key`` failed (next init runs in the invoke phase)."""
+        return key in self._init_failed
+
+    def set_init_failed(self, key: tuple, failed: bool) -> None:
+        """Record the outcome of the last init for ``key``."""
+        with self._lock:
+            if failed:
+                self._init_failed.add(key)
+            else:
+                self._init_failed.discard(key)
+
+    # -- retiring ------------------------------------------------------------------
+    def retire_older(self, function_name: str, version: str, revision: int) -> None:
+        """End idle environments of earlier revisions of ``function_name:version``."""
+        with self._lock:
+            stale = [k for k in self._idle if k[0] == function_name and k[1] == version and k[2] < revision]
+            envs = [e for k in stale for e in self._idle.pop(k)]
+        for env in envs:
+            self.discard(env, keep_tmp=False)
+
+    def retire(self, function_name: str) -> int:
+        """End every idle environment of ``function_name``; return how many."""
+        with self._lock:
+            keys = [k for k in self._idle if k[0] == function_name]
+            envs = [e for k in keys for e in self._idle.pop(k)]
+        for env in envs:
+            self.discard(env, keep_tmp=False)
+        return len(envs)
+
+    def _start_reaper(self) -> None:
+        thread = threading.Thread(target=self._reap_loop, name="pylambda-reaper", daemon=True)
+        self._reaper = thread
+        thread.start()
+
+    def _reap_loop(self) -> None:
+        ttl = self._idle_ttl
+        assert ttl is not None
+        period = min(max(ttl / 4, 0.05), 5.0)
+        while not self._wake.wait(period):
+            self.reap_idle(time.monotonic() - ttl)
+
+    def reap_idle(self, older_than: float) -> int:
+        """End idle environments last used before ``older_than`` (monotonic)."""
+        victims: list[Environment] = []
+        with self._lock:
+            for key, stack in list(self._idle.items()):
+                while stack and stack[0].last_used < older_than:
+                    victims.append(stack.pop(0))
+                if not stack:
+                    del self._idle[key]
+        for env in victims:
+            self.discard(env, keep_tmp=False)
+        return len(victims)
+
+    # -- reading -------------------------------------------------------------------
+    def live(self) -> list[Environment]:
+        """Every environment not yet discarded (idle or busy)."""
+        with self._lock:
+            return list(self._live)
+
+    def idle_count(self) -> int:
+        """How many environments are idle."""
+        with self._lock:
+            return sum(len(s) for s in self._idle.values())
+
+    # -- closing -------------------------------------------------------------------
+    def close(self, timeout: float = 1.0) -> None:
+        """End every environment: idle ones get EOF, busy ones SIGKILL; bounded."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+            idle = {e for stack in self._idle.values() for e in stack}
+            self._live.clear()
+            self._idle.clear()
+            free = [d for dirs in self._free_tmp.values() for d in dirs]
+            self._free_tmp.clear()
+        self._wake.set()
+        for env in live:
+            env.kill()
+        # Idle environments are reaped here; a busy one belongs to the caller
+        # thread waiting on it, which sees EOF, reaps it and discards it.
+        deadline = time.monotonic() + timeout
+        for env in idle:
+            env.reap(max(0.0, deadline - time.monotonic()))
+        for path in [e.tmpdir for e in idle if e.tmpdir] + free:
+            shutil.rmtree(path, ignore_errors=True)
+        if self._reaper is not None:
+            self._reaper.join(timeout)

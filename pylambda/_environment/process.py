@@ -1,0 +1,346 @@
+"""One execution environment, seen from the parent: a process and its pipes.
+
+An ``Environment`` is checked out by exactly one caller thread at a time, so
+its methods take no locks.  Every wait is a ``poll`` on the response and log
+pipes with the deadline as the timeout, so there are three outcomes and no
+busy loop: a reply, a death (EOF on the response pipe), or the deadline.
+While an invocation runs longer than ``MEMORY_SAMPLE_S`` the wait wakes up to
+sample the process's RSS, so a handler that grows past ``memory_size`` is
+killed while it runs; a faster burst is caught exactly after the fact by the
+peak RSS (``getrusage``) the environment reports with every result.
+
+States::
+
+    STARTING ──init ok──▶ IDLE ⇄ BUSY ──timeout/crash/OOM/close──▶ DEAD
+        └────init failed──────────────────────────────────────────▶ DEAD
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pickle
+import select
+import signal
+import threading
+import time
+
+from .._runtime.protocol import (
+    HEADER,
+    INIT,
+    INIT_DONE,
+    INVOKE,
+    RESULT_HEAD,
+    read_exact,
+    write_all,
+)
+from .zygote import Zygote
+
+__all__ = ["Environment", "Outcome", "describe_exit"]
+
+# How often a running invocation's RSS is sampled.  Smaller catches a runaway
+# allocation sooner and costs a /proc read per period; the exact peak check
+# after each invocation catches anything a sample misses.
+MEMORY_SAMPLE_S = 0.01
+# Pipes are enlarged so a 1 MB payload crosses in one write (fewer wakeups).
+PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_POLLIN = select.POLLIN | select.POLLHUP | select.POLLERR
+
+# Go's names for signals, as Lambda prints them ("signal: killed").
+_SIGNAL_NAMES = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGHUP: "hangup",
+    signal.SIGINT: "interrupt",
+    signal.SIGQUIT: "quit",
+    signal.SIGPIPE: "broken pipe",
+    signal.SIGALRM: "alarm clock",
+    signal.SIGUSR1: "user defined signal 1",
+    signal.SIGUSR2: "user defined signal 2",
+    signal.SIGTRAP: "trace/breakpoint trap",
+    signal.SIGXCPU: "CPU time limit exceeded",
+}
+
+
+def describe_exit(status: int | None) -> str:
+    """Lambda's wording for how a runtime process ended, from a wait status."""
+    if status is None:
+        return "Runtime exited with error: signal: killed"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = _SIGNAL_NAMES.get(sig, f"signal {sig}")
+        return f"Runtime exited with error: signal: {name}"
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    if code == 0:
+        return "Runtime exited without providing a reason"
+    return f"Runtime exited with error: exit status {code}"
+
+
+class Outcome:
+    """What one exchange with an environment produced (internal, not public)."""
+
+    __slots__ = ("kind", "frame", "status", "error_type", "payload", "duration_ms", "rss_kib", "logs", "exit_status")
+
+    # kind: "result" (a frame arrived: ``frame`` is RESULT, INIT_DONE or
+    # INIT_FAILED), "timeout", "exit" (the process died), "oom" (killed for
+    # memory).  ``status`` is the RESULT status (JSON, bytes or error).
+    def __init__(self, kind, frame=0, status=0, error_type="", payload=b"", duration_ms=0.0, rss_kib=0, logs=b"", exit_status=None):
+        self.kind = kind
+        self.frame = frame
+        self.status = status
+        self.error_type = error_type
+        self.payload = payload
+        self.duration_ms = duration_ms
+        self.rss_kib = rss_kib
+        self.logs = logs
+        self.exit_status = exit_status
+
+
+class Environment:
+    """One worker process acting as a Lambda execution environment."""
+
+    __slots__ = (
+        "id",
+        "key",
+        "pid",
+        "state",
+        "stream_name",
+        "tmpdir",
+        "created",
+        "last_used",
+        "invocations",
+        "max_rss_kib",
+        "memory_limit_kib",
+        "init_type",
+        "_req_w",
+        "_resp_r",
+        "_log_r",
+        "_status_r",
+        "_poll",
+        "_status",
+        "_reap_lock",
+    )
+
+    def __init__(self, zygote: Zygote, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> None:
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        log_r, log_w = os.pipe()
+        for fd in (req_w, resp_w):
+            try:
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass
+        for fd in (req_w, resp_r, log_r):
+            os.set_inheritable(fd, False)
+        try:
+            self.pid, self._status_r = zygote.fork([req_r, resp_w, log_w], name)
+        except BaseException:
+            for fd in (req_r, req_w, resp_r, resp_w, log_r, log_w):
+                os.close(fd)
+            raise
+        for fd in (req_r, resp_w, log_w):
+            os.close(fd)
+        self.id = env_id
+        self.key = key
+        self.state = "STARTING"
+        self.stream_name = init_spec["environ"].get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.tmpdir = init_spec["environ"].get("TMPDIR")
+        self.init_type = init_spec["environ"].get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        self.created = self.last_used = time.monotonic()
+        self.invocations = 0
+        self.max_rss_kib = 0
+        self.memory_limit_kib = memory_mb * 1024
+        self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
+        self._status = None
+        self._reap_lock = threading.Lock()
+        poller = select.poll()
+        poller.register(resp_r, _POLLIN)
+        poller.register(log_r, _POLLIN)
+        self._poll = poller.poll
+        body = pickle.dumps(init_spec, protocol=5)
+        try:
+            write_all(req_w, HEADER.pack(len(body), INIT) + body)
+        except OSError:
+            pass  # died already; the wait for INIT_DONE will see EOF
+
+    # -- exchanges -------------------------------------------------------------
+    def wait_init(self, timeout_s: float) -> Outcome:
+        """Wait for the init phase to finish (``INIT_DONE``/``INIT_FAILED``)."""
+        outcome = self._wait(time.monotonic() + timeout_s)
+        if outcome.kind == "result":
+            if outcome.frame == INIT_DONE:
+                self.state = "IDLE"
+            else:
+                self.reap()
+        return outcome
+
+    def invoke(self, body: bytes, deadline: float) -> Outcome:
+        """Send one INVOKE frame and wait for its outcome until ``deadline`` (monotonic)."""
+        self.state = "BUSY"
+        self.invocations += 1
+        try:
+            write_all(self._req_w, HEADER.pack(len(body), INVOKE) + body)
+        except OSError:
+            return self._died(b"")
+        outcome = self._wait(deadline)
+        if outcome.kind == "result":
+            self.state = "IDLE"
+        return outcome
+
+    def _wait(self, deadline: float) -> Outcome:
+        resp_r, log_r, poll = self._resp_r, self._log_r, self._poll
+        logs: list[bytes] = []
+        log_seen = False
+        sampled_kib = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                self._drain_logs(logs)
+                return Outcome("timeout", logs=b"".join(logs), rss_kib=max(sampled_kib, self.max_rss_kib), exit_status=self.reap())
+            events = poll(max(1, int(min(remaining, MEMORY_SAMPLE_S) * 1000) + 1))
+            if not events:
+                sampled_kib = self._rss_kib()
+                if sampled_kib > self.memory_limit_kib:
+                    self.kill()
+                    self._drain_logs(logs)
+                    return Outcome("oom", logs=b"".join(logs), rss_kib=sampled_kib, exit_status=self.reap())
+                continue
+            reply_ready = False
+            for fd, _ev in events:
+                if fd == log_r:
+                    log_seen = True
+                    chunk = os.read(log_r, 1 << 16)
+                    if chunk:
+                        logs.append(chunk)
+                    else:
+                        self._poll_unregister_log()
+                else:
+                    reply_ready = True
+            if not reply_ready:
+                continue
+            chunk = os.read(resp_r, 1 << 16)
+            if log_seen:
+                self._drain_logs(logs)
+            if not chunk:
+                return self._died(b"".join(logs))
+            try:
+                if len(chunk) < HEADER.size:
+                    chunk = read_exact(resp_r, HEADER.size, chunk)
+                size, kind = HEADER.unpack_from(chunk)
+                frame = read_exact(resp_r, HEADER.size + size, chunk)
+            except EOFError:
+                return self._died(b"".join(logs))
+            status, n_type, duration_ms, rss_kib = RESULT_HEAD.unpack_from(frame, HEADER.size)
+            start = HEADER.size + RESULT_HEAD.size
+            error_type = frame[start : start + n_type].decode() if n_type else ""
+            if rss_kib > self.max_rss_kib:
+                self.max_rss_kib = rss_kib
+            outcome = Outcome(
+                "result",
+                frame=kind,
+                status=status,
+                error_type=error_type,
+                payload=frame[start + n_type :],
+                duration_ms=duration_ms,
+                rss_kib=rss_kib,
+                logs=b"".join(logs),
+            )
+            if rss_kib > self.memory_limit_kib:
+                # The peak passed the limit between samples: Lambda's sandbox
+                # would have been killed at that moment.
+                self.kill()
+                outcome.kind = "oom"
+                outcome.exit_status = self.reap()
+            return outcome
+
+    def _poll_unregister_log(self) -> None:
+        # The log pipe closed (the process is exiting): keep waiting on the
+        # response pipe only, or poll would spin on the hung-up log fd.
+        poller = select.poll()
+        poller.register(self._resp_r, _POLLIN)
+        self._poll = poller.poll
+
+    def _died(self, logs: bytes) -> Outcome:
+        status = self.reap()
+        return Outcome("exit", logs=logs, rss_kib=self.max_rss_kib, exit_status=status)
+
+    def _drain_logs(self, logs: list[bytes]) -> None:
+        """Read what the log pipe holds now, without waiting for more."""
+        log_r = self._log_r
+        waiter = select.poll()
+        waiter.register(log_r, _POLLIN)
+        while waiter.poll(0):
+            chunk = os.read(log_r, 1 << 16)
+            if not chunk:
+                return
+            logs.append(chunk)
+
+    def _rss_kib(self) -> int:
+        try:
+            with open(f"/proc/{self.pid}/statm", "rb") as f:
+                return int(f.read().split()[1]) * _PAGE // 1024
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    # -- ending ----------------------------------------------------------------
+    def kill(self) -> None:
+        """SIGKILL the process unless the zygote already reaped it."""
+        with self._reap_lock:
+            if self.state == "DEAD" or select.select([self._status_r], [], [], 0)[0]:
+                return
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def reap(self, timeout: float = 5.0) -> int | None:
+        """Wait (bounded) for the zygote's report of the exit status; close pipes.
+
+        Idempotent and safe against a concurrent ``close()`` of the Invoker.
+        """
+        with self._reap_lock:
+            if self.state == "DEAD":
+                return self._status
+            return self._reap_locked(timeout)
+
+    def _reap_locked(self, timeout: float) -> int | None:
+        status = None
+        if select.select([self._status_r], [], [], timeout)[0]:  # noqa: SIM102
+            data = os.read(self._status_r, 4)
+            if len(data) == 4:
+                status = int.from_bytes(data, "little", signed=True)
+        else:
+            try:  # still alive after the bound: make sure it is not
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._status = status
+        self.state = "DEAD"
+        self.close_request_pipe()
+        for fd in (self._resp_r, self._log_r, self._status_r):
+            os.close(fd)
+        return status
+
+    def shut_down(self) -> None:
+        """End an idle environment: close its request pipe, then make sure it is gone."""
+        if self.state == "DEAD":
+            return
+        self.kill()
+        self.reap()
+
+    def close_request_pipe(self) -> None:
+        """Signal EOF (the environment exits by itself when idle)."""
+        if self._req_w >= 0:
+            os.close(self._req_w)
+            self._req_w = -1
+
+    def __repr__(self) -> str:
+        return f"<Environment {self.id} pid={self.pid} state={self.state} invocations={self.invocations}>"

@@ -1,0 +1,287 @@
+"""Function: the mutable ``$LATEST`` plus its published versions and aliases."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Mapping
+
+from ._alias import Alias, VersionRef, not_found
+from ._code import bundle_for, pickle_callable
+from ._config import FunctionConfig, validate_name
+from ._errors import InvalidParameterValueError
+from ._version import LATEST, Version, function_arn
+
+__all__ = ["Function"]
+
+_DEFAULT_REGION = "us-east-1"
+_DEFAULT_ACCOUNT = "123456789012"
+
+
+def _check_reserved(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidParameterValueError(
+            f"reserved_concurrency must be None or an integer >= 0, got {value!r}"
+        )
+    return value
+
+
+class Function:
+    """A Lambda function: a name, ``$LATEST`` (mutable), versions and aliases.
+
+    ``handler`` is ``"module.function"`` resolved under ``code`` (a directory
+    or a ``.zip``, like a deployment package; ``"dir/mod.fn"`` works), or a
+    Python callable shipped by value (so handlers written in a test file or a
+    notebook cell run in real environments).  With a module handler and no
+    ``code``, the module is imported from the caller's ``sys.path`` and runs
+    in the caller's working directory.
+
+    Everything is validated here, at definition time.  ``setup`` is an
+    optional callable run in each new environment before the handler is
+    loaded (to install mocks or fakes where the handler will see them).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        handler: str | Callable[..., Any],
+        *,
+        code: str | Any | None = None,
+        runtime: str | None = None,
+        memory_size: int = 128,
+        timeout: int = 3,
+        ephemeral_storage: int = 512,
+        environment: Mapping[str, str] | None = None,
+        architecture: str = "x86_64",
+        reserved_concurrency: int | None = None,
+        description: str = "",
+        region: str = _DEFAULT_REGION,
+        account_id: str = _DEFAULT_ACCOUNT,
+        setup: Callable[[], Any] | None = None,
+    ) -> None:
+        self._name = validate_name(name)
+        config_args: dict[str, Any] = dict(
+            memory_size=memory_size,
+            timeout=timeout,
+            ephemeral_storage=ephemeral_storage,
+            environment=dict(environment) if environment is not None else None,
+            architecture=architecture,
+            description=description,
+        )
+        if runtime is not None:
+            config_args["runtime"] = runtime
+        config = FunctionConfig(**config_args)
+        handler_name, bundle = bundle_for(handler, code)
+        self._region = region
+        self._account_id = account_id
+        self._reserved = _check_reserved(reserved_concurrency)
+        self._setup = pickle_callable(setup) if setup is not None else None
+        self._lock = threading.RLock()
+        self._versions: list[Version] = []
+        self._aliases: dict[str, Alias] = {}
+        self._latest = Version(
+            function_name=self._name,
+            version=LATEST,
+            handler=handler_name,
+            code=bundle,
+            config=config,
+            region=region,
+            account_id=account_id,
+            description=description,
+            revision=1,
+            function=self,
+        )
+
+    # -- reading -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The function name."""
+        return self._name
+
+    @property
+    def region(self) -> str:
+        """Region used in ARNs."""
+        return self._region
+
+    @property
+    def account_id(self) -> str:
+        """Account id used in ARNs."""
+        return self._account_id
+
+    @property
+    def arn(self) -> str:
+        """The unqualified function ARN."""
+        return function_arn(self._region, self._account_id, self._name)
+
+    @property
+    def latest(self) -> Version:
+        """The current ``$LATEST`` (a new value after every update)."""
+        return self._latest
+
+    @property
+    def config(self) -> FunctionConfig:
+        """The configuration of ``$LATEST``."""
+        return self._latest.config
+
+    @property
+    def handler(self) -> str:
+        """The handler setting of ``$LATEST``."""
+        return self._latest.handler
+
+    @property
+    def reserved_concurrency(self) -> int | None:
+        """Reserved concurrency (function-level, shared by all versions)."""
+        return self._reserved
+
+    @property
+    def setup_pickle(self) -> bytes | None:
+        """The pickled per-environment setup callable, if any."""
+        return self._setup
+
+    @property
+    def versions(self) -> tuple[Version, ...]:
+        """Published versions, oldest first."""
+        with self._lock:
+            return tuple(self._versions)
+
+    @property
+    def aliases(self) -> dict[str, Alias]:
+        """Aliases by name."""
+        with self._lock:
+            return dict(self._aliases)
+
+    def get_version(self, ref: VersionRef) -> Version:
+        """The ``Version`` for ``"$LATEST"``, ``"3"``, ``3`` or a Version of this function."""
+        if isinstance(ref, Version):
+            if ref.function_name != self._name:
+                raise InvalidParameterValueError(
+                    f"version {ref.version} belongs to function {ref.function_name!r}, "
+                    f"not {self._name!r}"
+                )
+            return self._latest if ref.version == LATEST else ref
+        key = str(ref)
+        if key == LATEST:
+            return self._latest
+        with self._lock:
+            if key.isdigit() and 0 < int(key) <= len(self._versions):
+                return self._versions[int(key) - 1]
+        raise not_found(self._region, self._account_id, self._name, key)
+
+    def get_alias(self, name: str) -> Alias:
+        """The alias called ``name``."""
+        with self._lock:
+            alias = self._aliases.get(name)
+        if alias is None:
+            raise not_found(self._region, self._account_id, self._name, name)
+        return alias
+
+    # -- changing $LATEST ----------------------------------------------------
+    def _replace_latest(self, **changes: Any) -> Version:
+        import attrs
+
+        with self._lock:
+            old = self._latest
+            self._latest = attrs.evolve(old, revision=old.revision + 1, **changes)
+            return self._latest
+
+    def update_configuration(self, **changes: Any) -> Version:
+        """Change ``$LATEST``'s configuration (memory_size, timeout, environment, ...).
+
+        ``reserved_concurrency`` is accepted here too, as a function-level
+        setting.  Environments of the previous ``$LATEST`` are retired; the
+        next invocation starts cold.
+        """
+        if "reserved_concurrency" in changes:
+            self._reserved = _check_reserved(changes.pop("reserved_concurrency"))
+        if not changes:
+            return self._latest
+        new_config = self._latest.config.evolve(**changes)
+        extra = {"description": new_config.description} if "description" in changes else {}
+        return self._replace_latest(config=new_config, **extra)
+
+    def update_code(
+        self, *, handler: str | Callable[..., Any] | None = None, code: Any = None
+    ) -> Version:
+        """Replace ``$LATEST``'s handler and/or code; new environments run it."""
+        if handler is None and code is None:
+            raise InvalidParameterValueError("update_code needs handler=, code= or both")
+        current = self._latest
+        if handler is None:
+            if current.code.kind == "callable":
+                raise InvalidParameterValueError(
+                    "a callable handler has no code to replace; pass handler="
+                )
+            handler = current.handler
+        if code is None and not callable(handler):
+            code = current.code.path if current.code.kind == "directory" else None
+            if current.code.kind == "zip":
+                raise InvalidParameterValueError("pass code= again with the new handler")
+        handler_name, bundle = bundle_for(handler, code)
+        return self._replace_latest(handler=handler_name, code=bundle)
+
+    # -- versions and aliases ------------------------------------------------
+    def publish_version(self, description: str | None = None) -> Version:
+        """Freeze ``$LATEST`` into a numbered version (or return the last, if unchanged).
+
+        The code is snapshotted: a directory becomes zip bytes in memory, so
+        editing the files afterwards never changes a published version.
+        """
+        with self._lock:
+            latest = self._latest
+            code = latest.code.snapshot()
+            if self._versions:
+                last = self._versions[-1]
+                if (
+                    last.handler == latest.handler
+                    and last.config == latest.config
+                    and last.code.sha256 == code.sha256
+                ):
+                    return last
+            version = Version(
+                function_name=self._name,
+                version=str(len(self._versions) + 1),
+                handler=latest.handler,
+                code=code,
+                config=latest.config,
+                region=self._region,
+                account_id=self._account_id,
+                description=latest.config.description if description is None else description,
+                function=self,
+            )
+            self._versions.append(version)
+            return version
+
+    def create_alias(
+        self,
+        name: str,
+        version: VersionRef,
+        routing: dict[VersionRef, float] | None = None,
+        description: str = "",
+    ) -> Alias:
+        """Create the alias ``name`` pointing at ``version``."""
+        with self._lock:
+            if name in self._aliases:
+                raise InvalidParameterValueError(
+                    f"Alias already exists: {function_arn(self._region, self._account_id, self._name, name)}"
+                )
+            alias = Alias(self, name, version, routing, description)
+            self._aliases[name] = alias
+            return alias
+
+    def delete_alias(self, name: str) -> None:
+        """Remove the alias ``name``."""
+        with self._lock:
+            if self._aliases.pop(name, None) is None:
+                raise not_found(self._region, self._account_id, self._name, name)
+
+    def __repr__(self) -> str:
+        return (
+            f"Function({self._name!r}, handler={self.handler!r}, "
+            f"memory_size={self.config.memory_size}, timeout={self.config.timeout}, "
+            f"versions={len(self._versions)}, aliases={sorted(self._aliases)})"
+        )
+
+    def __reduce__(self):
+        raise TypeError("Function objects cannot be pickled; publish a version instead")
+

@@ -1,0 +1,640 @@
+"""The Invoker: the Lambda service on your machine.
+
+It resolves a target to the version that runs (alias routing included),
+checks concurrency, takes an environment from the pool (or starts one: the
+cold start, with Lambda's init semantics), sends the invocation, and turns
+what comes back into an ``InvocationResult`` with Lambda's payloads and log
+lines.  Every call is independent and thread-safe; each environment serves
+one invocation at a time.
+
+Lifecycle: ``OPEN`` → ``CLOSED``.  The zygote starts lazily, when the first
+function is registered or invoked, and ``close()`` ends every process it
+started, bounded in time.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from typing import Any, Iterable
+
+from ._alias import Alias, not_found
+from ._billing import billed_duration_ms, max_memory_used_mb
+from ._config import RESERVED_ENV_VARS
+from ._environment.pool import EnvironmentPool
+from ._environment.process import Environment, Outcome, describe_exit
+from ._environment.zygote import Zygote
+from ._errors import (
+    InvalidParameterValueError,
+    InvalidRequestContentError,
+    InvokerClosedError,
+    RequestTooLargeError,
+    TooManyRequestsError,
+)
+from ._function import Function
+from ._logs import (
+    end_line,
+    init_report_line,
+    init_start_line,
+    report_line,
+    start_line,
+    stream_name,
+    timeout_line,
+)
+from ._result import InvocationResult
+from ._runtime.protocol import INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
+from ._version import LATEST, Version, function_arn
+
+__all__ = ["Invoker"]
+
+# Lambda's limits (reference §3.6, §7.1).
+MAX_REQUEST_BYTES = 6_291_456
+MAX_CLIENT_CONTEXT_BYTES = 3_583
+INIT_PHASE_TIMEOUT_S = 10.0
+# Idle environments are ended after this many seconds.  Lambda keeps them
+# 5-15 minutes (unpublished); shorter frees memory sooner, longer keeps more
+# invocations warm.
+DEFAULT_IDLE_TTL_S = 300.0
+# Credentials an environment sees: Lambda always provides execution-role
+# credentials, so SDK clients built at init succeed.  These are fake: nothing
+# reaches AWS from here (there is no network in the sandbox's spirit).
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "ASIAPYLAMBDAFAKEKEY0",
+    "AWS_SECRET_ACCESS_KEY": "pylambda/fake/secret/access/key/000000000",
+    "AWS_SESSION_TOKEN": "pylambda-fake-session-token",
+}
+_RUNTIME_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_runtime")
+_encode_event = json.JSONEncoder(allow_nan=False).encode
+_pack_head = INVOKE_HEAD.pack
+
+
+def _new_ids() -> tuple[str, str]:
+    """A UUID4-shaped request id and an X-Ray trace header, from one urandom call."""
+    h = os.urandom(30).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    request_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+    trace = f"Root=1-{int(time.time()):08x}-{h[32:56]};Parent={h[44:60]};Sampled=0"
+    return request_id, trace
+
+
+def _platform_error(error_type: str, message: str) -> bytes:
+    """A platform-generated error body (errorType first, compact, as Lambda's Go code writes it)."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
+
+
+class _Phase:
+    """Accumulates one invocation's log text and timings (internal)."""
+
+    __slots__ = ("before", "inside", "init_ms", "suppressed_init_ms", "cold")
+
+    def __init__(self) -> None:
+        self.before: list[str] = []  # INIT_START, init output, INIT_REPORT (phase init)
+        self.inside: list[str] = []  # between START and END
+        self.init_ms: float | None = None
+        self.suppressed_init_ms = 0.0
+        self.cold = False
+
+
+def _text(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
+class Invoker:
+    """Runs functions in execution environments; the local Lambda service.
+
+    Args:
+        concurrency_limit: the account's concurrent executions limit (Lambda's
+            default quota is 1000); reserved concurrency is carved out of it.
+        idle_ttl: seconds an idle environment is kept before it is ended
+            (``None``: kept until ``close()``).
+        inherit_env: ``False`` (default) gives environments Lambda's variables
+            and the function's own only; ``True`` also passes the caller's
+            environment underneath, or pass an iterable of names to pass just
+            those.
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency_limit: int = 1000,
+        idle_ttl: float | None = DEFAULT_IDLE_TTL_S,
+        inherit_env: bool | Iterable[str] = False,
+    ) -> None:
+        if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
+            raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
+        if idle_ttl is not None and not idle_ttl > 0:
+            raise InvalidParameterValueError(f"idle_ttl must be > 0 seconds or None, got {idle_ttl!r}")
+        self._concurrency_limit = concurrency_limit
+        self._inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
+        self._lock = threading.Lock()
+        self._functions: dict[str, Function] = {}
+        self._inflight: dict[str, int] = {}
+        self._unreserved_inflight = 0
+        self._state = "OPEN"
+        self._workdir = tempfile.mkdtemp(prefix="pylambda-")
+        self._zygote = Zygote()
+        self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl)
+        self._init_specs: dict[tuple, dict] = {}
+        self._latest_revision: dict[str, int] = {}
+
+    # -- registry ------------------------------------------------------------------
+    def register(self, *functions: Function) -> Invoker:
+        """Make functions resolvable by name, ``name:qualifier`` and ARN."""
+        self._check_open()
+        for fn in functions:
+            if not isinstance(fn, Function):
+                raise InvalidParameterValueError(f"register() takes Function objects, got {fn!r}")
+            with self._lock:
+                existing = self._functions.get(fn.name)
+                if existing is not None and existing is not fn:
+                    raise InvalidParameterValueError(
+                        f"a different function named {fn.name!r} is already registered"
+                    )
+                self._functions[fn.name] = fn
+        self._zygote.start()
+        return self
+
+    @property
+    def functions(self) -> dict[str, Function]:
+        """Registered functions by name."""
+        with self._lock:
+            return dict(self._functions)
+
+    def _check_open(self) -> None:
+        if self._state != "OPEN":
+            raise InvokerClosedError("Cannot use an Invoker once it has been closed.")
+
+    def _lookup(self, name: str, region: str | None, account: str | None, qualifier: str | None) -> Function:
+        fn = self._functions.get(name)
+        if fn is None or (region and region != fn.region) or (account and account != fn.account_id):
+            raise not_found(region or "us-east-1", account or "123456789012", name, qualifier or LATEST)
+        return fn
+
+    def resolve(self, target: Any) -> tuple[Version, str, Function]:
+        """(version to run, ARN as invoked, function) for any accepted target."""
+        if isinstance(target, Function):
+            if self._functions.get(target.name) is not target:
+                self.register(target)
+            return target.latest, target.arn, target
+        if isinstance(target, Alias):
+            fn = target.function
+            if self._functions.get(fn.name) is not fn:
+                self.register(fn)
+            return target.pick(), target.arn, fn
+        if isinstance(target, Version):
+            fn = target.function
+            if fn is None:
+                raise InvalidParameterValueError(f"{target!r} is not attached to a Function")
+            if self._functions.get(fn.name) is not fn:
+                self.register(fn)
+            return fn.get_version(target), target.arn, fn
+        if not isinstance(target, str):
+            raise InvalidParameterValueError(
+                f"target must be a Function, Version, Alias, name or ARN, got {type(target).__name__}"
+            )
+        region = account = None
+        parts = target.split(":")
+        if target.startswith("arn:"):
+            if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+                raise InvalidParameterValueError(f"not a Lambda function ARN: {target!r}")
+            region, account, name = parts[3], parts[4], parts[6]
+            qualifier = parts[7] if len(parts) == 8 else None
+        elif len(parts) >= 3 and parts[1] == "function":
+            account, name = parts[0], parts[2]
+            qualifier = parts[3] if len(parts) == 4 else None
+        elif len(parts) <= 2:
+            name = parts[0]
+            qualifier = parts[1] if len(parts) == 2 else None
+        else:
+            raise InvalidParameterValueError(f"cannot parse function name {target!r}")
+        fn = self._lookup(name, region, account, qualifier)
+        if qualifier is None:
+            return fn.latest, fn.arn, fn
+        arn = function_arn(fn.region, fn.account_id, fn.name, qualifier)
+        if qualifier == LATEST or qualifier.isdigit():
+            return fn.get_version(qualifier), arn, fn
+        return fn.get_alias(qualifier).pick(), arn, fn
+
+    # -- invoking ------------------------------------------------------------------
+    def invoke(
+        self,
+        target: Any,
+        event: Any = None,
+        *,
+        payload: bytes | str | None = None,
+        log_type: str | None = None,
+        client_context: dict | str | None = None,
+        trace_header: str | None = None,
+    ) -> InvocationResult:
+        """Invoke synchronously (``RequestResponse``) and return the result.
+
+        ``event`` is any JSON-serialisable value; ``payload`` is raw JSON text
+        or bytes (as boto3's ``Payload``); with neither, the event is ``{}``.
+        Function errors are returned, not raised (see ``raise_for_error``).
+
+        Raises:
+            ResourceNotFoundError: unknown function, version or alias.
+            InvalidRequestContentError: the event is not JSON.
+            RequestTooLargeError: the request is over 6,291,456 bytes.
+            TooManyRequestsError: throttled by reserved or account concurrency.
+            InvokerClosedError: the Invoker is closed.
+        """
+        self._check_open()
+        version, invoked_arn, fn = self.resolve(target)
+        if payload is not None:
+            if event is not None:
+                raise InvalidParameterValueError("pass event or payload, not both")
+            body = payload.encode() if isinstance(payload, str) else bytes(payload)
+            if not body.strip():
+                body = b"{}"
+            elif len(body) <= MAX_REQUEST_BYTES:
+                try:
+                    json.loads(body)
+                except ValueError as e:
+                    raise InvalidRequestContentError(
+                        f"Could not parse request body into json: Could not parse payload into json: {e}"
+                    ) from None
+        elif event is None:
+            body = b"{}"
+        else:
+            try:
+                body = _encode_event(event).encode()
+            except (TypeError, ValueError) as e:
+                raise InvalidRequestContentError(f"Could not serialize the event to JSON: {e}") from e
+        if len(body) > MAX_REQUEST_BYTES:
+            raise RequestTooLargeError(
+                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+            )
+        if log_type not in (None, "None", "Tail"):
+            raise InvalidParameterValueError(f"log_type must be 'None' or 'Tail', got {log_type!r}")
+        cc = self._client_context_bytes(client_context)
+        request_id, trace = _new_ids()
+        if trace_header:
+            trace = trace_header
+        self._acquire(fn)
+        try:
+            return self._execute(fn, version, invoked_arn, request_id, trace, cc, body, log_type == "Tail")
+        finally:
+            self._release(fn)
+
+    @staticmethod
+    def _client_context_bytes(client_context: dict | str | None) -> bytes:
+        if client_context is None:
+            return b""
+        if isinstance(client_context, str):  # base64 JSON, as boto3 sends it
+            try:
+                raw = base64.b64decode(client_context, validate=True)
+                json.loads(raw)
+            except ValueError as e:
+                raise InvalidRequestContentError(
+                    f"Client context must be a valid Base64-encoded JSON object: {e}"
+                ) from None
+            encoded_len = len(client_context)
+        else:
+            try:
+                raw = json.dumps(client_context).encode()
+            except (TypeError, ValueError) as e:
+                raise InvalidRequestContentError(f"Client context is not JSON: {e}") from None
+            encoded_len = len(base64.b64encode(raw))
+        if encoded_len > MAX_CLIENT_CONTEXT_BYTES:
+            raise InvalidRequestContentError(
+                f"Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes once base64-encoded"
+            )
+        return raw
+
+    # -- concurrency -----------------------------------------------------------------
+    def _acquire(self, fn: Function) -> None:
+        name = fn.name
+        reserved = fn.reserved_concurrency
+        with self._lock:
+            inflight = self._inflight.get(name, 0)
+            if reserved is not None:
+                if inflight >= reserved:
+                    raise TooManyRequestsError("ReservedFunctionConcurrentInvocationLimitExceeded")
+            else:
+                carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
+                if self._unreserved_inflight >= self._concurrency_limit - carved:
+                    raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
+                self._unreserved_inflight += 1
+            self._inflight[name] = inflight + 1
+
+    def _release(self, fn: Function) -> None:
+        with self._lock:
+            self._inflight[fn.name] -= 1
+            if fn.reserved_concurrency is None:
+                self._unreserved_inflight -= 1
+
+    # -- environments ----------------------------------------------------------------
+    def _key(self, version: Version) -> tuple:
+        key = (version.function_name, version.version, version.revision)
+        if version.version == LATEST and self._latest_revision.get(version.function_name) != version.revision:
+            self._latest_revision[version.function_name] = version.revision
+            self._pool.retire_older(version.function_name, LATEST, version.revision)
+        return key
+
+    def _init_spec(self, key: tuple, version: Version, fn: Function) -> dict:
+        spec = self._init_specs.get(key)
+        if spec is not None:
+            return spec
+        cfg = version.config
+        code = version.code
+        task_root = code.materialize(os.path.join(self._workdir, "code")) or os.getcwd()
+        environ: dict[str, str] = {}
+        if self._inherit is True:
+            environ.update(os.environ)
+        elif self._inherit:
+            environ.update({k: os.environ[k] for k in self._inherit if k in os.environ})
+        for k in RESERVED_ENV_VARS:
+            if k not in _FAKE_CREDENTIALS or k not in environ:
+                environ.pop(k, None)
+        environ.update(
+            {
+                "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+                "LANG": "en_US.UTF-8",
+                "LC_CTYPE": "C.UTF-8",
+                "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+                "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            }
+            if self._inherit is False
+            else {}
+        )
+        for k, v in _FAKE_CREDENTIALS.items():
+            environ.setdefault(k, v)
+        environ.update(cfg.environment)
+        environ.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": version.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": version.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{version.function_name}",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.runtime}",
+                "AWS_REGION": version.region,
+                "AWS_DEFAULT_REGION": version.region,
+                "_HANDLER": version.handler,
+                "LAMBDA_TASK_ROOT": task_root,
+                "LAMBDA_RUNTIME_DIR": _RUNTIME_DIR,
+                "TZ": ":UTC",
+                "PWD": task_root,
+                "SHLVL": "0",
+                "_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1",
+                "_AWS_XRAY_DAEMON_PORT": "2000",
+            }
+        )
+        spec = {
+            "environ": environ,
+            "task_root": task_root,
+            "sys_path": [p for p in sys.path if p],
+            "runtime": cfg.runtime,
+            "handler": version.handler,
+            "handler_pickle": code.data if code.kind == "callable" else None,
+            "setup": fn.setup_pickle,
+        }
+        self._init_specs[key] = spec
+        return spec
+
+    def _start_env(self, key: tuple, version: Version, fn: Function, timeout_s: float) -> tuple[Environment, Outcome]:
+        base = self._init_spec(key, version, fn)
+        env_id = self._pool.new_env_id()
+        stream = stream_name(version.version)
+        environ = dict(base["environ"])
+        environ["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
+        environ["TMPDIR"] = self._pool.tmpdir_for(key, env_id)
+        spec = dict(base, environ=environ)
+        name = f"λ{version.function_name}"[:15]
+        env = self._pool.start(key, env_id, name, spec, version.config.memory_size)
+        return env, env.wait_init(timeout_s)
+
+    @staticmethod
+    def _init_failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes]:
+        """(REPORT status, error type, payload) for an init that did not finish."""
+        if outcome.kind == "result":  # INIT_FAILED: the runtime's own error document
+            return "error", outcome.error_type, outcome.payload
+        if outcome.kind == "timeout":
+            return "timeout", "Sandbox.Timedout", _platform_error(
+                "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+            )
+        error_type = "Runtime.OutOfMemory" if outcome.kind == "oom" else "Runtime.ExitError"
+        return "error", error_type, _platform_error(
+            error_type, f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"
+        )
+
+    def _execute(
+        self, fn: Function, version: Version, arn: str, request_id: str, trace: str, cc: bytes, body: bytes, tail: bool
+    ) -> InvocationResult:
+        cfg = version.config
+        timeout_s = float(cfg.timeout)
+        key = self._key(version)
+        phase = _Phase()
+        env = self._pool.checkout(key)
+        start = time.monotonic()
+        if env is None:
+            phase.cold = True
+            if not self._pool.init_failed(key):
+                env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
+                phase.before.append(init_start_line(cfg.runtime, version.region))
+                phase.before.append(_text(out.logs))
+                if out.kind == "result" and out.frame == INIT_DONE:
+                    phase.init_ms = out.duration_ms
+                else:
+                    status, etype, _ = self._init_failure(out, request_id, INIT_PHASE_TIMEOUT_S)
+                    init_ms = INIT_PHASE_TIMEOUT_S * 1000 if status == "timeout" else out.duration_ms
+                    phase.before.append(init_report_line(init_ms, "init", status, etype))
+                    self._pool.discard(env, keep_tmp=True)
+                    self._pool.set_init_failed(key, True)
+                    env = None
+            if env is None:  # suppressed init: retried inside the invoke phase
+                start = time.monotonic()
+                env, out = self._start_env(key, version, fn, timeout_s)
+                phase.inside.append(_text(out.logs))
+                if out.kind != "result" or out.frame != INIT_DONE:
+                    status, etype, payload = self._init_failure(out, request_id, timeout_s)
+                    init_ms = timeout_s * 1000 if status == "timeout" else (
+                        out.duration_ms or (time.monotonic() - start) * 1000
+                    )
+                    phase.inside.append(init_report_line(init_ms, "invoke", status, etype))
+                    self._pool.discard(env, keep_tmp=True)
+                    return self._failed(fn, version, request_id, phase, payload, etype, status, init_ms, env, tail)
+                phase.suppressed_init_ms = out.duration_ms
+                phase.inside.append(init_report_line(out.duration_ms, "invoke", None, None))
+                self._pool.set_init_failed(key, False)
+        frame = (
+            _pack_head(
+                int((time.time() + timeout_s) * 1000) - int(phase.suppressed_init_ms),
+                36,
+                len(arn),
+                len(trace),
+                len(cc),
+                0,
+            )
+            + request_id.encode()
+            + arn.encode()
+            + trace.encode()
+            + cc
+            + body
+        )
+        out = env.invoke(frame, start + timeout_s)
+        if out.kind == "result":
+            self._pool.checkin(env)
+            return self._succeeded(fn, version, request_id, phase, out, env, tail)
+        self._pool.discard(env, keep_tmp=True)
+        if self._state != "OPEN":
+            raise InvokerClosedError("the Invoker was closed while the invocation ran")
+        elapsed_ms = (time.monotonic() - start) * 1000
+        phase.inside.append(_text(out.logs))
+        if out.kind == "timeout":
+            phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
+            etype = "Sandbox.Timedout"
+            payload = _platform_error(etype, f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds")
+            return self._failed(fn, version, request_id, phase, payload, etype, "timeout", timeout_s * 1000, env, tail, max_rss_kib=out.rss_kib)
+        etype = "Runtime.OutOfMemory" if out.kind == "oom" else "Runtime.ExitError"
+        reason = describe_exit(out.exit_status) if out.kind == "exit" else "Runtime exited with error: signal: killed"
+        phase.inside.append(f"RequestId: {request_id} Error: {reason}\n{etype}\n")
+        payload = _platform_error(etype, f"RequestId: {request_id} Error: {reason}")
+        rss = max(out.rss_kib, cfg.memory_size * 1024) if out.kind == "oom" else out.rss_kib
+        return self._failed(fn, version, request_id, phase, payload, etype, "error", elapsed_ms, env, tail, max_rss_kib=rss)
+
+    def _succeeded(
+        self, fn: Function, version: Version, request_id: str, phase: _Phase, out: Outcome, env: Environment, tail: bool
+    ) -> InvocationResult:
+        cfg = version.config
+        duration = out.duration_ms + phase.suppressed_init_ms
+        billed = billed_duration_ms(duration, phase.init_ms)
+        used_mb = max_memory_used_mb(env.max_rss_kib)
+        is_error = out.status == STATUS_ERROR
+        logs_inside = out.logs
+        head = "".join(phase.before) if phase.cold else ""
+        inside = "".join(phase.inside) if phase.cold else ""
+        if logs_inside:
+            inside += _text(logs_inside)
+        logs = (
+            head
+            + start_line(request_id, version.version)
+            + inside
+            + end_line(request_id)
+            + report_line(request_id, duration, billed, cfg.memory_size, used_mb, phase.init_ms)
+        )
+        return InvocationResult(
+            status_code=200,
+            raw_payload=out.payload,
+            payload_is_bytes=out.status == STATUS_BYTES,
+            function_error="Unhandled" if is_error else None,
+            error_type=out.error_type if is_error else None,
+            executed_version=version.version,
+            request_id=request_id,
+            function_name=fn.name,
+            logs=logs,
+            log_result=base64.b64encode(logs.encode()[-4096:]).decode() if tail else None,
+            duration_ms=round(duration, 2),
+            billed_duration_ms=billed,
+            init_duration_ms=round(phase.init_ms, 2) if phase.init_ms is not None else None,
+            memory_size_mb=cfg.memory_size,
+            max_memory_used_mb=used_mb,
+            cold_start=phase.cold,
+            environment_id=env.id,
+            log_stream_name=env.stream_name,
+        )
+
+    def _failed(
+        self,
+        fn: Function,
+        version: Version,
+        request_id: str,
+        phase: _Phase,
+        payload: bytes,
+        error_type: str,
+        status: str,
+        duration_ms: float,
+        env: Environment,
+        tail: bool,
+        max_rss_kib: int = 0,
+    ) -> InvocationResult:
+        cfg = version.config
+        billed = billed_duration_ms(duration_ms, phase.init_ms)
+        used_mb = max_memory_used_mb(max(max_rss_kib, env.max_rss_kib))
+        logs = (
+            "".join(phase.before)
+            + start_line(request_id, version.version)
+            + "".join(phase.inside)
+            + end_line(request_id)
+            + report_line(request_id, duration_ms, billed, cfg.memory_size, used_mb, phase.init_ms, status, error_type)
+        )
+        return InvocationResult(
+            status_code=200,
+            raw_payload=payload,
+            function_error="Unhandled",
+            error_type=error_type,
+            executed_version=version.version,
+            request_id=request_id,
+            function_name=fn.name,
+            logs=logs,
+            log_result=base64.b64encode(logs.encode()[-4096:]).decode() if tail else None,
+            duration_ms=round(duration_ms, 2),
+            billed_duration_ms=billed,
+            init_duration_ms=round(phase.init_ms, 2) if phase.init_ms is not None else None,
+            memory_size_mb=cfg.memory_size,
+            max_memory_used_mb=used_mb,
+            cold_start=phase.cold,
+            environment_id=env.id,
+            log_stream_name=env.stream_name,
+        )
+
+    # -- managing --------------------------------------------------------------------
+    def reset(self, target: Any) -> int:
+        """End the idle environments of ``target``'s function: the next invocation is cold."""
+        _version, _arn, fn = self.resolve(target)
+        return self._pool.retire(fn.name)
+
+    def environments(self) -> list[Environment]:
+        """Live environments (for inspection and leak checks)."""
+        return self._pool.live()
+
+    @property
+    def zygote_pid(self) -> int | None:
+        """Pid of the zygote process, when running."""
+        return self._zygote.pid
+
+    def close(self, timeout: float = 1.0) -> None:
+        """End every process this Invoker started; idempotent and bounded in time."""
+        with self._lock:
+            if self._state == "CLOSED":
+                return
+            self._state = "CLOSED"
+        try:
+            self._pool.close(timeout)
+        finally:
+            self._zygote.close(timeout)
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> Invoker:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_state", "CLOSED") != "CLOSED":
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1)
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001,S110 - best effort at garbage collection
+                pass
+
+    def __reduce__(self):
+        raise TypeError("Invoker objects cannot be pickled")
+
+    def __repr__(self) -> str:
+        return (
+            f"<Invoker state={self._state} functions={len(self._functions)} "
+            f"environments={len(self._pool.live())}>"
+        )
+

@@ -1,0 +1,86 @@
+"""InvocationResult: what one synchronous invocation returned, as a frozen value."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+import attrs
+
+from ._errors import FunctionError
+
+__all__ = ["InvocationResult"]
+
+
+@attrs.frozen(kw_only=True)
+class InvocationResult:
+    """The response of ``Invoker.invoke`` (Lambda's Invoke API response, plus the REPORT).
+
+    A function error (exception, timeout, crash, out of memory, init failure)
+    is a result too: ``function_error == "Unhandled"`` and ``payload`` is the
+    error document.  Call ``raise_for_error()`` to turn it into an exception.
+    """
+
+    status_code: int
+    """200 (RequestResponse), 202 (Event) or 204 (DryRun)."""
+    raw_payload: bytes = attrs.field(repr=False)
+    """The response body exactly as Lambda would send it."""
+    payload_is_bytes: bool = attrs.field(default=False, repr=False)
+    """True when the handler returned ``bytes`` (passed through, not JSON)."""
+    function_error: str | None = None
+    """``None`` or ``"Unhandled"``."""
+    error_type: str | None = None
+    """The ``errorType`` of a function error (``"Sandbox.Timedout"``, ``"KeyError"`` …)."""
+    executed_version: str | None = None
+    """The version that ran (``"$LATEST"``, ``"3"``), also for alias invocations."""
+    request_id: str = ""
+    """The invocation's request id (``context.aws_request_id``)."""
+    function_name: str = ""
+    """The function invoked."""
+    logs: str = attrs.field(default="", repr=False)
+    """This invocation's log text (INIT_START on a cold start, START … END, REPORT)."""
+    log_result: str | None = attrs.field(default=None, repr=False)
+    """Base64 of the last 4 KB of ``logs`` when invoked with ``log_type="Tail"``."""
+    duration_ms: float = 0.0
+    """The REPORT ``Duration``."""
+    billed_duration_ms: int = 0
+    """The REPORT ``Billed Duration`` (``ceil(duration + init)``)."""
+    init_duration_ms: float | None = None
+    """The REPORT ``Init Duration``: set on a cold start, ``None`` when warm."""
+    memory_size_mb: int = 0
+    """Configured memory."""
+    max_memory_used_mb: int = 0
+    """Peak RSS of the environment so far, in MB."""
+    cold_start: bool = False
+    """True when this invocation started a new environment."""
+    environment_id: str | None = attrs.field(default=None, repr=False)
+    """Identifies the environment that ran the invocation."""
+    log_stream_name: str | None = attrs.field(default=None, repr=False)
+    """The environment's log stream."""
+
+    @cached_property
+    def payload(self) -> Any:
+        """The decoded JSON response (or ``bytes`` if the handler returned bytes)."""
+        if self.payload_is_bytes:
+            return self.raw_payload
+        if not self.raw_payload:
+            return None
+        return json.loads(self.raw_payload)
+
+    def raise_for_error(self) -> InvocationResult:
+        """Raise ``FunctionError`` if the invocation failed; return self otherwise."""
+        if self.function_error is None:
+            return self
+        doc = self.payload if isinstance(self.payload, dict) else {}
+        raise FunctionError(
+            doc.get("errorType") or self.error_type or "Unknown",
+            doc.get("errorMessage", ""),
+            doc.get("stackTrace") or doc.get("trace"),
+            self.request_id,
+        )
+
+    @property
+    def ok(self) -> bool:
+        """True when there was no function error."""
+        return self.function_error is None

@@ -1,0 +1,287 @@
+"""The runtime loop inside one execution environment (the child side).
+
+Shaped like the AWS Python runtime (RIC ``bootstrap.run``): set up logging,
+load the handler (the init phase), then serve invocations one at a time until
+the request pipe closes.  Differences from RIC, on purpose: the transport is a
+private pipe instead of the Runtime API over HTTP, per-invocation state lives
+in locals instead of module globals, and the environment is set from the
+``INIT`` message instead of being inherited.
+
+The environment ends itself in three ways only: EOF on the request pipe
+(Invoker closed or died: exit 0), an init failure (report, then exit 1 as RIC
+does), or the handler calling ``sys.exit``/``os._exit`` (exit with that code,
+which the parent reports as ``Runtime.ExitError``).  Timeouts and memory
+overruns are enforced from outside by killing the process.
+"""
+
+from __future__ import annotations
+
+import decimal
+import io
+import json
+import logging
+import math
+import os
+import pickle
+import resource
+import sys
+import tempfile
+import time
+
+from . import context as _context
+from .faults import Fault, error_log_line, error_payload, resolve_handler
+from .protocol import (
+    HEADER,
+    INIT_DONE,
+    INIT_FAILED,
+    INVOKE_HEAD,
+    RESULT,
+    RESULT_HEAD,
+    STATUS_BYTES,
+    STATUS_ERROR,
+    STATUS_JSON,
+    read_exact,
+    write_all,
+)
+
+__all__ = ["main"]
+
+# Lambda's synchronous response limit (6 MiB + 100 bytes): a larger response is
+# a function error, checked here so an oversized body never crosses the pipe.
+MAX_RESPONSE_BYTES = 6_291_556
+
+_INIT_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the "
+    "function code. However, in rare cases, a Lambda runtime update can cause "
+    "unexpected function behavior. For functions using managed runtimes, runtime "
+    "updates can be triggered by a function change, or can be applied "
+    "automatically. To determine if the runtime has been updated, check the runtime "
+    "version in the INIT_START log entry. If this error correlates with a change in "
+    "the runtime version, you may be able to mitigate this error by temporarily "
+    "rolling back to the previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html"
+)
+
+
+class _RequestId:
+    """The id of the invocation in progress, read by the logging filter."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = ""
+
+
+_current = _RequestId()
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _current.value
+        return True
+
+
+def _setup_logging(level: str | None) -> None:
+    """Install RIC's text-format handler on the root logger.
+
+    The root level is left at WARNING unless ``AWS_LAMBDA_LOG_LEVEL`` is set,
+    which is why ``logging.info`` is silent by default on Lambda.
+    """
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    if level:
+        root.setLevel({"TRACE": "DEBUG", "WARN": "WARNING"}.get(level, level))
+
+
+def _unbuffered_std_streams() -> None:
+    """Point sys.stdout/stderr at fds 1/2 with every write going straight out.
+
+    Lambda's stdout is unbuffered: output written before a crash or a timeout
+    must still reach the log, so nothing may sit in a Python buffer.
+    """
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        raw = io.FileIO(fd, "w", closefd=False)
+        stream = io.TextIOWrapper(
+            raw, encoding="utf-8", errors="backslashreplace", write_through=True
+        )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def _encoder(runtime: str) -> json.JSONEncoder:
+    """RIC's response encoder: Decimal allowed, NaN allowed, UTF-8 from 3.12."""
+    version = runtime.removeprefix("python")
+    try:
+        major, minor = (int(p) for p in version.split(".")[:2])
+        ensure_ascii = (major, minor) < (3, 12)
+    except ValueError:
+        ensure_ascii = True
+
+    class Encoder(json.JSONEncoder):
+        def default(self, o):
+            if isinstance(o, decimal.Decimal):
+                # RIC emits the decimal text verbatim (simplejson RawJSON);
+                # the stdlib encoder cannot, so integral values stay exact and
+                # others become the nearest float.  Documented as a difference.
+                if o.is_nan():
+                    return math.nan
+                return int(o) if o == o.to_integral_value() else float(o)
+            return super().default(o)
+
+    return Encoder(ensure_ascii=ensure_ascii)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _read_frame(fd: int) -> tuple[int, bytes] | None:
+    """The next frame (kind, body), or None when the parent closed the pipe."""
+    chunk = os.read(fd, 65536)
+    if not chunk:
+        return None
+    if len(chunk) < HEADER.size:
+        chunk = read_exact(fd, HEADER.size, chunk)
+    size, kind = HEADER.unpack_from(chunk)
+    return kind, read_exact(fd, HEADER.size + size, chunk)[HEADER.size :]
+
+
+def _send(fd: int, kind: int, body: bytes) -> None:
+    write_all(fd, HEADER.pack(len(body), kind) + body)
+
+
+def _peak_rss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _init(req_r: int, resp_w: int):
+    """Run the init phase; return the handler or exit the process."""
+    frame = _read_frame(req_r)
+    if frame is None:
+        os._exit(0)
+    spec = pickle.loads(frame[1])
+    start = time.perf_counter()
+    os.environ.clear()
+    os.environ.update(spec["environ"])
+    tempfile.tempdir = None  # re-read TMPDIR: /tmp is private to this environment
+    task_root = spec["task_root"]
+    os.chdir(task_root)
+    sys.path[:] = [task_root, *spec["sys_path"]]
+    _unbuffered_std_streams()
+    _setup_logging(os.environ.get("AWS_LAMBDA_LOG_LEVEL"))
+    _context.load_static_fields()
+    try:
+        setup = spec.get("setup")
+        if setup is not None:
+            pickle.loads(setup)()
+        if spec.get("handler_pickle") is not None:
+            handler = pickle.loads(spec["handler_pickle"])
+        else:
+            handler = resolve_handler(spec["handler"])
+    except SystemExit as e:
+        os._exit(_exit_code(e))
+    except BaseException as e:  # noqa: BLE001 - any init failure is reported, as RIC does
+        error_type, payload = error_payload(e, "")
+        sys.stdout.write(error_log_line(error_type, payload))
+        logging.warning(_INIT_WARNING + "\r")
+        elapsed = (time.perf_counter() - start) * 1000.0
+        body = json.dumps(payload).encode()
+        etype = error_type.encode()
+        _send(resp_w, INIT_FAILED, RESULT_HEAD.pack(STATUS_ERROR, len(etype), elapsed, _peak_rss_kib()) + etype + body)
+        os._exit(1)
+    elapsed = (time.perf_counter() - start) * 1000.0
+    _send(resp_w, INIT_DONE, RESULT_HEAD.pack(STATUS_JSON, 0, elapsed, _peak_rss_kib()))
+    return handler, spec["runtime"]
+
+
+def main(req_r: int, resp_w: int) -> None:
+    """Serve one environment's life: init, then invocations until EOF."""
+    handler, runtime = _init(req_r, resp_w)
+    encode = _encoder(runtime).encode
+    decode = json.JSONDecoder().decode
+    environ = os.environ
+    perf = time.perf_counter
+    pack_head = RESULT_HEAD.pack
+    unpack_head = INVOKE_HEAD.unpack_from
+    head_size = INVOKE_HEAD.size
+    make_context = _context.LambdaContext
+    stdout = sys.stdout
+    while True:
+        frame = _read_frame(req_r)
+        if frame is None:
+            os._exit(0)
+        body = frame[1]
+        deadline_ms, n_id, n_arn, n_trace, n_cc, n_cog = unpack_head(body)
+        pos = head_size
+        request_id = body[pos : pos + n_id].decode()
+        pos += n_id
+        arn = body[pos : pos + n_arn].decode()
+        pos += n_arn
+        trace = body[pos : pos + n_trace].decode()
+        pos += n_trace
+        client_context = decode(body[pos : pos + n_cc].decode()) if n_cc else None
+        pos += n_cc
+        cognito = decode(body[pos : pos + n_cog].decode()) if n_cog else None
+        pos += n_cog
+        if trace:
+            environ["_X_AMZN_TRACE_ID"] = trace
+        else:
+            environ.pop("_X_AMZN_TRACE_ID", None)
+        _current.value = request_id
+        ctx = make_context(request_id, client_context, cognito, deadline_ms, arn)
+        start = perf()
+        try:
+            try:
+                event = decode(body[pos:].decode())
+            except ValueError as e:
+                raise Fault(
+                    "Runtime.UnmarshalError", f"Unable to unmarshal input: {e}"
+                ) from None
+            result = handler(event, ctx)
+            if result.__class__ is bytes:
+                status, out = STATUS_BYTES, result
+            else:
+                try:
+                    out = encode(result).encode()
+                except Exception as e:  # noqa: BLE001 - RIC maps any encoder failure
+                    raise Fault(
+                        "Runtime.MarshalError", f"Unable to marshal response: {e}"
+                    ) from None
+                status = STATUS_JSON
+            if len(out) > MAX_RESPONSE_BYTES:
+                status = STATUS_ERROR
+                out = (
+                    b'{"errorMessage":"Response payload size exceeded maximum allowed'
+                    b' payload size (6291556 bytes).","errorType":'
+                    b'"Function.ResponseSizeTooLarge"}'
+                )
+                etype = b"Function.ResponseSizeTooLarge"
+            else:
+                etype = b""
+        except SystemExit as e:
+            os._exit(_exit_code(e))
+        except BaseException as e:  # noqa: BLE001 - the handler's failure is the result
+            error_type, payload = error_payload(e, request_id)
+            stdout.write(error_log_line(error_type, payload))
+            status, out, etype = STATUS_ERROR, json.dumps(payload).encode(), error_type.encode()
+            del e
+        elapsed = (perf() - start) * 1000.0
+        _current.value = ""
+        head = pack_head(status, len(etype), elapsed, _peak_rss_kib())
+        _send(resp_w, RESULT, head + etype + out)

@@ -1,0 +1,104 @@
+"""The wire between the Invoker and one execution environment.
+
+Every message is a frame: a 5-byte header (``<IB``: body length, kind) then the
+body.  Frames travel over two private ``os.pipe`` pairs per environment, one per
+direction; stdout and stderr of the environment go to a third pipe and never
+share a channel with frames, so a handler's ``print`` cannot corrupt the wire.
+
+Why not pickle or attrs here: this module is imported inside the environment,
+which must stay stdlib-only and small (design.md, "Environment").  The hot
+messages (``INVOKE`` and ``RESULT``) are packed with :mod:`struct`; the event and
+the response travel as JSON bytes, untouched.  The cold messages (``INIT`` and
+``INIT_FAILED``) carry a stdlib pickle of plain dicts, paid once per
+environment.
+
+Conversation::
+
+    parent                                   environment
+      INIT  ───────────────────────────────▶  set env, chdir, import handler
+            ◀───────────────────────  INIT_DONE | INIT_FAILED (then exits)
+      INVOKE ──────────────────────────────▶  context, handler(event, context)
+            ◀──────────────────────────────  RESULT            (repeat)
+      EOF on the request pipe  ────────────▶  exit 0
+
+A death at any point shows as EOF on the response pipe; the zygote, which is
+the real parent process, then reports the wait status on a status pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+__all__ = [
+    "HEADER",
+    "INIT",
+    "INIT_DONE",
+    "INIT_FAILED",
+    "INVOKE",
+    "INVOKE_HEAD",
+    "RESULT",
+    "RESULT_HEAD",
+    "STATUS_BYTES",
+    "STATUS_ERROR",
+    "STATUS_JSON",
+    "read_exact",
+    "write_all",
+]
+
+HEADER = struct.Struct("<IB")
+
+# Parent -> environment.
+INIT = 1
+INVOKE = 2
+
+# Environment -> parent.
+INIT_DONE = 10
+INIT_FAILED = 11
+RESULT = 12
+
+# INVOKE body: deadline (epoch ms), then the lengths of request id, invoked
+# ARN, trace header, client context JSON and cognito identity JSON; the five
+# strings follow in that order, then the event bytes fill the rest.
+INVOKE_HEAD = struct.Struct("<QHHHHH")
+
+# RESULT body: status, length of the error type, handler duration (ms), peak
+# RSS of the environment (KiB, from getrusage); the error type follows, then
+# the payload bytes fill the rest.
+RESULT_HEAD = struct.Struct("<BBdQ")
+STATUS_JSON = 0
+STATUS_BYTES = 1
+STATUS_ERROR = 2
+
+
+def read_exact(fd: int, n: int, first: bytes = b"") -> bytes:
+    """Read exactly ``n`` bytes from ``fd``, starting with ``first`` already read.
+
+    Large bodies are read into one preallocated buffer (no list of chunks to
+    join), since a 6 MB payload is about copies, not the transport.
+
+    Raises:
+        EOFError: the other end closed before ``n`` bytes arrived.
+    """
+    if len(first) >= n:
+        return first
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = len(first)
+    view[:got] = first
+    while got < n:
+        k = os.readv(fd, [view[got:]])
+        if k == 0:
+            raise EOFError("pipe closed mid-frame")
+        got += k
+    return bytes(buf)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (pipes may accept a large write in parts)."""
+    n = os.write(fd, data)
+    if n == len(data):
+        return
+    view = memoryview(data)
+    while n < len(data):
+        n += os.write(fd, view[n:])

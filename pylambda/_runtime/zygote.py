@@ -1,0 +1,148 @@
+"""The zygote: a small, single-threaded process that forks execution environments.
+
+Why: forking the caller is unsafe (it has threads and may be huge) and starting
+an interpreter per environment costs ~90 ms.  The Invoker starts one zygote
+(``python -I -S``), which imports the runtime once, freezes its objects out of
+the garbage collector's reach (so children do not copy pages on their first
+collection) and then forks one child per environment in about a millisecond.
+
+Requests arrive on a Unix socket, with the new environment's three pipe ends
+attached as SCM_RIGHTS: ``F<name>`` with fds (request read end, response write
+end, log write end).  The reply is the child's pid (``<i``) with one fd
+attached: the read end of a *status pipe*.  When the zygote reaps the child it
+writes the raw wait status (``<i``) to that pipe and closes it, so the Invoker
+learns exit codes and signals without being the parent.  EOF on the socket
+means the Invoker is gone: the zygote exits, and every environment it forked
+dies with it (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import socket
+import struct
+import sys
+
+__all__ = ["main"]
+
+_PID = struct.Struct("<i")
+_PR_SET_NAME = 15
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl
+    except (OSError, AttributeError, ImportError):  # not Linux: no prctl
+        return None
+
+
+def _preload() -> None:
+    """Import what every environment needs, once, before any fork."""
+    import json  # noqa: F401
+    import logging  # noqa: F401
+    import pickle  # noqa: F401
+    import tempfile  # noqa: F401
+    import traceback  # noqa: F401
+
+    from . import bootstrap  # noqa: F401
+
+    try:
+        import cloudpickle  # noqa: F401  (callable handlers unpickle with it)
+    except ImportError:
+        pass
+
+
+def main(sock_fd: int) -> None:
+    """Serve fork requests until the Invoker closes the socket."""
+    _preload()
+    prctl = _prctl()
+    sock = socket.socket(fileno=sock_fd)
+    children: dict[int, int] = {}  # pid -> write end of its status pipe
+
+    def reap(_signum=None, _frame=None) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            w = children.pop(pid, None)
+            if w is not None:
+                try:
+                    os.write(w, _PID.pack(status))
+                finally:
+                    os.close(w)
+
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.freeze()
+    zygote_pid = os.getpid()
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 1024, 3)
+        except OSError:
+            break
+        if not msg:
+            break
+        name = msg[1:]
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        try:
+            status_r, status_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                _child(fds, name, sock, children, status_r, status_w, prctl, zygote_pid)
+            for fd in fds:
+                os.close(fd)
+            children[pid] = status_w
+            try:
+                socket.send_fds(sock, [_PID.pack(pid)], [status_r])
+            finally:
+                os.close(status_r)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+    os._exit(0)
+
+
+def _child(fds, name, sock, children, status_r, status_w, prctl, zygote_pid) -> None:
+    """Become an execution environment; never returns."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        sock.close()
+        os.close(status_r)
+        os.close(status_w)
+        for w in children.values():
+            os.close(w)
+        children.clear()
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            prctl(_PR_SET_NAME, name[:15])
+        if os.getppid() != zygote_pid:  # the zygote died before PDEATHSIG was set
+            os._exit(1)
+        req_r, resp_w, log_w = fds
+        os.dup2(log_w, 1)
+        os.dup2(log_w, 2)
+        os.close(log_w)
+        from .bootstrap import main as run
+
+        run(req_r, resp_w)
+    except BaseException:  # noqa: BLE001 - a child must never return into the zygote loop
+        try:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(70)
+    os._exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover - started by pylambda itself
+    main(int(sys.argv[1]))
