@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from ._errors import InvalidParameterValueError, ResourceNotFoundError
 from ._version import LATEST, Version, function_arn
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["Alias"]
 
 _ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
-VersionRef = Union[Version, str, int]
+VersionRef = Version | str | int
 _UNSET = object()
 
 
@@ -41,8 +41,7 @@ class Alias:
     ) -> None:
         if not isinstance(name, str) or not _ALIAS_NAME.fullmatch(name):
             raise InvalidParameterValueError(
-                f"alias name must be 1-128 characters of letters, digits, '-' or '_' "
-                f"and not all digits, got {name!r}"
+                f"alias name must be 1-128 characters of letters, digits, '-' or '_' and not all digits, got {name!r}"
             )
         self._function = function
         self._name = name
@@ -57,9 +56,7 @@ class Alias:
         if not routing:
             return primary, None
         if len(routing) > 1:
-            raise InvalidParameterValueError(
-                "Number of items in AdditionalVersionWeights cannot be greater than 1"
-            )
+            raise InvalidParameterValueError("Number of items in AdditionalVersionWeights cannot be greater than 1")
         ((extra_ref, weight),) = routing.items()
         extra = self._function.get_version(extra_ref)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
@@ -71,9 +68,7 @@ class Alias:
                 "Member must not be null]"
             )
         if primary.version == LATEST or extra.version == LATEST:
-            raise InvalidParameterValueError(
-                "$LATEST is not supported for an alias pointing to more than 1 version"
-            )
+            raise InvalidParameterValueError("$LATEST is not supported for an alias pointing to more than 1 version")
         if extra.version == primary.version:
             raise InvalidParameterValueError(
                 f"Invalid function version {extra.version}. Function version "
@@ -121,7 +116,7 @@ class Alias:
     def update(
         self,
         version: VersionRef | None = None,
-        routing: dict[VersionRef, float] | None | object = _UNSET,
+        routing: dict[VersionRef, float] | object | None = _UNSET,
         description: str | None = None,
     ) -> Alias:
         """Point the alias elsewhere; ``routing=None`` (or ``{}``) clears the split."""
@@ -148,6 +143,4 @@ class Alias:
 
 def not_found(fn_region: str, account: str, name: str, qualifier: str) -> ResourceNotFoundError:
     """Lambda's 404 for an unknown function, version or alias."""
-    return ResourceNotFoundError(
-        f"Function not found: {function_arn(fn_region, account, name, qualifier)}"
-    )
+    return ResourceNotFoundError(f"Function not found: {function_arn(fn_region, account, name, qualifier)}")

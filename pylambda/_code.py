@@ -23,8 +23,9 @@ import io
 import os
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import attrs
 
@@ -100,27 +101,21 @@ def _zip_directory(root: Path) -> bytes:
                 data = full.read_bytes()
                 total += len(data)
                 if total > UNZIPPED_LIMIT:
-                    raise InvalidParameterValueError(
-                        f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes"
-                    )
+                    raise InvalidParameterValueError(f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes")
                 zf.writestr(info, data)
     return buf.getvalue()
 
 
 def _check_zip(data: bytes, where: str) -> None:
     if len(data) > ZIPPED_LIMIT:
-        raise InvalidParameterValueError(
-            f"Zipped size must be smaller than {ZIPPED_LIMIT} bytes ({where})"
-        )
+        raise InvalidParameterValueError(f"Zipped size must be smaller than {ZIPPED_LIMIT} bytes ({where})")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             unzipped = sum(i.file_size for i in zf.infolist())
     except zipfile.BadZipFile as e:
         raise InvalidParameterValueError(f"code {where} is not a valid zip file: {e}") from e
     if unzipped > UNZIPPED_LIMIT:
-        raise InvalidParameterValueError(
-            f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes ({where})"
-        )
+        raise InvalidParameterValueError(f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes ({where})")
 
 
 def pickle_callable(func: Callable[..., Any]) -> bytes:
@@ -148,14 +143,14 @@ def pickle_callable(func: Callable[..., Any]) -> bytes:
                 by_value = False
         try:
             return cloudpickle.dumps(func, protocol=5)
-        except Exception as e:  # noqa: BLE001 - any pickling failure, retried below
+        except Exception as e:
             first_error = e
         finally:
             if by_value:
                 cloudpickle.unregister_pickle_by_value(module)
         try:
             return cloudpickle.dumps(func, protocol=5)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise InvalidParameterValueError(
                 f"handler {func!r} cannot be shipped to an environment: {first_error or e}"
             ) from e
@@ -167,16 +162,12 @@ def bundle_for(handler: object, code: object) -> tuple[str, CodeBundle]:
         name = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', 'handler')}"
         if code is not None:
             raise InvalidParameterValueError(
-                "code= cannot be combined with a callable handler; put data files next "
-                "to a module handler instead"
+                "code= cannot be combined with a callable handler; put data files next to a module handler instead"
             )
         return name, CodeBundle(kind="callable", data=pickle_callable(handler))
-    if not isinstance(handler, str) or not handler or len(handler) > 128 or any(
-        c.isspace() for c in handler
-    ):
+    if not isinstance(handler, str) or not handler or len(handler) > 128 or any(c.isspace() for c in handler):
         raise InvalidParameterValueError(
-            f"handler must be 'module.function' (at most 128 characters, no spaces) "
-            f"or a callable, got {handler!r}"
+            f"handler must be 'module.function' (at most 128 characters, no spaces) or a callable, got {handler!r}"
         )
     if code is None:
         return handler, CodeBundle(kind="path")

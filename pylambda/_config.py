@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from ._errors import InvalidParameterValueError
 
-__all__ = ["FunctionConfig", "RESERVED_ENV_VARS", "default_runtime", "validate_name"]
+__all__ = ["RESERVED_ENV_VARS", "FunctionConfig", "default_runtime", "validate_name"]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
@@ -66,8 +67,7 @@ def validate_name(name: object) -> str:
     """Check a function name: 1-64 characters of ``[A-Za-z0-9_-]``."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidParameterValueError(
-            f"function name must be 1-64 characters of letters, digits, '-' or '_', "
-            f"got {name!r}"
+            f"function name must be 1-64 characters of letters, digits, '-' or '_', got {name!r}"
         )
     return name
 
@@ -75,28 +75,22 @@ def validate_name(name: object) -> str:
 def _int_range(field: str, low: int, high: int, unit: str):
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise InvalidParameterValueError(
-                f"{field} must be an integer from {low} to {high} {unit}, got {value!r}"
-            )
+            raise InvalidParameterValueError(f"{field} must be an integer from {low} to {high} {unit}, got {value!r}")
 
     return check
 
 
 def _check_environment(_inst: Any, _attr: Any, env: dict[str, str]) -> None:
     for key, value in env.items():
+        if key in RESERVED_ENV_VARS:
+            raise InvalidParameterValueError(f"environment variable {key!r} is reserved by Lambda and cannot be set")
         if not isinstance(key, str) or not _ENV_KEY.fullmatch(key):
             raise InvalidParameterValueError(
                 f"environment variable name {key!r} is invalid: it must start with a "
                 "letter and have at least 2 characters of letters, digits or '_'"
             )
-        if key in RESERVED_ENV_VARS:
-            raise InvalidParameterValueError(
-                f"environment variable {key!r} is reserved by Lambda and cannot be set"
-            )
         if not isinstance(value, str):
-            raise InvalidParameterValueError(
-                f"environment variable {key!r} must be a str, got {type(value).__name__}"
-            )
+            raise InvalidParameterValueError(f"environment variable {key!r} must be a str, got {type(value).__name__}")
     measured = json.dumps(env, separators=(",", ":"))
     if len(measured.encode()) > ENV_VARS_LIMIT:
         raise InvalidParameterValueError(
@@ -116,9 +110,7 @@ def _check_runtime(_inst: Any, _attr: Any, runtime: str) -> None:
 
 def _check_architecture(_inst: Any, _attr: Any, value: str) -> None:
     if value not in ARCHITECTURES:
-        raise InvalidParameterValueError(
-            f"architecture must be 'x86_64' or 'arm64', got {value!r}"
-        )
+        raise InvalidParameterValueError(f"architecture must be 'x86_64' or 'arm64', got {value!r}")
 
 
 def _check_description(_inst: Any, _attr: Any, value: str) -> None:
@@ -126,13 +118,11 @@ def _check_description(_inst: Any, _attr: Any, value: str) -> None:
         raise InvalidParameterValueError("description must be a str of at most 256 characters")
 
 
-def _env_converter(value: dict[str, str] | None) -> dict[str, str]:
+def _env_converter(value: Mapping[str, str] | None) -> dict[str, str]:
     if value is None:
         return {}
-    if not isinstance(value, dict):
-        raise InvalidParameterValueError(
-            f"environment must be a dict of str to str, got {type(value).__name__}"
-        )
+    if not isinstance(value, Mapping):
+        raise InvalidParameterValueError(f"environment must be a dict of str to str, got {type(value).__name__}")
     return dict(value)
 
 
@@ -144,9 +134,7 @@ class FunctionConfig:
     """Memory in MB, 128..10240; also the limit at which the environment is killed."""
     timeout: int = attrs.field(default=3, validator=_int_range("timeout", 1, 900, "seconds"))
     """Seconds an invocation may run before the environment is killed, 1..900."""
-    ephemeral_storage: int = attrs.field(
-        default=512, validator=_int_range("ephemeral_storage", 512, 10240, "MB")
-    )
+    ephemeral_storage: int = attrs.field(default=512, validator=_int_range("ephemeral_storage", 512, 10240, "MB"))
     """MB of /tmp, 512..10240 (billed above 512)."""
     environment: dict[str, str] = attrs.field(
         factory=dict, converter=_env_converter, validator=_check_environment, hash=False
@@ -163,7 +151,5 @@ class FunctionConfig:
         """A copy with ``changes`` applied and validated."""
         unknown = set(changes) - {a.name for a in attrs.fields(FunctionConfig)}
         if unknown:
-            raise InvalidParameterValueError(
-                f"unknown configuration field(s): {', '.join(sorted(unknown))}"
-            )
+            raise InvalidParameterValueError(f"unknown configuration field(s): {', '.join(sorted(unknown))}")
         return attrs.evolve(self, **changes)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ._alias import Alias, VersionRef, not_found
 from ._code import bundle_for, pickle_callable
@@ -21,9 +22,7 @@ def _check_reserved(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidParameterValueError(
-            f"reserved_concurrency must be None or an integer >= 0, got {value!r}"
-        )
+        raise InvalidParameterValueError(f"reserved_concurrency must be None or an integer >= 0, got {value!r}")
     return value
 
 
@@ -65,7 +64,7 @@ class Function:
             memory_size=memory_size,
             timeout=timeout,
             ephemeral_storage=ephemeral_storage,
-            environment=dict(environment) if environment is not None else None,
+            environment=environment,
             architecture=architecture,
             description=description,
         )
@@ -156,8 +155,7 @@ class Function:
         if isinstance(ref, Version):
             if ref.function_name != self._name:
                 raise InvalidParameterValueError(
-                    f"version {ref.version} belongs to function {ref.function_name!r}, "
-                    f"not {self._name!r}"
+                    f"version {ref.version} belongs to function {ref.function_name!r}, not {self._name!r}"
                 )
             return self._latest if ref.version == LATEST else ref
         key = str(ref)
@@ -200,18 +198,14 @@ class Function:
         extra = {"description": new_config.description} if "description" in changes else {}
         return self._replace_latest(config=new_config, **extra)
 
-    def update_code(
-        self, *, handler: str | Callable[..., Any] | None = None, code: Any = None
-    ) -> Version:
+    def update_code(self, *, handler: str | Callable[..., Any] | None = None, code: Any = None) -> Version:
         """Replace ``$LATEST``'s handler and/or code; new environments run it."""
         if handler is None and code is None:
             raise InvalidParameterValueError("update_code needs handler=, code= or both")
         current = self._latest
         if handler is None:
             if current.code.kind == "callable":
-                raise InvalidParameterValueError(
-                    "a callable handler has no code to replace; pass handler="
-                )
+                raise InvalidParameterValueError("a callable handler has no code to replace; pass handler=")
             handler = current.handler
         if code is None and not callable(handler):
             code = current.code.path if current.code.kind == "directory" else None
@@ -232,11 +226,7 @@ class Function:
             code = latest.code.snapshot()
             if self._versions:
                 last = self._versions[-1]
-                if (
-                    last.handler == latest.handler
-                    and last.config == latest.config
-                    and last.code.sha256 == code.sha256
-                ):
+                if last.handler == latest.handler and last.config == latest.config and last.code.sha256 == code.sha256:
                     return last
             version = Version(
                 function_name=self._name,
@@ -284,4 +274,3 @@ class Function:
 
     def __reduce__(self):
         raise TypeError("Function objects cannot be pickled; publish a version instead")
-

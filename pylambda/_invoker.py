@@ -23,7 +23,8 @@ import tempfile
 import threading
 import time
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ._alias import Alias, not_found
 from ._billing import billed_duration_ms, max_memory_used_mb
@@ -92,7 +93,7 @@ def _platform_error(error_type: str, message: str) -> bytes:
 class _Phase:
     """Accumulates one invocation's log text and timings (internal)."""
 
-    __slots__ = ("before", "inside", "init_ms", "suppressed_init_ms", "cold")
+    __slots__ = ("before", "cold", "init_ms", "inside", "suppressed_init_ms")
 
     def __init__(self) -> None:
         self.before: list[str] = []  # INIT_START, init output, INIT_REPORT (phase init)
@@ -155,9 +156,7 @@ class Invoker:
             with self._lock:
                 existing = self._functions.get(fn.name)
                 if existing is not None and existing is not fn:
-                    raise InvalidParameterValueError(
-                        f"a different function named {fn.name!r} is already registered"
-                    )
+                    raise InvalidParameterValueError(f"a different function named {fn.name!r} is already registered")
                 self._functions[fn.name] = fn
         self._zygote.start()
         return self
@@ -419,12 +418,18 @@ class Invoker:
         if outcome.kind == "result":  # INIT_FAILED: the runtime's own error document
             return "error", outcome.error_type, outcome.payload
         if outcome.kind == "timeout":
-            return "timeout", "Sandbox.Timedout", _platform_error(
-                "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+            return (
+                "timeout",
+                "Sandbox.Timedout",
+                _platform_error(
+                    "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+                ),
             )
         error_type = "Runtime.OutOfMemory" if outcome.kind == "oom" else "Runtime.ExitError"
-        return "error", error_type, _platform_error(
-            error_type, f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"
+        return (
+            "error",
+            error_type,
+            _platform_error(error_type, f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"),
         )
 
     def _execute(
@@ -457,8 +462,10 @@ class Invoker:
                 phase.inside.append(_text(out.logs))
                 if out.kind != "result" or out.frame != INIT_DONE:
                     status, etype, payload = self._init_failure(out, request_id, timeout_s)
-                    init_ms = timeout_s * 1000 if status == "timeout" else (
-                        out.duration_ms or (time.monotonic() - start) * 1000
+                    init_ms = (
+                        timeout_s * 1000
+                        if status == "timeout"
+                        else (out.duration_ms or (time.monotonic() - start) * 1000)
                     )
                     phase.inside.append(init_report_line(init_ms, "invoke", status, etype))
                     self._pool.discard(env, keep_tmp=True)
@@ -493,14 +500,30 @@ class Invoker:
         if out.kind == "timeout":
             phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
             etype = "Sandbox.Timedout"
-            payload = _platform_error(etype, f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds")
-            return self._failed(fn, version, request_id, phase, payload, etype, "timeout", timeout_s * 1000, env, tail, max_rss_kib=out.rss_kib)
+            payload = _platform_error(
+                etype, f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+            )
+            return self._failed(
+                fn,
+                version,
+                request_id,
+                phase,
+                payload,
+                etype,
+                "timeout",
+                timeout_s * 1000,
+                env,
+                tail,
+                max_rss_kib=out.rss_kib,
+            )
         etype = "Runtime.OutOfMemory" if out.kind == "oom" else "Runtime.ExitError"
         reason = describe_exit(out.exit_status) if out.kind == "exit" else "Runtime exited with error: signal: killed"
         phase.inside.append(f"RequestId: {request_id} Error: {reason}\n{etype}\n")
         payload = _platform_error(etype, f"RequestId: {request_id} Error: {reason}")
-        rss = max(out.rss_kib, cfg.memory_size * 1024) if out.kind == "oom" else out.rss_kib
-        return self._failed(fn, version, request_id, phase, payload, etype, "error", elapsed_ms, env, tail, max_rss_kib=rss)
+        rss = cfg.memory_size * 1024 if out.kind == "oom" else out.rss_kib
+        return self._failed(
+            fn, version, request_id, phase, payload, etype, "error", elapsed_ms, env, tail, max_rss_kib=rss
+        )
 
     def _succeeded(
         self, fn: Function, version: Version, request_id: str, phase: _Phase, out: Outcome, env: Environment, tail: bool
@@ -559,7 +582,7 @@ class Invoker:
     ) -> InvocationResult:
         cfg = version.config
         billed = billed_duration_ms(duration_ms, phase.init_ms)
-        used_mb = max_memory_used_mb(max(max_rss_kib, env.max_rss_kib))
+        used_mb = max_memory_used_mb(max_rss_kib or env.max_rss_kib)
         logs = (
             "".join(phase.before)
             + start_line(request_id, version.version)
@@ -626,15 +649,11 @@ class Invoker:
             warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1)
             try:
                 self.close()
-            except Exception:  # noqa: BLE001,S110 - best effort at garbage collection
+            except Exception:
                 pass
 
     def __reduce__(self):
         raise TypeError("Invoker objects cannot be pickled")
 
     def __repr__(self) -> str:
-        return (
-            f"<Invoker state={self._state} functions={len(self._functions)} "
-            f"environments={len(self._pool.live())}>"
-        )
-
+        return f"<Invoker state={self._state} functions={len(self._functions)} environments={len(self._pool.live())}>"

@@ -34,10 +34,7 @@ def init_start_line(runtime: str, region: str) -> str:
     """``INIT_START Runtime Version: …\\tRuntime Version ARN: …``."""
     version = runtime_version(runtime)
     digest = hashlib.sha256(version.encode()).hexdigest()
-    return (
-        f"INIT_START Runtime Version: {version}\t"
-        f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:{digest}\n"
-    )
+    return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{digest}\n"
 
 
 def start_line(request_id: str, version: str) -> str:

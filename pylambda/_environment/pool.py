@@ -81,12 +81,20 @@ class EnvironmentPool:
         return env
 
     def checkout(self, key: tuple) -> Environment | None:
-        """The most recently used idle environment of ``key``, or None."""
-        with self._lock:
-            stack = self._idle.get(key)
-            if stack:
-                return stack.pop()
-        return None
+        """The most recently used idle environment of ``key``, or None.
+
+        An environment that died while idle (killed from outside) is skipped
+        and discarded, so the caller never receives a dead one.
+        """
+        while True:
+            with self._lock:
+                stack = self._idle.get(key)
+                if not stack:
+                    return None
+                env = stack.pop()
+            if not env.died_while_idle():
+                return env
+            self.discard(env, keep_tmp=True)
 
     def checkin(self, env: Environment) -> None:
         """Return a healthy environment to its idle stack."""

@@ -86,12 +86,23 @@ def describe_exit(status: int | None) -> str:
 class Outcome:
     """What one exchange with an environment produced (internal, not public)."""
 
-    __slots__ = ("kind", "frame", "status", "error_type", "payload", "duration_ms", "rss_kib", "logs", "exit_status")
+    __slots__ = ("duration_ms", "error_type", "exit_status", "frame", "kind", "logs", "payload", "rss_kib", "status")
 
     # kind: "result" (a frame arrived: ``frame`` is RESULT, INIT_DONE or
     # INIT_FAILED), "timeout", "exit" (the process died), "oom" (killed for
     # memory).  ``status`` is the RESULT status (JSON, bytes or error).
-    def __init__(self, kind, frame=0, status=0, error_type="", payload=b"", duration_ms=0.0, rss_kib=0, logs=b"", exit_status=None):
+    def __init__(
+        self,
+        kind,
+        frame=0,
+        status=0,
+        error_type="",
+        payload=b"",
+        duration_ms=0.0,
+        rss_kib=0,
+        logs=b"",
+        exit_status=None,
+    ):
         self.kind = kind
         self.frame = frame
         self.status = status
@@ -107,25 +118,26 @@ class Environment:
     """One worker process acting as a Lambda execution environment."""
 
     __slots__ = (
+        "_idle_poll",
+        "_log_r",
+        "_poll",
+        "_reap_lock",
+        "_req_w",
+        "_resp_r",
+        "_status",
+        "_status_r",
+        "created",
         "id",
+        "init_type",
+        "invocations",
         "key",
+        "last_used",
+        "max_rss_kib",
+        "memory_limit_kib",
         "pid",
         "state",
         "stream_name",
         "tmpdir",
-        "created",
-        "last_used",
-        "invocations",
-        "max_rss_kib",
-        "memory_limit_kib",
-        "init_type",
-        "_req_w",
-        "_resp_r",
-        "_log_r",
-        "_status_r",
-        "_poll",
-        "_status",
-        "_reap_lock",
     )
 
     def __init__(self, zygote: Zygote, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> None:
@@ -164,6 +176,9 @@ class Environment:
         poller.register(resp_r, _POLLIN)
         poller.register(log_r, _POLLIN)
         self._poll = poller.poll
+        idle_poller = select.poll()
+        idle_poller.register(resp_r, _POLLIN)
+        self._idle_poll = idle_poller.poll
         body = pickle.dumps(init_spec, protocol=5)
         try:
             write_all(req_w, HEADER.pack(len(body), INIT) + body)
@@ -204,7 +219,9 @@ class Environment:
             if remaining <= 0:
                 self.kill()
                 self._drain_logs(logs)
-                return Outcome("timeout", logs=b"".join(logs), rss_kib=max(sampled_kib, self.max_rss_kib), exit_status=self.reap())
+                return Outcome(
+                    "timeout", logs=b"".join(logs), rss_kib=max(sampled_kib, self.max_rss_kib), exit_status=self.reap()
+                )
             events = poll(max(1, int(min(remaining, MEMORY_SAMPLE_S) * 1000) + 1))
             if not events:
                 sampled_kib = self._rss_kib()
@@ -261,6 +278,10 @@ class Environment:
                 outcome.exit_status = self.reap()
             return outcome
 
+    def died_while_idle(self) -> bool:
+        """True if the idle process is gone (an idle environment never writes a reply)."""
+        return bool(self._idle_poll(0))
+
     def _poll_unregister_log(self) -> None:
         # The log pipe closed (the process is exiting): keep waiting on the
         # response pipe only, or poll would spin on the hung-up log fd.
@@ -313,7 +334,7 @@ class Environment:
 
     def _reap_locked(self, timeout: float) -> int | None:
         status = None
-        if select.select([self._status_r], [], [], timeout)[0]:  # noqa: SIM102
+        if select.select([self._status_r], [], [], timeout)[0]:
             data = os.read(self._status_r, 4)
             if len(data) == 4:
                 status = int.from_bytes(data, "little", signed=True)

@@ -76,7 +76,7 @@ class Zygote:
         """Fork an environment that owns ``fds``; return (pid, status pipe read end)."""
         msg = b"F" + name.encode()[:15]
         with self._lock:
-            for attempt in (1, 2):
+            for _attempt in (1, 2):
                 if self._proc is None:
                     self._spawn()
                 try:

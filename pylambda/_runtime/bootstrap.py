@@ -111,9 +111,7 @@ def _unbuffered_std_streams() -> None:
     """
     for fd, name in ((1, "stdout"), (2, "stderr")):
         raw = io.FileIO(fd, "w", closefd=False)
-        stream = io.TextIOWrapper(
-            raw, encoding="utf-8", errors="backslashreplace", write_through=True
-        )
+        stream = io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", write_through=True)
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
 
@@ -196,7 +194,7 @@ def _init(req_r: int, resp_w: int):
             handler = resolve_handler(spec["handler"])
     except SystemExit as e:
         os._exit(_exit_code(e))
-    except BaseException as e:  # noqa: BLE001 - any init failure is reported, as RIC does
+    except BaseException as e:
         error_type, payload = error_payload(e, "")
         sys.stdout.write(error_log_line(error_type, payload))
         logging.warning(_INIT_WARNING + "\r")
@@ -250,19 +248,15 @@ def main(req_r: int, resp_w: int) -> None:
             try:
                 event = decode(body[pos:].decode())
             except ValueError as e:
-                raise Fault(
-                    "Runtime.UnmarshalError", f"Unable to unmarshal input: {e}"
-                ) from None
+                raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
             result = handler(event, ctx)
             if result.__class__ is bytes:
                 status, out = STATUS_BYTES, result
             else:
                 try:
                     out = encode(result).encode()
-                except Exception as e:  # noqa: BLE001 - RIC maps any encoder failure
-                    raise Fault(
-                        "Runtime.MarshalError", f"Unable to marshal response: {e}"
-                    ) from None
+                except Exception as e:
+                    raise Fault("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
                 status = STATUS_JSON
             if len(out) > MAX_RESPONSE_BYTES:
                 status = STATUS_ERROR
@@ -276,7 +270,7 @@ def main(req_r: int, resp_w: int) -> None:
                 etype = b""
         except SystemExit as e:
             os._exit(_exit_code(e))
-        except BaseException as e:  # noqa: BLE001 - the handler's failure is the result
+        except BaseException as e:
             error_type, payload = error_payload(e, request_id)
             stdout.write(error_log_line(error_type, payload))
             status, out, etype = STATUS_ERROR, json.dumps(payload).encode(), error_type.encode()

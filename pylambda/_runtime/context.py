@@ -27,11 +27,11 @@ class Client:
     """The ``client`` part of a mobile client context."""
 
     __slots__ = (
-        "installation_id",
-        "app_title",
-        "app_version_name",
-        "app_version_code",
         "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
     )
 
     def __init__(self, client: dict) -> None:
@@ -53,7 +53,7 @@ class Client:
 class ClientContext:
     """``context.client_context``: present only when the caller sent one."""
 
-    __slots__ = ("custom", "env", "client")
+    __slots__ = ("client", "custom", "env")
 
     def __init__(self, data: dict) -> None:
         self.custom = data.get("custom")
@@ -104,17 +104,17 @@ class LambdaContext:
     """The second argument of every handler call."""
 
     __slots__ = (
+        "_deadline_ms",
         "aws_request_id",
+        "client_context",
+        "function_name",
+        "function_version",
+        "identity",
+        "invoked_function_arn",
         "log_group_name",
         "log_stream_name",
-        "function_name",
         "memory_limit_in_mb",
-        "function_version",
-        "invoked_function_arn",
-        "client_context",
-        "identity",
         "tenant_id",
-        "_deadline_ms",
     )
 
     def __init__(
@@ -136,9 +136,7 @@ class LambdaContext:
         ) = _static
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
-        self.client_context = (
-            ClientContext(client_context) if client_context is not None else None
-        )
+        self.client_context = ClientContext(client_context) if client_context is not None else None
         self.identity = CognitoIdentity(cognito_identity)
         self._deadline_ms = deadline_ms
 

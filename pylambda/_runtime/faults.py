@@ -16,8 +16,8 @@ import traceback
 
 __all__ = [
     "Fault",
-    "error_payload",
     "error_log_line",
+    "error_payload",
     "resolve_handler",
     "trimmed_stack",
 ]
@@ -85,9 +85,7 @@ def resolve_handler(handler: str):
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as e:
-        raise Fault(
-            "Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}"
-        ) from None
+        raise Fault("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}") from None
     modname = modname.replace("/", ".")
     if modname in sys.builtin_module_names:
         raise Fault(
@@ -97,9 +95,7 @@ def resolve_handler(handler: str):
     try:
         module = importlib.import_module(modname)
     except ImportError as e:
-        raise Fault(
-            "Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}"
-        ) from None
+        raise Fault("Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}") from None
     except SyntaxError as e:
         stack = [f'  File "{e.filename}" Line {e.lineno}\n    {(e.text or "").strip()}\n']
         raise Fault(
@@ -110,6 +106,4 @@ def resolve_handler(handler: str):
     try:
         return getattr(module, fname)
     except AttributeError:
-        raise Fault(
-            "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
-        ) from None
+        raise Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'") from None

@@ -134,7 +134,7 @@ def _child(fds, name, sock, children, status_r, status_w, prctl, zygote_pid) -> 
         from .bootstrap import main as run
 
         run(req_r, resp_w)
-    except BaseException:  # noqa: BLE001 - a child must never return into the zygote loop
+    except BaseException:
         try:
             import traceback
 

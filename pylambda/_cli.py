@@ -1,0 +1,114 @@
+"""The ``pylambda`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+_DEFAULT_HANDLERS = ("app.handler", "lambda_function.lambda_handler", "handler.handler", "main.handler")
+
+
+def _target(spec: str, handler: str | None) -> tuple[str, str]:
+    """(code directory, handler) from a directory, a .py file or ``dir/module.function``."""
+    path = Path(spec)
+    if path.is_dir():
+        if handler:
+            return str(path), handler
+        for candidate in _DEFAULT_HANDLERS:
+            if (path / (candidate.split(".")[0] + ".py")).is_file():
+                return str(path), candidate
+        raise SystemExit(f"pylambda: no handler found in {spec}; pass --handler module.function")
+    if path.suffix == ".py" and path.is_file():
+        return str(path.parent), f"{path.stem}.{handler or 'handler'}"
+    if path.suffix == ".zip" and path.is_file():
+        return str(path), handler or "lambda_function.lambda_handler"
+    directory, _, module_fn = spec.rpartition("/")
+    if "." in module_fn and (directory == "" or Path(directory).is_dir()):
+        return directory or ".", module_fn
+    raise SystemExit(f"pylambda: {spec!r} is not a directory, a .py/.zip file or dir/module.function")
+
+
+def _event_bytes(value: str | None) -> bytes:
+    if value is None:
+        return b"{}"
+    if value == "-":
+        return sys.stdin.buffer.read()
+    if value.startswith("@"):
+        return Path(value[1:]).read_bytes()
+    return value.encode()
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from . import Function, Invoker, PylambdaError
+
+    code, handler = _target(args.target, args.handler)
+    env = {}
+    for item in args.env or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"pylambda: --env takes KEY=VALUE, got {item!r}")
+        env[key] = value
+    name = args.name or Path(code).stem.replace(".", "-") or "function"
+    try:
+        fn = Function(name, handler, code=code, memory_size=args.memory, timeout=args.timeout, environment=env)
+        with Invoker() as invoker:
+            result = invoker.invoke(fn, payload=_event_bytes(args.event), log_type="Tail" if args.tail else None)
+    except PylambdaError as e:
+        print(f"pylambda: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        sys.stderr.write(result.logs)
+        sys.stderr.flush()
+    if result.payload_is_bytes:
+        sys.stdout.buffer.write(result.raw_payload + b"\n")
+    else:
+        payload = json.loads(result.raw_payload) if result.raw_payload else None
+        print(json.dumps(payload, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
+    if args.tail:
+        print(result.log_result, file=sys.stderr)
+    return 1 if result.function_error else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pylambda",
+        description="AWS Lambda on your machine: run handlers in real execution environments.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    inv = sub.add_parser(
+        "invoke",
+        help="invoke a handler once and print its response (stdout) and log (stderr)",
+        description=(
+            "Invoke a handler once, as Lambda would: the response goes to stdout, the log "
+            "(START, output, END, REPORT) to stderr. Exits 1 on a function error."
+        ),
+    )
+    inv.add_argument(
+        "target",
+        help="a code directory (handler found or given with --handler), a .py file, "
+        "a .zip package, or dir/module.function",
+    )
+    inv.add_argument("--handler", help="module.function inside the code directory (default: found)")
+    inv.add_argument("--event", "-e", help="the event: JSON text, @file, or - for stdin (default {})")
+    inv.add_argument("--name", help="the function name (default: the directory name)")
+    inv.add_argument("--memory", type=int, default=128, help="memory size in MB (128-10240, default 128)")
+    inv.add_argument("--timeout", type=int, default=3, help="timeout in seconds (1-900, default 3)")
+    inv.add_argument("--env", action="append", metavar="KEY=VALUE", help="an environment variable (repeatable)")
+    inv.add_argument("--tail", action="store_true", help="also print the base64 LogResult, as LogType=Tail")
+    inv.add_argument("--quiet", "-q", action="store_true", help="do not print the log")
+    inv.set_defaults(func=_invoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pylambda`` console script."""
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

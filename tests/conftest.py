@@ -1,0 +1,67 @@
+"""Shared fixtures: an Invoker per test and a check that nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pylambda import Function, Invoker
+
+HANDLERS = Path(__file__).parent / "handlers"
+
+
+def _children() -> list[psutil.Process]:
+    try:
+        return psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes():
+    """Fail a test that leaves any child process of the test run behind."""
+    before = {p.pid for p in _children()}
+    yield
+    deadline = time.monotonic() + 3.0
+    leaked = [p for p in _children() if p.pid not in before]
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.02)
+        leaked = [p for p in leaked if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    for p in leaked:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    assert not leaked, f"test left processes behind: {[(p.pid, p.name()) for p in leaked]}"
+
+
+@pytest.fixture
+def invoker():
+    """An Invoker closed after the test."""
+    inv = Invoker()
+    yield inv
+    inv.close()
+
+
+@pytest.fixture
+def handlers_dir() -> Path:
+    """The directory of fixture handler modules."""
+    return HANDLERS
+
+
+@pytest.fixture
+def make_fn():
+    """Build a Function over tests/handlers with a unique name per call."""
+    counter = iter(range(10**6))
+
+    def make(handler, **kwargs) -> Function:
+        kwargs.setdefault("code", str(HANDLERS) if isinstance(handler, str) else None)
+        if kwargs["code"] is None:
+            kwargs.pop("code")
+        return Function(f"fn-{os.getpid()}-{next(counter)}", handler, **kwargs)
+
+    return make

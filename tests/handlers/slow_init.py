@@ -1,0 +1,7 @@
+import time
+
+time.sleep(60)
+
+
+def handler(event, context):
+    return "never"

@@ -1,0 +1,71 @@
+"""The pylambda command line, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "pylambda", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_invoke_example_prints_payload_and_log():
+    """The README's main command: payload on stdout, START/END/REPORT on stderr."""
+    out = run("invoke", "examples/hello", "--event", '{"name": "Ada"}')
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["greeting"] == "Hello, Ada!"
+    assert "INIT_START" in out.stderr
+    assert "START RequestId:" in out.stderr
+    assert "REPORT RequestId:" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"),
+    [
+        (["examples/hello/app.py", "--event", "@examples/hello/event.json"], None),
+        (["examples/hello/app.handler", "--event", "-"], '{"name": "Ada"}'),
+        (["examples/hello", "--handler", "app.handler", "-e", '{"name": "Ada"}'], None),
+    ],
+)
+def test_target_and_event_forms(args, stdin):
+    """A .py file, dir/module.function, --handler; event as text, @file or stdin."""
+    out = run("invoke", *args, stdin=stdin)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["greeting"] == "Hello, Ada!"
+
+
+def test_function_error_exits_nonzero():
+    """A function error prints the error document and exits 1."""
+    out = run("invoke", "tests/handlers/faults.raises", "-q")
+    assert out.returncode == 1
+    assert json.loads(out.stdout)["errorType"] == "ValueError"
+
+
+def test_bad_options_are_reported():
+    """Invalid configuration exits 2 with the typed error's message."""
+    out = run("invoke", "examples/hello", "--memory", "64")
+    assert out.returncode == 2
+    assert "InvalidParameterValueError" in out.stderr
+    assert "memory_size" in out.stderr
+
+
+def test_help_reads_well():
+    """--help describes the invoke command and its options."""
+    out = run("invoke", "--help")
+    assert out.returncode == 0
+    assert "--event" in out.stdout
+    assert "stdout" in out.stdout

@@ -1,0 +1,53 @@
+"""The public surface: exactly the names the design promises, cheap to import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pylambda
+
+PUBLIC = {
+    "Alias",
+    "Function",
+    "FunctionConfig",
+    "FunctionError",
+    "InvalidParameterValueError",
+    "InvalidRequestContentError",
+    "InvocationResult",
+    "Invoker",
+    "InvokerClosedError",
+    "LambdaContext",
+    "PylambdaError",
+    "RequestTooLargeError",
+    "ResourceNotFoundError",
+    "TooManyRequestsError",
+    "Version",
+}
+
+
+def test_all_is_the_public_surface():
+    """__all__ lists exactly the public names, and each resolves."""
+    assert set(pylambda.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(pylambda, name).__name__ == name
+
+
+def test_exception_tree():
+    """Every error derives from PylambdaError, with the documented builtin bases."""
+    for name in PUBLIC:
+        obj = getattr(pylambda, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, pylambda.PylambdaError)
+    assert issubclass(pylambda.InvalidParameterValueError, ValueError)
+    assert issubclass(pylambda.ResourceNotFoundError, LookupError)
+
+
+def test_import_has_no_side_effects_and_is_light():
+    """Importing pylambda starts nothing and loads neither attrs nor cloudpickle."""
+    code = (
+        "import sys, threading, pylambda; "
+        "print(threading.active_count(), 'attr' in sys.modules, 'cloudpickle' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["1", "False", "False"]
