@@ -7,6 +7,7 @@ import json
 import os
 import re
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_callable_handler_defined_in_a_test_file_runs(invoker):
 
 def test_example_module_handler_cold_then_warm(invoker):
     """The shipped example: cold start with Init Duration, then warm reuse."""
-    fn = Function("hello", "app.handler", code="examples/hello")
+    fn = Function("hello", "app.handler", code=Path(__file__).parent.parent / "examples" / "hello")
     first = invoker.invoke(fn, {"name": "Ada"})
     second = invoker.invoke(fn, {"name": "Bob"})
     assert first.payload["greeting"] == "Hello, Ada!"
@@ -59,6 +60,12 @@ def test_example_module_handler_cold_then_warm(invoker):
     assert first.init_duration_ms is not None
     assert second.init_duration_ms is None
     assert first.environment_id == second.environment_id
+
+
+def test_handler_in_a_subdirectory_with_slashes(invoker, make_fn):
+    """'dir/mod.fn' resolves like Lambda's: slashes become dots."""
+    assert invoker.invoke(make_fn("pkg/sub/mod.fn")).payload == "nested"
+    assert invoker.invoke(make_fn("pkg.sub.mod.fn")).payload == "nested"
 
 
 def test_context_object_matches_lambda(invoker, make_fn):
