@@ -41,6 +41,10 @@ class Function:
     loaded (to install mocks or fakes where the handler will see them).
     """
 
+    # Bumped whenever any function's reserved concurrency changes, so an
+    # Invoker recomputes what is carved out of the account limit only then.
+    reserved_epoch = 0
+
     def __init__(
         self,
         name: str,
@@ -75,6 +79,7 @@ class Function:
         self._region = region
         self._account_id = account_id
         self._reserved = _check_reserved(reserved_concurrency)
+        Function.reserved_epoch += 1
         self._setup = pickle_callable(setup) if setup is not None else None
         self._lock = threading.RLock()
         self._versions: list[Version] = []
@@ -192,6 +197,7 @@ class Function:
         """
         if "reserved_concurrency" in changes:
             self._reserved = _check_reserved(changes.pop("reserved_concurrency"))
+            Function.reserved_epoch += 1
         if not changes:
             return self._latest
         new_config = self._latest.config.evolve(**changes)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -41,16 +42,14 @@ from ._errors import (
 )
 from ._function import Function
 from ._logs import (
-    end_line,
     init_report_line,
     init_start_line,
-    report_line,
-    start_line,
     stream_name,
     timeout_line,
 )
 from ._result import InvocationResult
-from ._runtime.protocol import INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
+from ._runtime.marshal import encoder
+from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
 from ._version import LATEST, Version, function_arn
 
 __all__ = ["Invoker"]
@@ -72,15 +71,21 @@ _FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "pylambda-fake-session-token",
 }
 _RUNTIME_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_runtime")
-_encode_event = json.JSONEncoder(allow_nan=False).encode
+_encode_event = encoder(allow_nan=False)
 _pack_head = INVOKE_HEAD.pack
+# Request ids need uniqueness, not secrecy: a PRNG seeded from os.urandom
+# (re-seeded in forked children) saves a syscall per invocation.
+_random = random.Random()
+_getrandbits = _random.getrandbits
+os.register_at_fork(after_in_child=_random.seed)
+# Default spin before blocking, in microseconds (see Invoker(spin_us=...)).
+DEFAULT_SPIN_US = 100
 
 
 def _new_ids() -> tuple[str, str]:
-    """A UUID4-shaped request id and an X-Ray trace header, from one urandom call."""
-    h = os.urandom(30).hex()
-    variant = "89ab"[int(h[16], 16) & 3]
-    request_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+    """A UUID4-shaped request id and an X-Ray trace header."""
+    h = f"{_getrandbits(240):060x}"
+    request_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
     trace = f"Root=1-{int(time.time()):08x}-{h[32:56]};Parent={h[44:60]};Sampled=0"
     return request_id, trace
 
@@ -93,14 +98,17 @@ def _platform_error(error_type: str, message: str) -> bytes:
 class _Phase:
     """Accumulates one invocation's log text and timings (internal)."""
 
-    __slots__ = ("before", "cold", "init_ms", "inside", "suppressed_init_ms")
+    __slots__ = ("before", "cold", "env_id", "init_ms", "inside", "start", "stream", "suppressed_init_ms")
 
     def __init__(self) -> None:
         self.before: list[str] = []  # INIT_START, init output, INIT_REPORT (phase init)
         self.inside: list[str] = []  # between START and END
-        self.init_ms: float | None = None
-        self.suppressed_init_ms = 0.0
+        self.init_ms: float | None = None  # the REPORT's Init Duration (init phase only)
+        self.suppressed_init_ms = 0.0  # an invoke-phase init, counted in Duration
+        self.start: float | None = None  # when an invoke-phase init began (monotonic)
         self.cold = False
+        self.env_id: str | None = None  # of an environment that failed its init
+        self.stream: str | None = None
 
 
 def _text(data: bytes) -> str:
@@ -120,6 +128,13 @@ class Invoker:
             and the function's own only; ``True`` also passes the caller's
             environment underneath, or pass an iterable of names to pass just
             those.
+        spin_us: when only one invocation is in flight, the caller polls for
+            the reply, and the environment for the next request, this many
+            microseconds before blocking.  A sleeping thread that is woken
+            costs 10-15 us on a VM, more than a short handler, so this halves
+            sequential warm latency; it never applies when invocations run
+            concurrently, where the cores are better left to the work.  0
+            disables it.
     """
 
     def __init__(
@@ -128,17 +143,23 @@ class Invoker:
         concurrency_limit: int = 1000,
         idle_ttl: float | None = DEFAULT_IDLE_TTL_S,
         inherit_env: bool | Iterable[str] = False,
+        spin_us: int = DEFAULT_SPIN_US,
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
         if idle_ttl is not None and not idle_ttl > 0:
             raise InvalidParameterValueError(f"idle_ttl must be > 0 seconds or None, got {idle_ttl!r}")
+        if isinstance(spin_us, bool) or not isinstance(spin_us, int) or not 0 <= spin_us <= 10_000:
+            raise InvalidParameterValueError(f"spin_us must be an integer from 0 to 10000, got {spin_us!r}")
+        self._spin_s = spin_us / 1e6
         self._concurrency_limit = concurrency_limit
         self._inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
         self._lock = threading.Lock()
         self._functions: dict[str, Function] = {}
         self._inflight: dict[str, int] = {}
         self._unreserved_inflight = 0
+        self._total_inflight = 0
+        self._carved = (-1, 0)  # (Function.reserved_epoch, sum of reserved concurrency)
         self._state = "OPEN"
         self._workdir = tempfile.mkdtemp(prefix="pylambda-")
         self._zygote = Zygote()
@@ -266,7 +287,7 @@ class Invoker:
         else:
             try:
                 body = _encode_event(event).encode()
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, RecursionError) as e:
                 raise InvalidRequestContentError(f"Could not serialize the event to JSON: {e}") from e
         if len(body) > MAX_REQUEST_BYTES:
             raise RequestTooLargeError(
@@ -278,9 +299,10 @@ class Invoker:
         request_id, trace = _new_ids()
         if trace_header:
             trace = trace_header
-        self._acquire(fn)
+        alone = self._acquire(fn)
         try:
-            return self._execute(fn, version, invoked_arn, request_id, trace, cc, body, log_type == "Tail")
+            spin_s = self._spin_s if alone else 0.0
+            return self._execute(fn, version, invoked_arn, request_id, trace, cc, body, log_type == "Tail", spin_s)
         finally:
             self._release(fn)
 
@@ -310,7 +332,8 @@ class Invoker:
         return raw
 
     # -- concurrency -----------------------------------------------------------------
-    def _acquire(self, fn: Function) -> None:
+    def _acquire(self, fn: Function) -> bool:
+        """Count the invocation in, or raise TooManyRequestsError; True if it runs alone."""
         name = fn.name
         reserved = fn.reserved_concurrency
         with self._lock:
@@ -319,15 +342,22 @@ class Invoker:
                 if inflight >= reserved:
                     raise TooManyRequestsError("ReservedFunctionConcurrentInvocationLimitExceeded")
             else:
-                carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
+                epoch, carved = self._carved
+                if epoch != Function.reserved_epoch:
+                    epoch = Function.reserved_epoch
+                    carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
+                    self._carved = (epoch, carved)
                 if self._unreserved_inflight >= self._concurrency_limit - carved:
                     raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
                 self._unreserved_inflight += 1
             self._inflight[name] = inflight + 1
+            self._total_inflight += 1
+            return self._total_inflight == 1
 
     def _release(self, fn: Function) -> None:
         with self._lock:
             self._inflight[fn.name] -= 1
+            self._total_inflight -= 1
             if fn.reserved_concurrency is None:
                 self._unreserved_inflight -= 1
 
@@ -432,183 +462,181 @@ class Invoker:
             _platform_error(error_type, f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"),
         )
 
+    def _cold_start(
+        self, key: tuple, version: Version, fn: Function, request_id: str, phase: _Phase
+    ) -> Environment | tuple[str, str, bytes, float]:
+        """Start and init a new environment, with Lambda's init semantics.
+
+        A normal cold start inits in the *init phase* (bounded by 10 s; its time
+        is the REPORT's Init Duration).  If that fails, or if the last init of
+        this version failed, init is retried inside the invocation (*invoke
+        phase*, bounded by the function timeout, counted in its Duration).
+        Returns the ready environment, or (REPORT status, error type, payload,
+        init ms) when the invoke-phase init failed too.
+        """
+        cfg = version.config
+        phase.cold = True
+        if not self._pool.init_failed(key):
+            env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
+            phase.before.append(init_start_line(cfg.runtime, version.region))
+            phase.before.append(_text(out.logs))
+            if out.kind == "result" and out.frame == INIT_DONE:
+                phase.init_ms = out.duration_ms
+                return env
+            status, etype, _ = self._init_failure(out, request_id, INIT_PHASE_TIMEOUT_S)
+            init_ms = INIT_PHASE_TIMEOUT_S * 1000 if status == "timeout" else out.duration_ms
+            phase.before.append(init_report_line(init_ms, "init", status, etype))
+            self._pool.discard(env, keep_tmp=True)
+            self._pool.set_init_failed(key, True)
+        timeout_s = float(cfg.timeout)
+        phase.start = time.monotonic()
+        env, out = self._start_env(key, version, fn, timeout_s)
+        phase.inside.append(_text(out.logs))
+        if out.kind != "result" or out.frame != INIT_DONE:
+            status, etype, payload = self._init_failure(out, request_id, timeout_s)
+            if status == "timeout":
+                init_ms = timeout_s * 1000
+            else:
+                init_ms = out.duration_ms or (time.monotonic() - phase.start) * 1000
+            phase.inside.append(init_report_line(init_ms, "invoke", status, etype))
+            phase.env_id, phase.stream = env.id, env.stream_name
+            self._pool.discard(env, keep_tmp=True)
+            return status, etype, payload, init_ms
+        phase.suppressed_init_ms = out.duration_ms
+        phase.inside.append(init_report_line(out.duration_ms, "invoke", None, None))
+        self._pool.set_init_failed(key, False)
+        return env
+
     def _execute(
-        self, fn: Function, version: Version, arn: str, request_id: str, trace: str, cc: bytes, body: bytes, tail: bool
+        self,
+        fn: Function,
+        version: Version,
+        arn: str,
+        request_id: str,
+        trace: str,
+        cc: bytes,
+        body: bytes,
+        tail: bool,
+        spin_s: float,
     ) -> InvocationResult:
         cfg = version.config
-        timeout_s = float(cfg.timeout)
+        timeout_s = cfg.timeout
         key = self._key(version)
-        phase = _Phase()
         env = self._pool.checkout(key)
-        start = time.monotonic()
-        if env is None:
-            phase.cold = True
-            if not self._pool.init_failed(key):
-                env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
-                phase.before.append(init_start_line(cfg.runtime, version.region))
-                phase.before.append(_text(out.logs))
-                if out.kind == "result" and out.frame == INIT_DONE:
-                    phase.init_ms = out.duration_ms
-                else:
-                    status, etype, _ = self._init_failure(out, request_id, INIT_PHASE_TIMEOUT_S)
-                    init_ms = INIT_PHASE_TIMEOUT_S * 1000 if status == "timeout" else out.duration_ms
-                    phase.before.append(init_report_line(init_ms, "init", status, etype))
-                    self._pool.discard(env, keep_tmp=True)
-                    self._pool.set_init_failed(key, True)
-                    env = None
-            if env is None:  # suppressed init: retried inside the invoke phase
-                start = time.monotonic()
-                env, out = self._start_env(key, version, fn, timeout_s)
-                phase.inside.append(_text(out.logs))
-                if out.kind != "result" or out.frame != INIT_DONE:
-                    status, etype, payload = self._init_failure(out, request_id, timeout_s)
-                    init_ms = (
-                        timeout_s * 1000
-                        if status == "timeout"
-                        else (out.duration_ms or (time.monotonic() - start) * 1000)
-                    )
-                    phase.inside.append(init_report_line(init_ms, "invoke", status, etype))
-                    self._pool.discard(env, keep_tmp=True)
-                    return self._failed(fn, version, request_id, phase, payload, etype, status, init_ms, env, tail)
-                phase.suppressed_init_ms = out.duration_ms
-                phase.inside.append(init_report_line(out.duration_ms, "invoke", None, None))
-                self._pool.set_init_failed(key, False)
-        frame = (
-            _pack_head(
-                int((time.time() + timeout_s) * 1000) - int(phase.suppressed_init_ms),
-                36,
-                len(arn),
-                len(trace),
-                len(cc),
-                0,
+        phase = None
+        while True:
+            if env is None:
+                phase = _Phase()
+                started = self._cold_start(key, version, fn, request_id, phase)
+                if not isinstance(started, Environment):
+                    status, etype, payload, init_ms = started
+                    return self._result(fn, version, request_id, phase, None, payload, etype, status, init_ms, tail)
+                env = started
+            start = time.monotonic() if phase is None or phase.start is None else phase.start
+            suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0
+            head = (
+                _pack_head(
+                    int((time.time() + timeout_s) * 1000 - suppressed_ms),
+                    FLAG_SPIN if spin_s else 0,
+                    36,
+                    len(arn),
+                    len(trace),
+                    len(cc),
+                    0,
+                )
+                + f"{request_id}{arn}{trace}".encode()
+                + cc
             )
-            + request_id.encode()
-            + arn.encode()
-            + trace.encode()
-            + cc
-            + body
-        )
-        out = env.invoke(frame, start + timeout_s)
+            out = env.invoke(head, body, start + timeout_s, spin_s)
+            if out.kind != "gone":
+                break
+            self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another
+            env = self._pool.checkout(key)
         if out.kind == "result":
             self._pool.checkin(env)
-            return self._succeeded(fn, version, request_id, phase, out, env, tail)
+            if out.status == STATUS_ERROR:
+                error_type, status = out.error_type, None
+            else:
+                error_type = status = None
+            return self._result(
+                fn, version, request_id, phase, env, out.payload, error_type, status,
+                out.duration_ms + (phase.suppressed_init_ms if phase is not None else 0.0),
+                tail, out.logs, out.status == STATUS_BYTES,
+            )  # fmt: skip
         self._pool.discard(env, keep_tmp=True)
         if self._state != "OPEN":
             raise InvokerClosedError("the Invoker was closed while the invocation ran")
+        if phase is None:
+            phase = _Phase()
         elapsed_ms = (time.monotonic() - start) * 1000
         phase.inside.append(_text(out.logs))
         if out.kind == "timeout":
             phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
             etype = "Sandbox.Timedout"
-            payload = _platform_error(
-                etype, f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
-            )
-            return self._failed(
-                fn,
-                version,
-                request_id,
-                phase,
-                payload,
-                etype,
-                "timeout",
-                timeout_s * 1000,
-                env,
-                tail,
-                max_rss_kib=out.rss_kib,
-            )
+            message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+            return self._result(
+                fn, version, request_id, phase, env, _platform_error(etype, message), etype, "timeout",
+                timeout_s * 1000.0, tail, rss_kib=out.rss_kib,
+            )  # fmt: skip
         etype = "Runtime.OutOfMemory" if out.kind == "oom" else "Runtime.ExitError"
         reason = describe_exit(out.exit_status) if out.kind == "exit" else "Runtime exited with error: signal: killed"
         phase.inside.append(f"RequestId: {request_id} Error: {reason}\n{etype}\n")
         payload = _platform_error(etype, f"RequestId: {request_id} Error: {reason}")
         rss = cfg.memory_size * 1024 if out.kind == "oom" else out.rss_kib
-        return self._failed(
-            fn, version, request_id, phase, payload, etype, "error", elapsed_ms, env, tail, max_rss_kib=rss
-        )
+        return self._result(
+            fn, version, request_id, phase, env, payload, etype, "error", elapsed_ms, tail, rss_kib=rss
+        )  # fmt: skip
 
-    def _succeeded(
-        self, fn: Function, version: Version, request_id: str, phase: _Phase, out: Outcome, env: Environment, tail: bool
-    ) -> InvocationResult:
-        cfg = version.config
-        duration = out.duration_ms + phase.suppressed_init_ms
-        billed = billed_duration_ms(duration, phase.init_ms)
-        used_mb = max_memory_used_mb(env.max_rss_kib)
-        is_error = out.status == STATUS_ERROR
-        logs_inside = out.logs
-        head = "".join(phase.before) if phase.cold else ""
-        inside = "".join(phase.inside) if phase.cold else ""
-        if logs_inside:
-            inside += _text(logs_inside)
-        logs = (
-            head
-            + start_line(request_id, version.version)
-            + inside
-            + end_line(request_id)
-            + report_line(request_id, duration, billed, cfg.memory_size, used_mb, phase.init_ms)
-        )
-        return InvocationResult(
-            status_code=200,
-            raw_payload=out.payload,
-            payload_is_bytes=out.status == STATUS_BYTES,
-            function_error="Unhandled" if is_error else None,
-            error_type=out.error_type if is_error else None,
-            executed_version=version.version,
-            request_id=request_id,
-            function_name=fn.name,
-            logs=logs,
-            log_result=base64.b64encode(logs.encode()[-4096:]).decode() if tail else None,
-            duration_ms=round(duration, 2),
-            billed_duration_ms=billed,
-            init_duration_ms=round(phase.init_ms, 2) if phase.init_ms is not None else None,
-            memory_size_mb=cfg.memory_size,
-            max_memory_used_mb=used_mb,
-            cold_start=phase.cold,
-            environment_id=env.id,
-            log_stream_name=env.stream_name,
-        )
-
-    def _failed(
-        self,
+    @staticmethod
+    def _result(
         fn: Function,
         version: Version,
         request_id: str,
-        phase: _Phase,
+        phase: _Phase | None,
+        env: Environment | None,
         payload: bytes,
-        error_type: str,
-        status: str,
+        error_type: str | None,
+        status: str | None,
         duration_ms: float,
-        env: Environment,
         tail: bool,
-        max_rss_kib: int = 0,
+        logs: bytes = b"",
+        is_bytes: bool = False,
+        rss_kib: int = 0,
     ) -> InvocationResult:
-        cfg = version.config
-        billed = billed_duration_ms(duration_ms, phase.init_ms)
-        used_mb = max_memory_used_mb(max_rss_kib or env.max_rss_kib)
-        logs = (
-            "".join(phase.before)
-            + start_line(request_id, version.version)
-            + "".join(phase.inside)
-            + end_line(request_id)
-            + report_line(request_id, duration_ms, billed, cfg.memory_size, used_mb, phase.init_ms, status, error_type)
-        )
+        """Build the result; ``status`` is the REPORT status (None, "timeout", "error")."""
+        memory = version.config.memory_size
+        init_ms = phase.init_ms if phase is not None else None
+        billed = billed_duration_ms(duration_ms, init_ms)
+        used_mb = max_memory_used_mb(rss_kib or (env.max_rss_kib if env is not None else 0))
+        if phase is None:
+            before = ""
+            inside = _text(logs) if logs else ""
+        else:
+            before = "".join(phase.before)
+            inside = "".join(phase.inside) + (_text(logs) if logs else "")
         return InvocationResult(
             status_code=200,
             raw_payload=payload,
-            function_error="Unhandled",
+            payload_is_bytes=is_bytes,
+            function_error="Unhandled" if error_type is not None else None,
             error_type=error_type,
             executed_version=version.version,
             request_id=request_id,
             function_name=fn.name,
-            logs=logs,
-            log_result=base64.b64encode(logs.encode()[-4096:]).decode() if tail else None,
+            log_parts=(
+                before, request_id, version.version, inside, duration_ms, billed, memory, used_mb, init_ms, status,
+                error_type,
+            ),
+            tail=tail,
             duration_ms=round(duration_ms, 2),
             billed_duration_ms=billed,
-            init_duration_ms=round(phase.init_ms, 2) if phase.init_ms is not None else None,
-            memory_size_mb=cfg.memory_size,
+            init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
+            memory_size_mb=memory,
             max_memory_used_mb=used_mb,
-            cold_start=phase.cold,
-            environment_id=env.id,
-            log_stream_name=env.stream_name,
-        )
+            cold_start=phase is not None and phase.cold,
+            environment_id=env.id if env is not None else phase.env_id if phase is not None else None,
+            log_stream_name=env.stream_name if env is not None else phase.stream if phase is not None else None,
+        )  # fmt: skip
 
     # -- managing --------------------------------------------------------------------
     def reset(self, target: Any) -> int:

@@ -16,6 +16,7 @@ __all__ = [
     "end_line",
     "init_report_line",
     "init_start_line",
+    "render",
     "report_line",
     "runtime_version",
     "start_line",
@@ -99,3 +100,26 @@ def stream_name(version: str, created: float | None = None, function_name: str |
     day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if created is None else created))
     prefix = function_name or ""
     return f"{day}/{prefix}[{version}]{os.urandom(16).hex()}"
+
+
+def render(
+    before: str,
+    request_id: str,
+    version: str,
+    inside: str,
+    duration_ms: float,
+    billed_ms: int,
+    memory_mb: int,
+    max_used_mb: int,
+    init_ms: float | None,
+    status: str | None,
+    error_type: str | None,
+) -> str:
+    """One invocation's whole log text, from the parts an InvocationResult keeps."""
+    return (
+        before
+        + start_line(request_id, version)
+        + inside
+        + end_line(request_id)
+        + report_line(request_id, duration_ms, billed_ms, memory_mb, max_used_mb, init_ms, status, error_type)
+    )

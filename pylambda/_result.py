@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from functools import cached_property
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import attrs
 
 from ._errors import FunctionError
+from ._logs import render
 
 __all__ = ["InvocationResult"]
 
@@ -38,10 +40,10 @@ class InvocationResult:
     """The invocation's request id (``context.aws_request_id``)."""
     function_name: str = ""
     """The function invoked."""
-    logs: str = attrs.field(default="", repr=False)
-    """This invocation's log text (INIT_START on a cold start, START … END, REPORT)."""
-    log_result: str | None = attrs.field(default=None, repr=False)
-    """Base64 of the last 4 KB of ``logs`` when invoked with ``log_type="Tail"``."""
+    log_parts: tuple = attrs.field(default=(), repr=False, eq=False)
+    """The pieces ``logs`` is rendered from (see ``pylambda._logs.render``)."""
+    tail: bool = attrs.field(default=False, repr=False)
+    """True when invoked with ``log_type="Tail"``."""
     duration_ms: float = 0.0
     """The REPORT ``Duration``."""
     billed_duration_ms: int = 0
@@ -58,6 +60,22 @@ class InvocationResult:
     """Identifies the environment that ran the invocation."""
     log_stream_name: str | None = attrs.field(default=None, repr=False)
     """The environment's log stream."""
+
+    @cached_property
+    def logs(self) -> str:
+        """This invocation's log text: INIT_START on a cold start, START … END, REPORT.
+
+        Rendered on first access: most callers never read it, and formatting
+        three platform lines is a measurable share of a warm invocation.
+        """
+        return render(*self.log_parts) if self.log_parts else ""
+
+    @cached_property
+    def log_result(self) -> str | None:
+        """Base64 of the last 4 KB of ``logs`` when invoked with ``log_type="Tail"``."""
+        if not self.tail:
+            return None
+        return base64.b64encode(self.logs.encode()[-4096:]).decode()
 
     @cached_property
     def payload(self) -> Any:
@@ -84,3 +102,4 @@ class InvocationResult:
     def ok(self) -> bool:
         """True when there was no function error."""
         return self.function_error is None
+

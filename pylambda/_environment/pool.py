@@ -83,18 +83,15 @@ class EnvironmentPool:
     def checkout(self, key: tuple) -> Environment | None:
         """The most recently used idle environment of ``key``, or None.
 
-        An environment that died while idle (killed from outside) is skipped
-        and discarded, so the caller never receives a dead one.
+        An environment that died while idle is not detected here (that would
+        cost a syscall per invocation): its first write fails with EPIPE and
+        the Invoker retries on another one.
         """
-        while True:
-            with self._lock:
-                stack = self._idle.get(key)
-                if not stack:
-                    return None
-                env = stack.pop()
-            if not env.died_while_idle():
-                return env
-            self.discard(env, keep_tmp=True)
+        with self._lock:
+            stack = self._idle.get(key)
+            if stack:
+                return stack.pop()
+        return None
 
     def checkin(self, env: Environment) -> None:
         """Return a healthy environment to its idle stack."""

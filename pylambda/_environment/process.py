@@ -30,6 +30,7 @@ from .._runtime.protocol import (
     INIT,
     INIT_DONE,
     INVOKE,
+    RESULT_FRAME,
     RESULT_HEAD,
     read_exact,
     write_all,
@@ -90,7 +91,8 @@ class Outcome:
 
     # kind: "result" (a frame arrived: ``frame`` is RESULT, INIT_DONE or
     # INIT_FAILED), "timeout", "exit" (the process died), "oom" (killed for
-    # memory).  ``status`` is the RESULT status (JSON, bytes or error).
+    # memory), "gone" (dead before the request was sent: nothing ran).
+    # ``status`` is the RESULT status (JSON, bytes or error).
     def __init__(
         self,
         kind,
@@ -118,7 +120,6 @@ class Environment:
     """One worker process acting as a Lambda execution environment."""
 
     __slots__ = (
-        "_idle_poll",
         "_log_r",
         "_poll",
         "_reap_lock",
@@ -176,9 +177,6 @@ class Environment:
         poller.register(resp_r, _POLLIN)
         poller.register(log_r, _POLLIN)
         self._poll = poller.poll
-        idle_poller = select.poll()
-        idle_poller.register(resp_r, _POLLIN)
-        self._idle_poll = idle_poller.poll
         body = pickle.dumps(init_spec, protocol=5)
         try:
             write_all(req_w, HEADER.pack(len(body), INIT) + body)
@@ -196,33 +194,61 @@ class Environment:
                 self.reap()
         return outcome
 
-    def invoke(self, body: bytes, deadline: float) -> Outcome:
-        """Send one INVOKE frame and wait for its outcome until ``deadline`` (monotonic)."""
+    def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0) -> Outcome:
+        """Send one INVOKE frame (``head`` + ``body``) and wait until ``deadline`` (monotonic).
+
+        Returns an outcome of kind ``"gone"`` when the process was already dead
+        before anything was sent (killed while idle): nothing ran, and the
+        caller may retry on another environment.  Only the first write can
+        tell: a request pipe with no reader fails it with EPIPE.
+        """
         self.state = "BUSY"
         self.invocations += 1
+        data = HEADER.pack(len(head) + len(body), INVOKE) + head + body
         try:
-            write_all(self._req_w, HEADER.pack(len(body), INVOKE) + body)
-        except OSError:
-            return self._died(b"")
-        outcome = self._wait(deadline)
+            sent = os.write(self._req_w, data)
+        except BrokenPipeError:
+            self.reap()
+            return Outcome("gone")
+        if sent < len(data):  # a large body may go in several writes
+            try:
+                write_all(self._req_w, data[sent:])
+            except OSError:
+                return self._died(b"")
+        outcome = self._wait(deadline, spin_s)
         if outcome.kind == "result":
             self.state = "IDLE"
         return outcome
 
-    def _wait(self, deadline: float) -> Outcome:
+    def _wait(self, deadline: float, spin_s: float = 0.0) -> Outcome:
+        """Wait for a frame, a death or the deadline.
+
+        With ``spin_s``, poll without blocking for that long first: a reply
+        that comes within it is picked up without the thread going to sleep
+        and being woken again, which on a VM costs more than the reply itself.
+        """
         resp_r, log_r, poll = self._resp_r, self._log_r, self._poll
         logs: list[bytes] = []
         log_seen = False
         sampled_kib = 0
+        events = None
+        if spin_s:
+            until = time.perf_counter() + spin_s
+            while not events and time.perf_counter() < until:
+                events = poll(0)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                self._drain_logs(logs)
-                return Outcome(
-                    "timeout", logs=b"".join(logs), rss_kib=max(sampled_kib, self.max_rss_kib), exit_status=self.reap()
-                )
-            events = poll(max(1, int(min(remaining, MEMORY_SAMPLE_S) * 1000) + 1))
+            if not events:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.kill()
+                    self._drain_logs(logs)
+                    return Outcome(
+                        "timeout",
+                        logs=b"".join(logs),
+                        rss_kib=max(sampled_kib, self.max_rss_kib),
+                        exit_status=self.reap(),
+                    )
+                events = poll(max(1, int(min(remaining, MEMORY_SAMPLE_S) * 1000) + 1))
             if not events:
                 sampled_kib = self._rss_kib()
                 if sampled_kib > self.memory_limit_kib:
@@ -231,14 +257,15 @@ class Environment:
                     return Outcome("oom", logs=b"".join(logs), rss_kib=sampled_kib, exit_status=self.reap())
                 continue
             reply_ready = False
-            for fd, _ev in events:
+            ready, events = events, None
+            for fd, _ev in ready:
                 if fd == log_r:
                     log_seen = True
                     chunk = os.read(log_r, 1 << 16)
                     if chunk:
                         logs.append(chunk)
                     else:
-                        self._poll_unregister_log()
+                        poll = self._poll_unregister_log()
                 else:
                     reply_ready = True
             if not reply_ready:
@@ -248,16 +275,22 @@ class Environment:
                 self._drain_logs(logs)
             if not chunk:
                 return self._died(b"".join(logs))
+            head_end = HEADER.size + RESULT_HEAD.size
             try:
-                if len(chunk) < HEADER.size:
-                    chunk = read_exact(resp_r, HEADER.size, chunk)
-                size, kind = HEADER.unpack_from(chunk)
-                frame = read_exact(resp_r, HEADER.size + size, chunk)
+                if len(chunk) < head_end:
+                    chunk = read_exact(resp_r, head_end, chunk)
+                size, kind, status, n_type, duration_ms, rss_kib = RESULT_FRAME.unpack_from(chunk)
+                total = HEADER.size + size
+                if len(chunk) >= total:
+                    payload = chunk[head_end + n_type : total]
+                    error_type = chunk[head_end : head_end + n_type].decode() if n_type else ""
+                else:  # a large reply: read the rest straight into one buffer
+                    if len(chunk) < head_end + n_type:
+                        chunk = read_exact(resp_r, head_end + n_type, chunk)
+                    error_type = chunk[head_end : head_end + n_type].decode() if n_type else ""
+                    payload = read_exact(resp_r, total - head_end - n_type, chunk[head_end + n_type :])
             except EOFError:
                 return self._died(b"".join(logs))
-            status, n_type, duration_ms, rss_kib = RESULT_HEAD.unpack_from(frame, HEADER.size)
-            start = HEADER.size + RESULT_HEAD.size
-            error_type = frame[start : start + n_type].decode() if n_type else ""
             if rss_kib > self.max_rss_kib:
                 self.max_rss_kib = rss_kib
             outcome = Outcome(
@@ -265,7 +298,7 @@ class Environment:
                 frame=kind,
                 status=status,
                 error_type=error_type,
-                payload=frame[start + n_type :],
+                payload=payload,
                 duration_ms=duration_ms,
                 rss_kib=rss_kib,
                 logs=b"".join(logs),
@@ -278,16 +311,13 @@ class Environment:
                 outcome.exit_status = self.reap()
             return outcome
 
-    def died_while_idle(self) -> bool:
-        """True if the idle process is gone (an idle environment never writes a reply)."""
-        return bool(self._idle_poll(0))
-
-    def _poll_unregister_log(self) -> None:
+    def _poll_unregister_log(self):
         # The log pipe closed (the process is exiting): keep waiting on the
         # response pipe only, or poll would spin on the hung-up log fd.
         poller = select.poll()
         poller.register(self._resp_r, _POLLIN)
         self._poll = poller.poll
+        return self._poll
 
     def _died(self, logs: bytes) -> Outcome:
         status = self.reap()

@@ -24,18 +24,22 @@ import math
 import os
 import pickle
 import resource
+import select
 import sys
 import tempfile
 import time
 
 from . import context as _context
 from .faults import Fault, error_log_line, error_payload, resolve_handler
+from .marshal import encoder
 from .protocol import (
+    FLAG_SPIN,
     HEADER,
     INIT_DONE,
     INIT_FAILED,
     INVOKE_HEAD,
     RESULT,
+    RESULT_FRAME,
     RESULT_HEAD,
     STATUS_BYTES,
     STATUS_ERROR,
@@ -49,6 +53,14 @@ __all__ = ["main"]
 # Lambda's synchronous response limit (6 MiB + 100 bytes): a larger response is
 # a function error, checked here so an oversized body never crosses the pipe.
 MAX_RESPONSE_BYTES = 6_291_556
+_TOO_LARGE = (
+    b'{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).",'
+    b'"errorType":"Function.ResponseSizeTooLarge"}'
+)
+# How long an environment polls for the next request after replying, when the
+# Invoker asked it to (a sequential caller).  Longer catches slower callers
+# and burns more CPU when none comes; the Invoker only asks when it is alone.
+SPIN_S = 0.0001
 
 _INIT_WARNING = (
     "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the "
@@ -116,7 +128,7 @@ def _unbuffered_std_streams() -> None:
         setattr(sys, f"__{name}__", stream)
 
 
-def _encoder(runtime: str) -> json.JSONEncoder:
+def _encoder(runtime: str):
     """RIC's response encoder: Decimal allowed, NaN allowed, UTF-8 from 3.12."""
     version = runtime.removeprefix("python")
     try:
@@ -125,18 +137,17 @@ def _encoder(runtime: str) -> json.JSONEncoder:
     except ValueError:
         ensure_ascii = True
 
-    class Encoder(json.JSONEncoder):
-        def default(self, o):
-            if isinstance(o, decimal.Decimal):
-                # RIC emits the decimal text verbatim (simplejson RawJSON);
-                # the stdlib encoder cannot, so integral values stay exact and
-                # others become the nearest float.  Documented as a difference.
-                if o.is_nan():
-                    return math.nan
-                return int(o) if o == o.to_integral_value() else float(o)
-            return super().default(o)
+    def default(o):
+        if isinstance(o, decimal.Decimal):
+            # RIC emits the decimal text verbatim (simplejson RawJSON); the
+            # stdlib encoder cannot, so integral values stay exact and others
+            # become the nearest float.  Documented as a difference.
+            if o.is_nan():
+                return math.nan
+            return int(o) if o == o.to_integral_value() else float(o)
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
-    return Encoder(ensure_ascii=ensure_ascii)
+    return encoder(default, ensure_ascii=ensure_ascii)
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -209,44 +220,65 @@ def _init(req_r: int, resp_w: int):
 
 
 def main(req_r: int, resp_w: int) -> None:
-    """Serve one environment's life: init, then invocations until EOF."""
+    """Serve one environment's life: init, then invocations until EOF.
+
+    This loop is the environment's share of every warm invocation, so it is
+    written flat: names bound to locals, one read and one write per
+    invocation in the common case, no per-call setup.
+    """
     handler, runtime = _init(req_r, resp_w)
-    encode = _encoder(runtime).encode
+    encode = _encoder(runtime)
     decode = json.JSONDecoder().decode
     environ = os.environ
     perf = time.perf_counter
-    pack_head = RESULT_HEAD.pack
-    unpack_head = INVOKE_HEAD.unpack_from
-    head_size = INVOKE_HEAD.size
+    read = os.read
+    write = os.write
+    getrusage = resource.getrusage
+    rusage_self = resource.RUSAGE_SELF
+    pack_result = RESULT_FRAME.pack
+    unpack_frame = HEADER.unpack_from
+    unpack_invoke = INVOKE_HEAD.unpack_from
+    frame_start = HEADER.size + INVOKE_HEAD.size
     make_context = _context.LambdaContext
     stdout = sys.stdout
+    waiter = select.poll()
+    waiter.register(req_r, select.POLLIN | select.POLLHUP)
+    ready = waiter.poll
+    spin_s = 0.0
     while True:
-        frame = _read_frame(req_r)
-        if frame is None:
+        if spin_s:  # the caller is sequential: the next request comes soon
+            until = perf() + spin_s
+            while not ready(0) and perf() < until:
+                pass
+        chunk = read(req_r, 65536)
+        if not chunk:
             os._exit(0)
-        body = frame[1]
-        deadline_ms, n_id, n_arn, n_trace, n_cc, n_cog = unpack_head(body)
-        pos = head_size
-        request_id = body[pos : pos + n_id].decode()
-        pos += n_id
-        arn = body[pos : pos + n_arn].decode()
-        pos += n_arn
-        trace = body[pos : pos + n_trace].decode()
-        pos += n_trace
-        client_context = decode(body[pos : pos + n_cc].decode()) if n_cc else None
+        if len(chunk) < HEADER.size:
+            chunk = read_exact(req_r, HEADER.size, chunk)
+        size = unpack_frame(chunk)[0] + HEADER.size
+        if len(chunk) < size:
+            chunk = read_exact(req_r, size, chunk)
+        deadline_ms, flags, n_id, n_arn, n_trace, n_cc, n_cog = unpack_invoke(chunk, HEADER.size)
+        spin_s = SPIN_S if flags & FLAG_SPIN else 0.0
+        pos = frame_start + n_id + n_arn + n_trace
+        ids = chunk[frame_start:pos].decode()
+        request_id = ids[:n_id]
+        trace = ids[n_id + n_arn :]
+        client_context = decode(chunk[pos : pos + n_cc].decode()) if n_cc else None
         pos += n_cc
-        cognito = decode(body[pos : pos + n_cog].decode()) if n_cog else None
+        cognito = decode(chunk[pos : pos + n_cog].decode()) if n_cog else None
         pos += n_cog
         if trace:
             environ["_X_AMZN_TRACE_ID"] = trace
         else:
             environ.pop("_X_AMZN_TRACE_ID", None)
         _current.value = request_id
-        ctx = make_context(request_id, client_context, cognito, deadline_ms, arn)
+        ctx = make_context(request_id, client_context, cognito, deadline_ms, ids[n_id : n_id + n_arn])
         start = perf()
+        etype = b""
         try:
             try:
-                event = decode(body[pos:].decode())
+                event = decode(chunk[pos:].decode())
             except ValueError as e:
                 raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
             result = handler(event, ctx)
@@ -255,19 +287,11 @@ def main(req_r: int, resp_w: int) -> None:
             else:
                 try:
                     out = encode(result).encode()
-                except Exception as e:
+                except (Exception, RecursionError) as e:
                     raise Fault("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
                 status = STATUS_JSON
             if len(out) > MAX_RESPONSE_BYTES:
-                status = STATUS_ERROR
-                out = (
-                    b'{"errorMessage":"Response payload size exceeded maximum allowed'
-                    b' payload size (6291556 bytes).","errorType":'
-                    b'"Function.ResponseSizeTooLarge"}'
-                )
-                etype = b"Function.ResponseSizeTooLarge"
-            else:
-                etype = b""
+                status, out, etype = STATUS_ERROR, _TOO_LARGE, b"Function.ResponseSizeTooLarge"
         except SystemExit as e:
             os._exit(_exit_code(e))
         except BaseException as e:
@@ -277,5 +301,12 @@ def main(req_r: int, resp_w: int) -> None:
             del e
         elapsed = (perf() - start) * 1000.0
         _current.value = ""
-        head = pack_head(status, len(etype), elapsed, _peak_rss_kib())
-        _send(resp_w, RESULT, head + etype + out)
+        data = (
+            pack_result(RESULT_HEAD.size + len(etype) + len(out), RESULT, status, len(etype), elapsed,
+                        getrusage(rusage_self).ru_maxrss)
+            + etype
+            + out
+        )  # fmt: skip
+        sent = write(resp_w, data)
+        if sent < len(data):  # a large response may need several writes
+            write_all(resp_w, data[sent:])

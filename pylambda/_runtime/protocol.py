@@ -31,6 +31,7 @@ import os
 import struct
 
 __all__ = [
+    "FLAG_SPIN",
     "HEADER",
     "INIT",
     "INIT_DONE",
@@ -38,6 +39,7 @@ __all__ = [
     "INVOKE",
     "INVOKE_HEAD",
     "RESULT",
+    "RESULT_FRAME",
     "RESULT_HEAD",
     "STATUS_BYTES",
     "STATUS_ERROR",
@@ -57,15 +59,20 @@ INIT_DONE = 10
 INIT_FAILED = 11
 RESULT = 12
 
-# INVOKE body: deadline (epoch ms), then the lengths of request id, invoked
-# ARN, trace header, client context JSON and cognito identity JSON; the five
-# strings follow in that order, then the event bytes fill the rest.
-INVOKE_HEAD = struct.Struct("<QHHHHH")
+# INVOKE body: deadline (epoch ms), flags, then the lengths of request id,
+# invoked ARN, trace header, client context JSON and cognito identity JSON;
+# the five strings follow in that order, then the event bytes fill the rest.
+INVOKE_HEAD = struct.Struct("<QBBHHHH")
+# Flag: after replying, poll for the next request for a moment before
+# blocking (the caller is invoking sequentially; see Invoker(spin_us=...)).
+FLAG_SPIN = 1
 
 # RESULT body: status, length of the error type, handler duration (ms), peak
 # RSS of the environment (KiB, from getrusage); the error type follows, then
 # the payload bytes fill the rest.
 RESULT_HEAD = struct.Struct("<BBdQ")
+# The frame header and the RESULT head packed in one call by the environment.
+RESULT_FRAME = struct.Struct("<IB" + RESULT_HEAD.format[1:])
 STATUS_JSON = 0
 STATUS_BYTES = 1
 STATUS_ERROR = 2
