@@ -102,4 +102,3 @@ class InvocationResult:
     def ok(self) -> bool:
         """True when there was no function error."""
         return self.function_error is None
-
