@@ -19,6 +19,15 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Alias": "._alias",
+    "Bill": "._billing",
+    "BillRow": "._billing",
+    "FunctionMetrics": "._metrics",
+    "History": "._history",
+    "InvocationRecord": "._history",
+    "LogEvent": "._logs",
+    "LogGroup": "._logs",
+    "LogStream": "._logs",
+    "ThrottleRecord": "._history",
     "Function": "._function",
     "FunctionConfig": "._config",
     "FunctionError": "._errors",
@@ -39,6 +48,8 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._alias import Alias as Alias
+    from ._billing import Bill as Bill
+    from ._billing import BillRow as BillRow
     from ._config import FunctionConfig as FunctionConfig
     from ._errors import FunctionError as FunctionError
     from ._errors import InvalidParameterValueError as InvalidParameterValueError
@@ -49,7 +60,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._errors import ResourceNotFoundError as ResourceNotFoundError
     from ._errors import TooManyRequestsError as TooManyRequestsError
     from ._function import Function as Function
+    from ._history import History as History
+    from ._history import InvocationRecord as InvocationRecord
+    from ._history import ThrottleRecord as ThrottleRecord
     from ._invoker import Invoker as Invoker
+    from ._logs import LogEvent as LogEvent
+    from ._logs import LogGroup as LogGroup
+    from ._logs import LogStream as LogStream
+    from ._metrics import FunctionMetrics as FunctionMetrics
     from ._result import InvocationResult as InvocationResult
     from ._runtime.context import LambdaContext as LambdaContext
     from ._version import Version as Version

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["billed_duration_ms", "max_memory_used_mb"]
+import attrs
+
+__all__ = ["Bill", "BillRow", "billed_duration_ms", "make_bill", "max_memory_used_mb"]
 
 
 def billed_duration_ms(duration_ms: float, init_ms: float | None = None) -> int:
@@ -21,3 +23,108 @@ def billed_duration_ms(duration_ms: float, init_ms: float | None = None) -> int:
 def max_memory_used_mb(rss_kib: int) -> int:
     """Peak RSS in whole MB (MiB), as the REPORT line shows it."""
     return rss_kib // 1024
+
+
+# -- bills ----------------------------------------------------------------------------------
+
+# us-east-1, first pricing tier (reference §8).  Per GB-second of duration.
+PRICE_PER_GB_S = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+PRICE_PER_REQUEST = 0.20 / 1_000_000
+# Per GB-second of ephemeral storage above the free 512 MB (unverified price).
+PRICE_STORAGE_PER_GB_S = 0.0000000309
+FREE_REQUESTS = 1_000_000
+FREE_GB_S = 400_000.0
+
+
+@attrs.frozen(kw_only=True)
+class BillRow:
+    """The charges of one function version on one architecture."""
+
+    function_name: str
+    """The function."""
+    version: str
+    """The executed version."""
+    architecture: str
+    """``x86_64`` or ``arm64``."""
+    requests: int
+    """Invocations that started executing."""
+    billed_ms: int
+    """Sum of billed durations."""
+    gb_seconds: float
+    """Memory (GB) × billed seconds, summed."""
+    compute_usd: float
+    """Duration charge."""
+    request_usd: float
+    """Request charge."""
+    storage_usd: float
+    """Ephemeral storage above 512 MB."""
+
+    @property
+    def cost_usd(self) -> float:
+        """All charges of the row."""
+        return self.compute_usd + self.request_usd + self.storage_usd
+
+
+@attrs.frozen(kw_only=True)
+class Bill:
+    """What the recorded invocations would cost on Lambda (on-demand, first tier)."""
+
+    rows: tuple[BillRow, ...]
+    """One row per function, version and architecture."""
+    free_tier_usd: float = 0.0
+    """The monthly free tier's deduction, when asked for."""
+
+    @property
+    def total_usd(self) -> float:
+        """Sum of the rows less the free tier."""
+        return max(0.0, sum(r.cost_usd for r in self.rows) - self.free_tier_usd)
+
+    def __repr__(self) -> str:
+        return f"<Bill {len(self.rows)} rows, total ${self.total_usd:.10f}>"
+
+    def _repr_html_(self) -> str:
+        from ._render import html_table
+
+        cols = ("function_name", "version", "architecture", "requests", "gb_seconds", "cost_usd")
+        rows = [[getattr(r, c) for c in cols] for r in self.rows]
+        rows.append(["total", "", "", "", "", f"{self.total_usd:.10f}"])
+        return html_table(cols, rows)
+
+
+def make_bill(records: list, free_tier: bool = False) -> Bill:
+    """Price the records: GB-s × the architecture's price + requests + extra /tmp.
+
+    With ``free_tier``, the permanent monthly free tier (1 M requests and
+    400,000 GB-s, x86 and arm combined) is deducted, GB-seconds at the x86
+    price first (how AWS splits it across architectures is unverified).
+    """
+    groups: dict[tuple, list] = {}
+    for r in records:
+        groups.setdefault((r.function_name, r.executed_version, r.architecture), []).append(r)
+    rows = []
+    for (name, version, arch), recs in groups.items():
+        gb_s = sum(r.memory_size_mb / 1024 * r.billed_duration_ms / 1000 for r in recs)
+        storage_gb_s = sum(max(0, r.ephemeral_storage_mb - 512) / 1024 * r.billed_duration_ms / 1000 for r in recs)
+        rows.append(
+            BillRow(
+                function_name=name,
+                version=version,
+                architecture=arch,
+                requests=len(recs),
+                billed_ms=sum(r.billed_duration_ms for r in recs),
+                gb_seconds=gb_s,
+                compute_usd=gb_s * PRICE_PER_GB_S[arch],
+                request_usd=len(recs) * PRICE_PER_REQUEST,
+                storage_usd=storage_gb_s * PRICE_STORAGE_PER_GB_S,
+            )
+        )
+    discount = 0.0
+    if free_tier:
+        discount += min(sum(r.requests for r in rows), FREE_REQUESTS) * PRICE_PER_REQUEST
+        free = FREE_GB_S
+        for arch in ("x86_64", "arm64"):
+            used = sum(r.gb_seconds for r in rows if r.architecture == arch)
+            take = min(used, free)
+            discount += take * PRICE_PER_GB_S[arch]
+            free -= take
+    return Bill(rows=tuple(rows), free_tier_usd=discount)

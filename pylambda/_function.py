@@ -39,6 +39,7 @@ class Function:
     Everything is validated here, at definition time.  ``setup`` is an
     optional callable run in each new environment before the handler is
     loaded (to install mocks or fakes where the handler will see them).
+    ``stateless=True`` runs every invocation in a fresh environment.
     """
 
     # Bumped whenever any function's reserved concurrency changes, so an
@@ -62,6 +63,7 @@ class Function:
         region: str = _DEFAULT_REGION,
         account_id: str = _DEFAULT_ACCOUNT,
         setup: Callable[[], Any] | None = None,
+        stateless: bool = False,
     ) -> None:
         self._name = validate_name(name)
         config_args: dict[str, Any] = dict(
@@ -81,6 +83,7 @@ class Function:
         self._reserved = _check_reserved(reserved_concurrency)
         Function.reserved_epoch += 1
         self._setup = pickle_callable(setup) if setup is not None else None
+        self.stateless = bool(stateless)
         self._lock = threading.RLock()
         self._versions: list[Version] = []
         self._aliases: dict[str, Alias] = {}

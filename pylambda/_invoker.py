@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._alias import Alias, not_found
-from ._billing import billed_duration_ms, max_memory_used_mb
+from ._billing import Bill, billed_duration_ms, make_bill, max_memory_used_mb
 from ._config import RESERVED_ENV_VARS
 from ._environment.pool import EnvironmentPool
 from ._environment.process import Environment, Outcome, describe_exit
@@ -41,12 +41,15 @@ from ._errors import (
     TooManyRequestsError,
 )
 from ._function import Function
+from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, qualifier_of
 from ._logs import (
+    LogGroup,
     init_report_line,
     init_start_line,
     stream_name,
     timeout_line,
 )
+from ._metrics import FunctionMetrics
 from ._result import InvocationResult
 from ._runtime.marshal import encoder
 from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
@@ -135,6 +138,15 @@ class Invoker:
             sequential warm latency; it never applies when invocations run
             concurrently, where the cores are better left to the work.  0
             disables it.
+        stateless: give every invocation a fresh environment (and a fresh
+            /tmp), so a test proves a handler does not depend on warm state.
+            Slower: every invocation is a cold start.  Also per function
+            (``Function(..., stateless=True)``).
+        max_invocations_per_environment: retire an environment after this
+            many invocations (None: never).  Smaller bounds what a leaking
+            handler can accumulate; larger keeps more invocations warm.
+        history_size: how many invocations ``history``, ``logs``, ``metrics``
+            and ``bill`` remember.
     """
 
     def __init__(
@@ -144,6 +156,9 @@ class Invoker:
         idle_ttl: float | None = DEFAULT_IDLE_TTL_S,
         inherit_env: bool | Iterable[str] = False,
         spin_us: int = DEFAULT_SPIN_US,
+        stateless: bool = False,
+        max_invocations_per_environment: int | None = None,
+        history_size: int = DEFAULT_HISTORY_SIZE,
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
@@ -152,6 +167,18 @@ class Invoker:
         if isinstance(spin_us, bool) or not isinstance(spin_us, int) or not 0 <= spin_us <= 10_000:
             raise InvalidParameterValueError(f"spin_us must be an integer from 0 to 10000, got {spin_us!r}")
         self._spin_s = spin_us / 1e6
+        if max_invocations_per_environment is not None and (
+            isinstance(max_invocations_per_environment, bool)
+            or not isinstance(max_invocations_per_environment, int)
+            or max_invocations_per_environment < 1
+        ):
+            raise InvalidParameterValueError(
+                f"max_invocations_per_environment must be None or an integer >= 1, "
+                f"got {max_invocations_per_environment!r}"
+            )
+        self._stateless = bool(stateless)
+        self._max_invocations = max_invocations_per_environment
+        self._recorder = Recorder(history_size)
         self._concurrency_limit = concurrency_limit
         self._inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
         self._lock = threading.Lock()
@@ -299,12 +326,19 @@ class Invoker:
         request_id, trace = _new_ids()
         if trace_header:
             trace = trace_header
-        alone = self._acquire(fn)
+        started = time.time()
         try:
-            spin_s = self._spin_s if alone else 0.0
-            return self._execute(fn, version, invoked_arn, request_id, trace, cc, body, log_type == "Tail", spin_s)
+            concurrency = self._acquire(fn)
+        except TooManyRequestsError as e:
+            self._recorder.throttled(fn.name, qualifier_of(invoked_arn), e.reason, started)
+            raise
+        try:
+            spin_s = self._spin_s if concurrency == 1 else 0.0
+            result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, log_type == "Tail", spin_s)
         finally:
             self._release(fn)
+        self._recorder.record(started, time.time(), invoked_arn, concurrency, result, version)
+        return result
 
     @staticmethod
     def _client_context_bytes(client_context: dict | str | None) -> bytes:
@@ -332,8 +366,8 @@ class Invoker:
         return raw
 
     # -- concurrency -----------------------------------------------------------------
-    def _acquire(self, fn: Function) -> bool:
-        """Count the invocation in, or raise TooManyRequestsError; True if it runs alone."""
+    def _acquire(self, fn: Function) -> int:
+        """Count the invocation in, or raise TooManyRequestsError; return how many are in flight."""
         name = fn.name
         reserved = fn.reserved_concurrency
         with self._lock:
@@ -352,7 +386,7 @@ class Invoker:
                 self._unreserved_inflight += 1
             self._inflight[name] = inflight + 1
             self._total_inflight += 1
-            return self._total_inflight == 1
+            return self._total_inflight
 
     def _release(self, fn: Function) -> None:
         with self._lock:
@@ -553,7 +587,14 @@ class Invoker:
             self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another
             env = self._pool.checkout(key)
         if out.kind == "result":
-            self._pool.checkin(env)
+            if (
+                self._stateless
+                or fn.stateless
+                or (self._max_invocations is not None and env.invocations >= self._max_invocations)
+            ):
+                self._pool.discard(env, keep_tmp=False)
+            else:
+                self._pool.checkin(env)
             if out.status == STATUS_ERROR:
                 error_type, status = out.error_type, None
             else:
@@ -637,6 +678,32 @@ class Invoker:
             environment_id=env.id if env is not None else phase.env_id if phase is not None else None,
             log_stream_name=env.stream_name if env is not None else phase.stream if phase is not None else None,
         )  # fmt: skip
+
+    # -- observing -------------------------------------------------------------------
+    @property
+    def history(self) -> History:
+        """Every remembered invocation, oldest first (a snapshot)."""
+        return History(self._recorder.records())
+
+    @property
+    def throttles(self) -> list[ThrottleRecord]:
+        """Every remembered throttled request, oldest first."""
+        return list(self._recorder.throttles)
+
+    def logs(self, function: Function | str) -> LogGroup:
+        """The function's log group (``/aws/lambda/<name>``), one stream per environment."""
+        name = function.name if isinstance(function, Function) else function
+        return LogGroup(f"/aws/lambda/{name}", [r for r in self._recorder.records() if r.function_name == name])
+
+    def metrics(self, function: Function | str, qualifier: str | None = None) -> FunctionMetrics:
+        """The function's metrics, or a version's or alias's with ``qualifier``."""
+        name = function.name if isinstance(function, Function) else function
+        records = [r for r in self._recorder.records() if r.function_name == name]
+        return FunctionMetrics(name, qualifier, records, self.throttles)
+
+    def bill(self, free_tier: bool = False) -> Bill:
+        """What the remembered invocations would cost (see ``pylambda._billing``)."""
+        return make_bill(self._recorder.records(), free_tier)
 
     # -- managing --------------------------------------------------------------------
     def reset(self, target: Any) -> int:

@@ -13,6 +13,9 @@ import sys
 import time
 
 __all__ = [
+    "LogEvent",
+    "LogGroup",
+    "LogStream",
     "end_line",
     "init_report_line",
     "init_start_line",
@@ -123,3 +126,96 @@ def render(
         + end_line(request_id)
         + report_line(request_id, duration_ms, billed_ms, memory_mb, max_used_mb, init_ms, status, error_type)
     )
+
+
+# -- the log store: CloudWatch Logs for one Invoker ---------------------------------------
+
+
+class LogEvent:
+    """One CloudWatch event: a timestamp (epoch ms) and a message (one line)."""
+
+    __slots__ = ("message", "stream", "timestamp")
+
+    def __init__(self, timestamp: int, message: str, stream: str) -> None:
+        self.timestamp = timestamp
+        self.message = message
+        self.stream = stream
+
+    def __repr__(self) -> str:
+        return f"LogEvent({self.timestamp}, {self.message!r})"
+
+
+class LogStream:
+    """The events of one environment, in order."""
+
+    def __init__(self, name: str, events: list[LogEvent]) -> None:
+        self.name = name
+        self._events = events
+
+    def events(self, start: float | None = None, end: float | None = None) -> list[LogEvent]:
+        """Events with ``start <= timestamp/1000 < end`` (epoch seconds; None = open)."""
+        return _window(self._events, start, end)
+
+    def __repr__(self) -> str:
+        return f"<LogStream {self.name} events={len(self._events)}>"
+
+
+class LogGroup:
+    """``/aws/lambda/<function>``: one stream per environment, built from the history.
+
+    Each line of an invocation's log is one event (the ``[ERROR]`` line keeps
+    its ``\\r``-joined traceback in one event, as on Lambda).  Lines up to and
+    including ``START`` carry the invocation's start time, the rest its end
+    time: output inside an invocation is not timestamped line by line.
+    """
+
+    def __init__(self, name: str, records: list) -> None:
+        self.name = name
+        streams: dict[str, list[LogEvent]] = {}
+        for rec in records:
+            stream = rec.log_stream_name or ""
+            events = streams.setdefault(stream, [])
+            start_ms, end_ms = int(rec.timestamp * 1000), int(rec.end_timestamp * 1000)
+            stamp = start_ms
+            for line in rec.result.logs.split("\n"):
+                if not line:
+                    continue
+                events.append(LogEvent(stamp, line, stream))
+                if line.startswith("START RequestId:"):
+                    stamp = end_ms
+        self._streams = {n: LogStream(n, ev) for n, ev in streams.items()}
+
+    @property
+    def streams(self) -> list[LogStream]:
+        """The log streams, one per environment that ran."""
+        return list(self._streams.values())
+
+    def stream(self, name: str) -> LogStream:
+        """The stream called ``name``."""
+        return self._streams[name]
+
+    def events(self, start: float | None = None, end: float | None = None) -> list[LogEvent]:
+        """All events of the group in time order, optionally within [start, end) epoch seconds."""
+        merged = [e for s in self._streams.values() for e in s.events()]
+        merged.sort(key=lambda e: e.timestamp)
+        return _window(merged, start, end)
+
+    def filter(self, pattern, start: float | None = None, end: float | None = None) -> list[LogEvent]:
+        """Events whose message contains ``pattern`` (a str) or matches it (a compiled regex)."""
+        if hasattr(pattern, "search"):
+            match = pattern.search
+        else:
+
+            def match(message: str) -> bool:
+                return pattern in message
+
+        return [e for e in self.events(start, end) if match(e.message)]
+
+    def __repr__(self) -> str:
+        return f"<LogGroup {self.name} streams={len(self._streams)}>"
+
+
+def _window(events: list[LogEvent], start: float | None, end: float | None) -> list[LogEvent]:
+    lo = None if start is None else start * 1000
+    hi = None if end is None else end * 1000
+    return [e for e in events if (lo is None or e.timestamp >= lo) and (hi is None or e.timestamp < hi)]

@@ -9,6 +9,15 @@ import pylambda
 
 PUBLIC = {
     "Alias",
+    "Bill",
+    "BillRow",
+    "FunctionMetrics",
+    "History",
+    "InvocationRecord",
+    "LogEvent",
+    "LogGroup",
+    "LogStream",
+    "ThrottleRecord",
     "Function",
     "FunctionConfig",
     "FunctionError",

@@ -1,0 +1,169 @@
+"""What the Invoker remembers of every invocation: the source of logs, metrics and bills.
+
+The warm path only appends a tuple to a bounded deque; records, log events,
+metric statistics and bills are derived from it when asked for, so observing
+costs nothing until someone looks.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._result import InvocationResult
+    from ._version import Version
+
+__all__ = ["History", "InvocationRecord", "Recorder", "ThrottleRecord", "qualifier_of"]
+
+# How many invocations (and throttles) are remembered.  Larger keeps longer
+# histories for metrics and logs; each entry holds its result (~1 KB).
+DEFAULT_HISTORY_SIZE = 100_000
+
+
+@attrs.frozen(kw_only=True)
+class InvocationRecord:
+    """One invocation, as ``invoker.history`` shows it."""
+
+    request_id: str
+    """The request id."""
+    function_name: str
+    """The function invoked."""
+    executed_version: str
+    """The version that ran."""
+    qualifier: str | None
+    """The qualifier as invoked (alias name, version, ``$LATEST``) or None."""
+    cold_start: bool
+    """True when the invocation started a new environment."""
+    duration_ms: float
+    """The REPORT Duration."""
+    billed_duration_ms: int
+    """The REPORT Billed Duration."""
+    init_duration_ms: float | None
+    """The REPORT Init Duration (cold starts only)."""
+    memory_size_mb: int
+    """Configured memory."""
+    max_memory_used_mb: int
+    """The REPORT Max Memory Used."""
+    error_type: str | None
+    """The function error's type, or None."""
+    environment_id: str | None
+    """The environment that ran it."""
+    log_stream_name: str | None
+    """That environment's log stream."""
+    architecture: str
+    """``x86_64`` or ``arm64``."""
+    ephemeral_storage_mb: int
+    """Configured /tmp size."""
+    timestamp: float
+    """Start time (epoch seconds)."""
+    end_timestamp: float
+    """End time (epoch seconds)."""
+    concurrent_executions: int
+    """Invocations in flight (this one included) when it started."""
+    result: InvocationResult = attrs.field(eq=False, repr=False)
+    """The full result, logs included."""
+
+
+@attrs.frozen(kw_only=True)
+class ThrottleRecord:
+    """An invocation refused with TooManyRequestsError."""
+
+    function_name: str
+    """The function."""
+    qualifier: str | None
+    """The qualifier as invoked."""
+    reason: str
+    """Lambda's throttle reason."""
+    timestamp: float
+    """When (epoch seconds)."""
+
+
+class Recorder:
+    """The raw, bounded store the Invoker appends to (thread-safe: deque appends are atomic)."""
+
+    def __init__(self, size: int = DEFAULT_HISTORY_SIZE) -> None:
+        self.invocations: collections.deque = collections.deque(maxlen=size)
+        self.throttles: collections.deque = collections.deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def record(self, start: float, end: float, arn: str, concurrency: int, result: Any, version: Version) -> None:
+        """Remember one invocation (called on the warm path: a tuple append)."""
+        self.invocations.append((start, end, arn, concurrency, result, version))
+
+    def throttled(self, function_name: str, qualifier: str | None, reason: str, when: float) -> None:
+        """Remember a throttle."""
+        self.throttles.append(
+            ThrottleRecord(function_name=function_name, qualifier=qualifier, reason=reason, timestamp=when)
+        )
+
+    def records(self) -> list[InvocationRecord]:
+        """Every remembered invocation as a record, oldest first."""
+        return [_to_record(raw) for raw in list(self.invocations)]
+
+
+def qualifier_of(arn: str) -> str | None:
+    """The qualifier of an invoked ARN (alias, version or $LATEST), or None."""
+    parts = arn.split(":")
+    return parts[7] if len(parts) == 8 else None
+
+
+def _to_record(raw: tuple) -> InvocationRecord:
+    start, end, arn, concurrency, r, version = raw
+    return InvocationRecord(
+        request_id=r.request_id,
+        function_name=r.function_name,
+        executed_version=r.executed_version,
+        qualifier=qualifier_of(arn),
+        cold_start=r.cold_start,
+        duration_ms=r.duration_ms,
+        billed_duration_ms=r.billed_duration_ms,
+        init_duration_ms=r.init_duration_ms,
+        memory_size_mb=r.memory_size_mb,
+        max_memory_used_mb=r.max_memory_used_mb,
+        error_type=r.error_type,
+        environment_id=r.environment_id,
+        log_stream_name=r.log_stream_name,
+        architecture=version.config.architecture,
+        ephemeral_storage_mb=version.config.ephemeral_storage,
+        timestamp=start,
+        end_timestamp=end,
+        concurrent_executions=concurrency,
+        result=r,
+    )
+
+
+class History(Sequence):
+    """A snapshot of ``invoker.history``: records oldest first, for assertions in tests."""
+
+    def __init__(self, records: list[InvocationRecord]) -> None:
+        self._records = records
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._records[index]
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[InvocationRecord]:
+        return iter(self._records)
+
+    def where(self, **fields: Any) -> History:
+        """The records whose fields equal the given values, e.g. ``where(cold_start=True)``."""
+        return History([r for r in self._records if all(getattr(r, k) == v for k, v in fields.items())])
+
+    def __repr__(self) -> str:
+        cold = sum(r.cold_start for r in self._records)
+        errors = sum(r.error_type is not None for r in self._records)
+        return f"<History {len(self._records)} invocations, {cold} cold, {errors} errors>"
+
+    def _repr_html_(self) -> str:
+        from ._render import html_table
+
+        cols = ("request_id", "function_name", "executed_version", "cold_start", "duration_ms",
+                "billed_duration_ms", "max_memory_used_mb", "error_type")  # fmt: skip
+        return html_table(cols, [[getattr(r, c) for c in cols] for r in self._records[-200:]])
