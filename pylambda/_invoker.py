@@ -38,6 +38,7 @@ from ._errors import (
     InvalidRequestContentError,
     InvokerClosedError,
     RequestTooLargeError,
+    ResourceNotFoundError,
     TooManyRequestsError,
 )
 from ._function import Function
@@ -192,6 +193,7 @@ class Invoker:
         self._zygote = Zygote()
         self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl)
         self._init_specs: dict[tuple, dict] = {}
+        self._provisioned_configs: dict[tuple, int] = {}
         self._latest_revision: dict[str, int] = {}
 
     # -- registry ------------------------------------------------------------------
@@ -464,12 +466,15 @@ class Invoker:
         self._init_specs[key] = spec
         return spec
 
-    def _start_env(self, key: tuple, version: Version, fn: Function, timeout_s: float) -> tuple[Environment, Outcome]:
+    def _start_env(
+        self, key: tuple, version: Version, fn: Function, timeout_s: float, init_type: str = "on-demand"
+    ) -> tuple[Environment, Outcome]:
         base = self._init_spec(key, version, fn)
         env_id = self._pool.new_env_id()
         stream = stream_name(version.version)
         environ = dict(base["environ"])
         environ["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
+        environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
         environ["TMPDIR"] = self._pool.tmpdir_for(key, env_id)
         spec = dict(base, environ=environ)
         name = f"λ{version.function_name}"[:15]
@@ -585,6 +590,7 @@ class Invoker:
             if out.kind != "gone":
                 break
             self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another
+            self._replace_if_provisioned(env, key, version, fn)
             env = self._pool.checkout(key)
         if out.kind == "result":
             if (
@@ -605,6 +611,7 @@ class Invoker:
                 tail, out.logs, out.status == STATUS_BYTES,
             )  # fmt: skip
         self._pool.discard(env, keep_tmp=True)
+        self._replace_if_provisioned(env, key, version, fn)
         if self._state != "OPEN":
             raise InvokerClosedError("the Invoker was closed while the invocation ran")
         if phase is None:
@@ -678,6 +685,108 @@ class Invoker:
             environment_id=env.id if env is not None else phase.env_id if phase is not None else None,
             log_stream_name=env.stream_name if env is not None else phase.stream if phase is not None else None,
         )  # fmt: skip
+
+    # -- provisioned concurrency ------------------------------------------------------
+    def _config_target(self, target: Any) -> tuple[Version, Function]:
+        """The version a configuration applies to: an alias means its primary version."""
+        if isinstance(target, Alias):
+            fn, version = target.function, target.version
+        elif isinstance(target, str) and ":" in target and not target.startswith("arn:"):
+            name, qualifier = target.split(":", 1)
+            fn = self._lookup(name, None, None, qualifier)
+            version = (
+                fn.get_alias(qualifier).version
+                if not qualifier.isdigit() and qualifier != LATEST
+                else (fn.get_version(qualifier))
+            )
+        else:
+            version, _arn, fn = self.resolve(target)
+        if version.version == LATEST:
+            raise InvalidParameterValueError(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+            )
+        if self._functions.get(fn.name) is not fn:
+            self.register(fn)
+        return version, fn
+
+    def put_provisioned_concurrency_config(self, target: Any, provisioned_concurrency: int) -> dict:
+        """Keep ``provisioned_concurrency`` environments of a version (or alias) initialised.
+
+        They init ahead of time with ``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``,
+        serve invocations before any on-demand environment (without an Init
+        Duration: their init is already paid), are never reaped for idleness,
+        and are replaced when one fails.  Returns the config in Lambda's shape.
+        """
+        self._check_open()
+        n = provisioned_concurrency
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidParameterValueError(f"provisioned_concurrency must be an integer >= 1, got {n!r}")
+        version, fn = self._config_target(target)
+        if fn.reserved_concurrency is not None and n > fn.reserved_concurrency:
+            raise InvalidParameterValueError(
+                "Requested Provisioned Concurrency should not be greater than the "
+                "reservedConcurrentExecution for function"
+            )
+        key = self._key(version)
+        self._provisioned_configs[key] = n
+        have = len(self._pool.provisioned(key))
+        for env in self._pool.take_idle_provisioned(key, max(0, have - n)):
+            self._pool.discard(env, keep_tmp=False)
+        failures = self._provision(key, version, fn, max(0, n - have))
+        return self.get_provisioned_concurrency_config(target) | (
+            {"Status": "FAILED", "StatusReason": failures[0]} if failures else {}
+        )
+
+    def get_provisioned_concurrency_config(self, target: Any) -> dict:
+        """The provisioned-concurrency config of a version or alias, as Lambda reports it."""
+        version, _fn = self._config_target(target)
+        key = self._key(version)
+        requested = self._provisioned_configs.get(key)
+        if requested is None:
+            raise ResourceNotFoundError("No Provisioned Concurrency Config found for this function")
+        ready = len(self._pool.provisioned(key))
+        return {
+            "RequestedProvisionedConcurrentExecutions": requested,
+            "AvailableProvisionedConcurrentExecutions": ready,
+            "AllocatedProvisionedConcurrentExecutions": ready,
+            "Status": "READY" if ready >= requested else "IN_PROGRESS",
+        }
+
+    def delete_provisioned_concurrency_config(self, target: Any) -> None:
+        """Remove the config; its idle environments are ended."""
+        version, _fn = self._config_target(target)
+        key = self._key(version)
+        if self._provisioned_configs.pop(key, None) is None:
+            raise ResourceNotFoundError("No Provisioned Concurrency Config found for this function")
+        for env in self._pool.take_idle_provisioned(key, 10**9):
+            self._pool.discard(env, keep_tmp=False)
+
+    def _replace_if_provisioned(self, env: Environment, key: tuple, version: Version, fn: Function) -> None:
+        """Lambda replaces a failed provisioned environment: start one in the background."""
+        if env.provisioned and self._state == "OPEN":
+            threading.Thread(target=self._provision, args=(key, version, fn, 1), daemon=True).start()
+
+    def _provision(self, key: tuple, version: Version, fn: Function, count: int) -> list[str]:
+        """Start ``count`` provisioned environments in parallel; return failure reasons."""
+        if count <= 0 or self._state != "OPEN" or key not in self._provisioned_configs:
+            return []
+        timeout = max(130.0, float(version.config.timeout))
+        failures: list[str] = []
+
+        def start() -> None:
+            env, out = self._start_env(key, version, fn, timeout, "provisioned-concurrency")
+            if out.kind == "result" and out.frame == INIT_DONE:
+                self._pool.checkin(env)
+            else:
+                failures.append(f"{self._init_failure(out, '', timeout)[1]} during init")
+                self._pool.discard(env, keep_tmp=False)
+
+        threads = [threading.Thread(target=start) for _ in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return failures
 
     # -- observing -------------------------------------------------------------------
     @property

@@ -42,6 +42,8 @@ class EnvironmentPool:
         self._idle_ttl = idle_ttl
         self._lock = threading.Lock()
         self._idle: dict[tuple, list[Environment]] = {}
+        # Provisioned-concurrency environments: checked out first, never reaped.
+        self._provisioned: dict[tuple, list[Environment]] = {}
         self._live: set[Environment] = set()
         self._free_tmp: dict[tuple, list[str]] = {}
         self._init_failed: set[tuple] = set()
@@ -88,6 +90,9 @@ class EnvironmentPool:
         the Invoker retries on another one.
         """
         with self._lock:
+            stack = self._provisioned.get(key)
+            if stack:
+                return stack.pop()
             stack = self._idle.get(key)
             if stack:
                 return stack.pop()
@@ -98,7 +103,7 @@ class EnvironmentPool:
         env.last_used = time.monotonic()
         with self._lock:
             if not self._closed:
-                self._idle.setdefault(env.key, []).append(env)
+                (self._provisioned if env.provisioned else self._idle).setdefault(env.key, []).append(env)
                 if self._reaper is None and self._idle_ttl is not None:
                     self._start_reaper()
                 return
@@ -172,6 +177,18 @@ class EnvironmentPool:
         return len(victims)
 
     # -- reading -------------------------------------------------------------------
+    def provisioned(self, key: tuple) -> list[Environment]:
+        """Live provisioned environments of ``key`` (idle or busy)."""
+        with self._lock:
+            return [e for e in self._live if e.key == key and e.provisioned]
+
+    def take_idle_provisioned(self, key: tuple, count: int) -> list[Environment]:
+        """Remove up to ``count`` idle provisioned environments of ``key`` and return them."""
+        with self._lock:
+            stack = self._provisioned.get(key, [])
+            taken, self._provisioned[key] = stack[:count], stack[count:]
+        return taken
+
     def live(self) -> list[Environment]:
         """Every environment not yet discarded (idle or busy)."""
         with self._lock:
@@ -188,9 +205,10 @@ class EnvironmentPool:
         with self._lock:
             self._closed = True
             live = list(self._live)
-            idle = {e for stack in self._idle.values() for e in stack}
+            idle = {e for stack in (*self._idle.values(), *self._provisioned.values()) for e in stack}
             self._live.clear()
             self._idle.clear()
+            self._provisioned.clear()
             free = [d for dirs in self._free_tmp.values() for d in dirs]
             self._free_tmp.clear()
         self._wake.set()

@@ -393,5 +393,10 @@ class Environment:
             os.close(self._req_w)
             self._req_w = -1
 
+    @property
+    def provisioned(self) -> bool:
+        """True for an environment started by a provisioned-concurrency config."""
+        return self.init_type == "provisioned-concurrency"
+
     def __repr__(self) -> str:
         return f"<Environment {self.id} pid={self.pid} state={self.state} invocations={self.invocations}>"
