@@ -118,6 +118,28 @@ def _check_description(_inst: Any, _attr: Any, value: str) -> None:
         raise InvalidParameterValueError("description must be a str of at most 256 characters")
 
 
+_LOG_GROUP = re.compile(r"[.\-_/#A-Za-z0-9]{1,512}")
+APP_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+
+
+def _one_of(field: str, allowed: tuple[str, ...], optional: bool = False):
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if optional and value is None:
+            return
+        if value not in allowed:
+            raise InvalidParameterValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
+
+    return check
+
+
+def _check_log_group(_inst: Any, _attr: Any, value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not _LOG_GROUP.fullmatch(value)):
+        raise InvalidParameterValueError(
+            f"log_group must be 1-512 characters of letters, digits and . - _ / #, got {value!r}"
+        )
+
+
 def _env_converter(value: Mapping[str, str] | None) -> dict[str, str]:
     if value is None:
         return {}
@@ -146,6 +168,27 @@ class FunctionConfig:
     """Lambda runtime identifier, e.g. ``python3.11``."""
     description: str = attrs.field(default="", validator=_check_description)
     """Free text, at most 256 characters."""
+    log_format: str = attrs.field(default="Text", validator=_one_of("log_format", ("Text", "JSON")))
+    """``Text`` (default) or ``JSON``: the shape of application and platform log lines."""
+    application_log_level: str | None = attrs.field(
+        default=None, validator=_one_of("application_log_level", APP_LOG_LEVELS, optional=True)
+    )
+    """Lowest ``logging`` level kept (JSON format only; default INFO there)."""
+    system_log_level: str | None = attrs.field(
+        default=None, validator=_one_of("system_log_level", SYSTEM_LOG_LEVELS, optional=True)
+    )
+    """Lowest platform-record level kept (JSON format only; default INFO)."""
+    log_group: str | None = attrs.field(default=None, validator=_check_log_group)
+    """A custom log group (default ``/aws/lambda/<name>``)."""
+    tracing: str = attrs.field(default="PassThrough", validator=_one_of("tracing", ("Active", "PassThrough")))
+    """``Active`` samples every invocation and writes the XRAY line after REPORT."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.log_format == "Text" and (self.application_log_level or self.system_log_level):
+            raise InvalidParameterValueError(
+                "application_log_level and system_log_level need log_format='JSON' (as on Lambda, "
+                "level filtering works only with JSON logs)"
+            )
 
     def evolve(self, **changes: Any) -> FunctionConfig:
         """A copy with ``changes`` applied and validated."""

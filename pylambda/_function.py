@@ -64,6 +64,11 @@ class Function:
         account_id: str = _DEFAULT_ACCOUNT,
         setup: Callable[[], Any] | None = None,
         stateless: bool = False,
+        log_format: str = "Text",
+        application_log_level: str | None = None,
+        system_log_level: str | None = None,
+        log_group: str | None = None,
+        tracing: str = "PassThrough",
     ) -> None:
         self._name = validate_name(name)
         config_args: dict[str, Any] = dict(
@@ -73,6 +78,11 @@ class Function:
             environment=environment,
             architecture=architecture,
             description=description,
+            log_format=log_format,
+            application_log_level=application_log_level,
+            system_log_level=system_log_level,
+            log_group=log_group,
+            tracing=tracing,
         )
         if runtime is not None:
             config_args["runtime"] = runtime

@@ -65,6 +65,10 @@ class InvocationRecord:
     """End time (epoch seconds)."""
     concurrent_executions: int
     """Invocations in flight (this one included) when it started."""
+    trace_header: str
+    """The invocation's ``_X_AMZN_TRACE_ID`` (``Root=1-…;Parent=…;Sampled=…``)."""
+    segments: dict | None
+    """With ``tracing="Active"``: the X-Ray segment's parts in ms (init, invocation, overhead)."""
     result: InvocationResult = attrs.field(eq=False, repr=False)
     """The full result, logs included."""
 
@@ -89,11 +93,20 @@ class Recorder:
     def __init__(self, size: int = DEFAULT_HISTORY_SIZE) -> None:
         self.invocations: collections.deque = collections.deque(maxlen=size)
         self.throttles: collections.deque = collections.deque(maxlen=size)
+        # (function name, stream, epoch seconds, text): platform lines written
+        # outside any invocation, e.g. a provisioned environment's init.
+        self.platform_logs: collections.deque = collections.deque(maxlen=size)
         self._lock = threading.Lock()
 
-    def record(self, start: float, end: float, arn: str, concurrency: int, result: Any, version: Version) -> None:
+    def record(
+        self, start: float, end: float, arn: str, concurrency: int, result: Any, version: Version, trace: str
+    ) -> None:
         """Remember one invocation (called on the warm path: a tuple append)."""
-        self.invocations.append((start, end, arn, concurrency, result, version))
+        self.invocations.append((start, end, arn, concurrency, result, version, trace))
+
+    def platform_log(self, function_name: str, stream: str, when: float, text: str) -> None:
+        """Remember platform lines written outside an invocation."""
+        self.platform_logs.append((function_name, stream, when, text))
 
     def throttled(self, function_name: str, qualifier: str | None, reason: str, when: float) -> None:
         """Remember a throttle."""
@@ -113,7 +126,15 @@ def qualifier_of(arn: str) -> str | None:
 
 
 def _to_record(raw: tuple) -> InvocationRecord:
-    start, end, arn, concurrency, r, version = raw
+    start, end, arn, concurrency, r, version, trace = raw
+    segments = None
+    if version.config.tracing == "Active":
+        init = r.init_duration_ms or 0.0
+        segments = {
+            "init": r.init_duration_ms,
+            "invocation": r.duration_ms,
+            "overhead": max(0.0, round((end - start) * 1000 - r.duration_ms - init, 3)),
+        }
     return InvocationRecord(
         request_id=r.request_id,
         function_name=r.function_name,
@@ -133,6 +154,8 @@ def _to_record(raw: tuple) -> InvocationRecord:
         timestamp=start,
         end_timestamp=end,
         concurrent_executions=concurrency,
+        trace_header=trace,
+        segments=segments,
         result=r,
     )
 

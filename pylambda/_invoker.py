@@ -45,8 +45,7 @@ from ._function import Function
 from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, qualifier_of
 from ._logs import (
     LogGroup,
-    init_report_line,
-    init_start_line,
+    PlatformLines,
     stream_name,
     timeout_line,
 )
@@ -92,6 +91,19 @@ def _new_ids() -> tuple[str, str]:
     request_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
     trace = f"Root=1-{int(time.time()):08x}-{h[32:56]};Parent={h[44:60]};Sampled=0"
     return request_id, trace
+
+
+def _echo_function(echo: bool | Any):
+    """Where echoed logs go: None, stderr, a Logger or a callable."""
+    if echo is False or echo is None:
+        return None
+    if echo is True:
+        return sys.stderr.write
+    if hasattr(echo, "info") and hasattr(echo, "isEnabledFor"):
+        return lambda text: echo.info("%s", text.rstrip("\n"))
+    if callable(echo):
+        return echo
+    raise InvalidParameterValueError(f"echo_logs must be a bool, a logging.Logger or a callable, got {echo!r}")
 
 
 def _platform_error(error_type: str, message: str) -> bytes:
@@ -148,6 +160,9 @@ class Invoker:
             handler can accumulate; larger keeps more invocations warm.
         history_size: how many invocations ``history``, ``logs``, ``metrics``
             and ``bill`` remember.
+        echo_logs: also write every invocation's log as it completes: ``True``
+            to the caller's stderr, a ``logging.Logger`` (at INFO), or any
+            callable taking the log text.
     """
 
     def __init__(
@@ -160,6 +175,7 @@ class Invoker:
         stateless: bool = False,
         max_invocations_per_environment: int | None = None,
         history_size: int = DEFAULT_HISTORY_SIZE,
+        echo_logs: bool | Any = False,
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
@@ -180,6 +196,7 @@ class Invoker:
         self._stateless = bool(stateless)
         self._max_invocations = max_invocations_per_environment
         self._recorder = Recorder(history_size)
+        self._echo = _echo_function(echo_logs)
         self._concurrency_limit = concurrency_limit
         self._inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
         self._lock = threading.Lock()
@@ -193,6 +210,7 @@ class Invoker:
         self._zygote = Zygote()
         self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl)
         self._init_specs: dict[tuple, dict] = {}
+        self._platform_lines: dict[tuple, PlatformLines] = {}
         self._provisioned_configs: dict[tuple, int] = {}
         self._latest_revision: dict[str, int] = {}
 
@@ -328,6 +346,8 @@ class Invoker:
         request_id, trace = _new_ids()
         if trace_header:
             trace = trace_header
+        elif version.config.tracing == "Active":  # Active tracing samples every request
+            trace = trace.replace("Sampled=0", "Sampled=1")
         started = time.time()
         try:
             concurrency = self._acquire(fn)
@@ -339,7 +359,9 @@ class Invoker:
             result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, log_type == "Tail", spin_s)
         finally:
             self._release(fn)
-        self._recorder.record(started, time.time(), invoked_arn, concurrency, result, version)
+        self._recorder.record(started, time.time(), invoked_arn, concurrency, result, version, trace)
+        if self._echo is not None:
+            self._echo(result.logs)
         return result
 
     @staticmethod
@@ -439,7 +461,7 @@ class Invoker:
                 "AWS_LAMBDA_FUNCTION_NAME": version.function_name,
                 "AWS_LAMBDA_FUNCTION_VERSION": version.version,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_size),
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{version.function_name}",
+                "AWS_LAMBDA_LOG_GROUP_NAME": cfg.log_group or f"/aws/lambda/{version.function_name}",
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.runtime}",
                 "AWS_REGION": version.region,
@@ -454,6 +476,9 @@ class Invoker:
                 "_AWS_XRAY_DAEMON_PORT": "2000",
             }
         )
+        if cfg.log_format == "JSON":
+            environ["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            environ["AWS_LAMBDA_LOG_LEVEL"] = cfg.application_log_level or "INFO"
         spec = {
             "environ": environ,
             "task_root": task_root,
@@ -466,12 +491,30 @@ class Invoker:
         self._init_specs[key] = spec
         return spec
 
+    def _lines(self, key: tuple, version: Version, fn: Function) -> PlatformLines:
+        lines = self._platform_lines.get(key)
+        if lines is None:
+            cfg = version.config
+            lines = PlatformLines(
+                json_format=cfg.log_format == "JSON",
+                system_level=cfg.system_log_level,
+                function_name=fn.name,
+                version=version.version,
+                arn=fn.arn,
+                runtime=cfg.runtime,
+                region=version.region,
+                memory_mb=cfg.memory_size,
+                tracing=cfg.tracing == "Active",
+            )
+            self._platform_lines[key] = lines
+        return lines
+
     def _start_env(
         self, key: tuple, version: Version, fn: Function, timeout_s: float, init_type: str = "on-demand"
     ) -> tuple[Environment, Outcome]:
         base = self._init_spec(key, version, fn)
         env_id = self._pool.new_env_id()
-        stream = stream_name(version.version)
+        stream = stream_name(version.version, function_name=fn.name if version.config.log_group else None)
         environ = dict(base["environ"])
         environ["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
         environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
@@ -502,7 +545,7 @@ class Invoker:
         )
 
     def _cold_start(
-        self, key: tuple, version: Version, fn: Function, request_id: str, phase: _Phase
+        self, key: tuple, version: Version, fn: Function, request_id: str, phase: _Phase, lines: PlatformLines
     ) -> Environment | tuple[str, str, bytes, float]:
         """Start and init a new environment, with Lambda's init semantics.
 
@@ -517,14 +560,14 @@ class Invoker:
         phase.cold = True
         if not self._pool.init_failed(key):
             env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
-            phase.before.append(init_start_line(cfg.runtime, version.region))
+            phase.before.append(lines.init_start(env.stream_name))
             phase.before.append(_text(out.logs))
             if out.kind == "result" and out.frame == INIT_DONE:
                 phase.init_ms = out.duration_ms
                 return env
             status, etype, _ = self._init_failure(out, request_id, INIT_PHASE_TIMEOUT_S)
             init_ms = INIT_PHASE_TIMEOUT_S * 1000 if status == "timeout" else out.duration_ms
-            phase.before.append(init_report_line(init_ms, "init", status, etype))
+            phase.before.append(lines.init_report(init_ms, "init", status, etype))
             self._pool.discard(env, keep_tmp=True)
             self._pool.set_init_failed(key, True)
         timeout_s = float(cfg.timeout)
@@ -537,12 +580,12 @@ class Invoker:
                 init_ms = timeout_s * 1000
             else:
                 init_ms = out.duration_ms or (time.monotonic() - phase.start) * 1000
-            phase.inside.append(init_report_line(init_ms, "invoke", status, etype))
+            phase.inside.append(lines.init_report(init_ms, "invoke", status, etype))
             phase.env_id, phase.stream = env.id, env.stream_name
             self._pool.discard(env, keep_tmp=True)
             return status, etype, payload, init_ms
         phase.suppressed_init_ms = out.duration_ms
-        phase.inside.append(init_report_line(out.duration_ms, "invoke", None, None))
+        phase.inside.append(lines.init_report(out.duration_ms, "invoke", None, None))
         self._pool.set_init_failed(key, False)
         return env
 
@@ -561,15 +604,18 @@ class Invoker:
         cfg = version.config
         timeout_s = cfg.timeout
         key = self._key(version)
+        lines = self._lines(key, version, fn)
         env = self._pool.checkout(key)
         phase = None
         while True:
             if env is None:
                 phase = _Phase()
-                started = self._cold_start(key, version, fn, request_id, phase)
+                started = self._cold_start(key, version, fn, request_id, phase, lines)
                 if not isinstance(started, Environment):
                     status, etype, payload, init_ms = started
-                    return self._result(fn, version, request_id, phase, None, payload, etype, status, init_ms, tail)
+                    return self._result(
+                        fn, version, lines, trace, request_id, phase, None, payload, etype, status, init_ms, tail
+                    )
                 env = started
             start = time.monotonic() if phase is None or phase.start is None else phase.start
             suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0
@@ -606,7 +652,7 @@ class Invoker:
             else:
                 error_type = status = None
             return self._result(
-                fn, version, request_id, phase, env, out.payload, error_type, status,
+                fn, version, lines, trace, request_id, phase, env, out.payload, error_type, status,
                 out.duration_ms + (phase.suppressed_init_ms if phase is not None else 0.0),
                 tail, out.logs, out.status == STATUS_BYTES,
             )  # fmt: skip
@@ -623,7 +669,7 @@ class Invoker:
             etype = "Sandbox.Timedout"
             message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
             return self._result(
-                fn, version, request_id, phase, env, _platform_error(etype, message), etype, "timeout",
+                fn, version, lines, trace, request_id, phase, env, _platform_error(etype, message), etype, "timeout",
                 timeout_s * 1000.0, tail, rss_kib=out.rss_kib,
             )  # fmt: skip
         etype = "Runtime.OutOfMemory" if out.kind == "oom" else "Runtime.ExitError"
@@ -632,13 +678,15 @@ class Invoker:
         payload = _platform_error(etype, f"RequestId: {request_id} Error: {reason}")
         rss = cfg.memory_size * 1024 if out.kind == "oom" else out.rss_kib
         return self._result(
-            fn, version, request_id, phase, env, payload, etype, "error", elapsed_ms, tail, rss_kib=rss
+            fn, version, lines, trace, request_id, phase, env, payload, etype, "error", elapsed_ms, tail, rss_kib=rss
         )  # fmt: skip
 
     @staticmethod
     def _result(
         fn: Function,
         version: Version,
+        lines: PlatformLines,
+        trace: str,
         request_id: str,
         phase: _Phase | None,
         env: Environment | None,
@@ -672,8 +720,8 @@ class Invoker:
             request_id=request_id,
             function_name=fn.name,
             log_parts=(
-                before, request_id, version.version, inside, duration_ms, billed, memory, used_mb, init_ms, status,
-                error_type,
+                lines, before, request_id, inside, duration_ms, billed, used_mb, init_ms, status, error_type,
+                time.time(), trace,
             ),
             tail=tail,
             duration_ms=round(duration_ms, 2),
@@ -775,7 +823,16 @@ class Invoker:
 
         def start() -> None:
             env, out = self._start_env(key, version, fn, timeout, "provisioned-concurrency")
-            if out.kind == "result" and out.frame == INIT_DONE:
+            lines = self._lines(key, version, fn)
+            ok = out.kind == "result" and out.frame == INIT_DONE
+            status, etype = (None, None) if ok else self._init_failure(out, "", timeout)[:2]
+            text = (
+                lines.init_start(env.stream_name, "provisioned-concurrency")
+                + _text(out.logs)
+                + lines.init_report(out.duration_ms, "init", status, etype, "provisioned-concurrency")
+            )
+            self._recorder.platform_log(fn.name, env.stream_name, time.time(), text)
+            if ok:
                 self._pool.checkin(env)
             else:
                 failures.append(f"{self._init_failure(out, '', timeout)[1]} during init")
@@ -802,7 +859,10 @@ class Invoker:
     def logs(self, function: Function | str) -> LogGroup:
         """The function's log group (``/aws/lambda/<name>``), one stream per environment."""
         name = function.name if isinstance(function, Function) else function
-        return LogGroup(f"/aws/lambda/{name}", [r for r in self._recorder.records() if r.function_name == name])
+        fn = self._functions.get(name)
+        group = (fn.config.log_group if fn is not None else None) or f"/aws/lambda/{name}"
+        extra = [e for e in self._recorder.platform_logs if e[0] == name]
+        return LogGroup(group, [r for r in self._recorder.records() if r.function_name == name], extra)
 
     def metrics(self, function: Function | str, qualifier: str | None = None) -> FunctionMetrics:
         """The function's metrics, or a version's or alias's with ``qualifier``."""

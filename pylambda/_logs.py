@@ -8,6 +8,7 @@ ends with ``\\t\\n`` (reference §2.2).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -16,6 +17,7 @@ __all__ = [
     "LogEvent",
     "LogGroup",
     "LogStream",
+    "PlatformLines",
     "end_line",
     "init_report_line",
     "init_start_line",
@@ -25,6 +27,7 @@ __all__ = [
     "start_line",
     "stream_name",
     "timeout_line",
+    "xray_line",
 ]
 
 
@@ -105,26 +108,135 @@ def stream_name(version: str, created: float | None = None, function_name: str |
     return f"{day}/{prefix}[{version}]{os.urandom(16).hex()}"
 
 
+def _iso_ms(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+_SYSTEM_LEVELS = {"DEBUG": 0, "INFO": 1, "WARN": 2}
+
+
+class PlatformLines:
+    """The platform's lines for one version, in its log format (Text or JSON).
+
+    In JSON format each line is a Telemetry-API record
+    (``{"time", "type": "platform.*", "record"}``), filtered by the
+    system log level: ``DEBUG`` adds ``platform.runtimeDone``; ``INFO`` (the
+    default) keeps initStart, start, report and initReport; ``WARN`` keeps only
+    reports of failures.  ``END`` has no JSON form.
+    """
+
+    def __init__(self, *, json_format: bool, system_level: str | None, function_name: str, version: str,
+                 arn: str, runtime: str, region: str, memory_mb: int, tracing: bool) -> None:  # fmt: skip
+        self.json = json_format
+        self.level = _SYSTEM_LEVELS[system_level or "INFO"]
+        self.function_name = function_name
+        self.version = version
+        self.arn = arn
+        self.runtime = runtime
+        self.region = region
+        self.memory_mb = memory_mb
+        self.tracing = tracing
+
+    def _record(self, kind: str, record: dict, level: int, when: float | None = None) -> str:
+        if level < self.level:
+            return ""
+        line = {"time": _iso_ms(time.time() if when is None else when), "type": kind, "record": record}
+        return json.dumps(line, separators=(",", ":")) + "\n"
+
+    def init_start(self, stream: str, init_type: str = "on-demand", phase: str = "init") -> str:
+        """``INIT_START`` or ``platform.initStart``."""
+        if not self.json:
+            return init_start_line(self.runtime, self.region)
+        version = runtime_version(self.runtime)
+        return self._record(
+            "platform.initStart",
+            {
+                "initializationType": init_type,
+                "phase": phase,
+                "runtimeVersion": version,
+                "runtimeVersionArn": f"arn:aws:lambda:{self.region}::runtime:"
+                + hashlib.sha256(version.encode()).hexdigest(),
+                "functionName": self.function_name,
+                "functionVersion": self.version,
+                "instanceId": stream,
+                "instanceMaxMemory": self.memory_mb * 1024 * 1024,
+            },
+            1,
+        )
+
+    def init_report(self, init_ms: float, phase: str, status: str | None, error_type: str | None,
+                    init_type: str = "on-demand") -> str:  # fmt: skip
+        """``INIT_REPORT`` or ``platform.initReport``."""
+        if not self.json:
+            return init_report_line(init_ms, phase, status, error_type)
+        record = {"initializationType": init_type, "phase": phase, "status": status or "success",
+                  "metrics": {"durationMs": round(init_ms, 3)}}  # fmt: skip
+        if error_type:
+            record["errorType"] = error_type
+        return self._record("platform.initReport", record, 1 if status is None else 2)
+
+    def invocation(self, request_id: str, inside: str, duration_ms: float, billed_ms: int, max_used_mb: int,
+                   init_ms: float | None, status: str | None, error_type: str | None, end: float,
+                   trace: str) -> str:  # fmt: skip
+        """START, what ran inside, END and REPORT (and XRAY), or their JSON records."""
+        start = end - duration_ms / 1000
+        if not self.json:
+            text = (
+                start_line(request_id, self.version)
+                + inside
+                + end_line(request_id)
+                + report_line(
+                    request_id, duration_ms, billed_ms, self.memory_mb, max_used_mb, init_ms, status, error_type
+                )
+            )
+            if self.tracing:
+                text += xray_line(trace)
+            return text
+        metrics = {"durationMs": round(duration_ms, 3), "billedDurationMs": billed_ms,
+                   "memorySizeMB": self.memory_mb, "maxMemoryUsedMB": max_used_mb}  # fmt: skip
+        if init_ms is not None:
+            metrics["initDurationMs"] = round(init_ms, 3)
+        report: dict = {"requestId": request_id, "metrics": metrics, "status": status or "success"}
+        if error_type and status:
+            report["errorType"] = error_type
+        if self.tracing:
+            report["tracing"] = {"type": "X-Amzn-Trace-Id", "value": trace}
+        done = {"requestId": request_id, "status": status or ("error" if error_type else "success"),
+                "metrics": {"durationMs": round(duration_ms, 3)}}  # fmt: skip
+        return (
+            self._record(
+                "platform.start", {"requestId": request_id, "functionArn": self.arn, "version": self.version}, 1, start
+            )
+            + inside
+            + self._record("platform.runtimeDone", done, 0, end)
+            + self._record("platform.report", report, 1 if status is None else 2, end)
+        )
+
+
+def xray_line(trace: str) -> str:
+    """``XRAY TraceId: …\tSegmentId: …\tSampled: true`` (tracing Active)."""
+    root = trace.split(";", 1)[0].removeprefix("Root=")
+    sampled = "true" if "Sampled=1" in trace else "false"
+    return f"XRAY TraceId: {root}\tSegmentId: {os.urandom(8).hex()}\tSampled: {sampled}\n"
+
+
 def render(
+    lines: PlatformLines,
     before: str,
     request_id: str,
-    version: str,
     inside: str,
     duration_ms: float,
     billed_ms: int,
-    memory_mb: int,
     max_used_mb: int,
     init_ms: float | None,
     status: str | None,
     error_type: str | None,
+    end: float,
+    trace: str,
 ) -> str:
     """One invocation's whole log text, from the parts an InvocationResult keeps."""
-    return (
-        before
-        + start_line(request_id, version)
-        + inside
-        + end_line(request_id)
-        + report_line(request_id, duration_ms, billed_ms, memory_mb, max_used_mb, init_ms, status, error_type)
+    return before + lines.invocation(
+        request_id, inside, duration_ms, billed_ms, max_used_mb, init_ms, status, error_type, end, trace
     )
 
 
@@ -169,9 +281,13 @@ class LogGroup:
     time: output inside an invocation is not timestamped line by line.
     """
 
-    def __init__(self, name: str, records: list) -> None:
+    def __init__(self, name: str, records: list, extra: list | None = None) -> None:
         self.name = name
         streams: dict[str, list[LogEvent]] = {}
+        for _fn, stream, when, text in extra or ():
+            for line in text.split("\n"):
+                if line:
+                    streams.setdefault(stream, []).append(LogEvent(int(when * 1000), line, stream))
         for rec in records:
             stream = rec.log_stream_name or ""
             events = streams.setdefault(stream, [])
@@ -183,6 +299,8 @@ class LogGroup:
                 events.append(LogEvent(stamp, line, stream))
                 if line.startswith("START RequestId:"):
                     stamp = end_ms
+        for events in streams.values():
+            events.sort(key=lambda e: e.timestamp)
         self._streams = {n: LogStream(n, ev) for n, ev in streams.items()}
 
     @property
@@ -213,6 +331,12 @@ class LogGroup:
 
     def __repr__(self) -> str:
         return f"<LogGroup {self.name} streams={len(self._streams)}>"
+
+    def _repr_html_(self) -> str:
+        from ._render import html_table
+
+        rows = [(_iso_ms(e.timestamp / 1000), e.stream, e.message) for e in self.events()[-500:]]
+        return html_table(("time", "stream", "message"), rows)
 
 
 def _window(events: list[LogEvent], start: float | None, end: float | None) -> list[LogEvent]:

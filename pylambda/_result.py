@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 from functools import cached_property
 from typing import Any
@@ -97,6 +98,15 @@ class InvocationResult:
             doc.get("stackTrace") or doc.get("trace"),
             self.request_id,
         )
+
+    def _repr_html_(self) -> str:
+        from ._render import html_table
+
+        fields = ("request_id", "executed_version", "function_error", "error_type", "duration_ms",
+                  "billed_duration_ms", "init_duration_ms", "max_memory_used_mb", "cold_start")  # fmt: skip
+        table = html_table(("field", "value"), [(f, getattr(self, f)) for f in fields])
+        payload = html.escape(self.raw_payload[:2000].decode("utf-8", "replace"))
+        return f"{table}<pre>{payload}</pre><pre>{html.escape(self.logs)}</pre>"
 
     @property
     def ok(self) -> bool:

@@ -81,6 +81,16 @@ def test_log_group_streams_and_filter(invoker):
     assert group.events(start=time.time() + 60) == []
 
 
+def test_html_representations(invoker):
+    """Results and log groups render as HTML tables for notebooks."""
+    r = invoker.invoke(Function("html", handler), {"n": "<b>"})
+    assert "<table>" in r._repr_html_()
+    assert "START RequestId" in r._repr_html_()
+    html_logs = invoker.logs("html")._repr_html_()
+    assert "<table>" in html_logs
+    assert "handled &lt;b&gt;" in html_logs
+
+
 def test_each_environment_has_its_own_stream(invoker):
     """Concurrent invocations in separate environments log to separate streams."""
     fn = Function("streams", lambda e, c: time.sleep(0.2))
@@ -148,7 +158,8 @@ def _record(memory, billed_ms, arch="x86_64", storage=512, version="1"):
         request_id="r", function_name="f", executed_version=version, qualifier=None, cold_start=False,
         duration_ms=billed_ms, billed_duration_ms=billed_ms, init_duration_ms=None, memory_size_mb=memory,
         max_memory_used_mb=1, error_type=None, environment_id="e", log_stream_name="s", architecture=arch,
-        ephemeral_storage_mb=storage, timestamp=0.0, end_timestamp=0.0, concurrent_executions=1, result=None,
+        ephemeral_storage_mb=storage, timestamp=0.0, end_timestamp=0.0, concurrent_executions=1,
+        trace_header="Root=1-0-0", segments=None, result=None,
     )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ import select
 import sys
 import tempfile
 import time
+import traceback
 
 from . import context as _context
 from .faults import Fault, error_log_line, error_payload, resolve_handler
@@ -93,18 +94,55 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def _setup_logging(level: str | None) -> None:
-    """Install RIC's text-format handler on the root logger.
+# Attributes every LogRecord has; anything else came from ``extra=`` and is
+# merged into the JSON object, as RIC's JsonFormatter does.
+_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "aws_request_id",
+}
 
-    The root level is left at WARNING unless ``AWS_LAMBDA_LOG_LEVEL`` is set,
-    which is why ``logging.info`` is silent by default on Lambda.
+
+class _JsonFormatter(logging.Formatter):
+    """RIC's JSON log format: one object per record, second-precision UTC timestamps."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": "DEBUG" if record.levelname == "TRACE" else record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            doc["stackTrace"] = traceback.format_tb(record.exc_info[2])
+            doc["errorType"] = type(exc).__name__
+            doc["errorMessage"] = str(exc)
+        doc["requestId"] = getattr(record, "aws_request_id", "") or None
+        doc["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS:
+                doc[key] = value
+        return json.dumps({k: v for k, v in doc.items() if v is not None}, default=str)
+
+
+def _setup_logging(level: str | None, json_format: bool) -> None:
+    """Install RIC's handler on the root logger, in Text or JSON format.
+
+    In Text format the root level stays at WARNING unless
+    ``AWS_LAMBDA_LOG_LEVEL`` is set, which is why ``logging.info`` is silent
+    by default on Lambda; in JSON format Lambda sets that variable to the
+    function's application log level (INFO by default).
     """
     handler = logging.StreamHandler(sys.stdout)
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-        "%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
+    if json_format:
+        formatter: logging.Formatter = _JsonFormatter()
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
@@ -112,7 +150,7 @@ def _setup_logging(level: str | None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     if level:
-        root.setLevel({"TRACE": "DEBUG", "WARN": "WARNING"}.get(level, level))
+        root.setLevel({"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level))
 
 
 def _unbuffered_std_streams() -> None:
@@ -188,12 +226,14 @@ def _init(req_r: int, resp_w: int):
     start = time.perf_counter()
     os.environ.clear()
     os.environ.update(spec["environ"])
+    time.tzset()  # TZ=:UTC, as on Lambda
     tempfile.tempdir = None  # re-read TMPDIR: /tmp is private to this environment
     task_root = spec["task_root"]
     os.chdir(task_root)
     sys.path[:] = [task_root, *spec["sys_path"]]
     _unbuffered_std_streams()
-    _setup_logging(os.environ.get("AWS_LAMBDA_LOG_LEVEL"))
+    json_logs = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+    _setup_logging(os.environ.get("AWS_LAMBDA_LOG_LEVEL"), json_logs)
     _context.load_static_fields()
     try:
         setup = spec.get("setup")
@@ -207,8 +247,8 @@ def _init(req_r: int, resp_w: int):
         os._exit(_exit_code(e))
     except BaseException as e:
         error_type, payload = error_payload(e, "")
-        sys.stdout.write(error_log_line(error_type, payload))
-        logging.warning(_INIT_WARNING + "\r")
+        sys.stdout.write(error_log_line(error_type, payload, json_logs))
+        logging.warning(_INIT_WARNING + ("" if json_logs else "\r"))
         elapsed = (time.perf_counter() - start) * 1000.0
         body = json.dumps(payload).encode()
         etype = error_type.encode()
@@ -216,7 +256,7 @@ def _init(req_r: int, resp_w: int):
         os._exit(1)
     elapsed = (time.perf_counter() - start) * 1000.0
     _send(resp_w, INIT_DONE, RESULT_HEAD.pack(STATUS_JSON, 0, elapsed, _peak_rss_kib()))
-    return handler, spec["runtime"]
+    return handler, spec["runtime"], json_logs
 
 
 def main(req_r: int, resp_w: int) -> None:
@@ -226,7 +266,7 @@ def main(req_r: int, resp_w: int) -> None:
     written flat: names bound to locals, one read and one write per
     invocation in the common case, no per-call setup.
     """
-    handler, runtime = _init(req_r, resp_w)
+    handler, runtime, json_logs = _init(req_r, resp_w)
     encode = _encoder(runtime)
     decode = json.JSONDecoder().decode
     environ = os.environ
@@ -296,7 +336,7 @@ def main(req_r: int, resp_w: int) -> None:
             os._exit(_exit_code(e))
         except BaseException as e:
             error_type, payload = error_payload(e, request_id)
-            stdout.write(error_log_line(error_type, payload))
+            stdout.write(error_log_line(error_type, payload, json_logs))
             status, out, etype = STATUS_ERROR, json.dumps(payload).encode(), error_type.encode()
             del e
         elapsed = (perf() - start) * 1000.0

@@ -62,8 +62,25 @@ def error_payload(exc: BaseException, request_id: str) -> tuple[str, dict]:
     }
 
 
-def error_log_line(error_type: str, payload: dict) -> str:
-    """The text-format log event RIC writes for an uncaught error."""
+def error_log_line(error_type: str, payload: dict, json_format: bool = False) -> str:
+    """The log event RIC writes for an uncaught error, in Text or JSON format."""
+    if json_format:
+        import json
+        import time
+
+        return (
+            json.dumps(
+                {
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "log_level": "ERROR",
+                    "errorMessage": payload["errorMessage"],
+                    "errorType": error_type,
+                    "requestId": payload.get("requestId", ""),
+                    "stackTrace": payload.get("stackTrace") or [],
+                }
+            )
+            + "\n"
+        )
     lines = [f"[ERROR] {error_type}: {payload['errorMessage']}"]
     stack = payload.get("stackTrace") or []
     if stack:
