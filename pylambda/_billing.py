@@ -91,6 +91,16 @@ class Bill:
         return html_table(cols, rows)
 
 
+def invocation_cost(r) -> float:
+    """The cost of one invocation record, without free tier."""
+    seconds = r.billed_duration_ms / 1000
+    return (
+        r.memory_size_mb / 1024 * seconds * PRICE_PER_GB_S[r.architecture]
+        + PRICE_PER_REQUEST
+        + max(0, r.ephemeral_storage_mb - 512) / 1024 * seconds * PRICE_STORAGE_PER_GB_S
+    )
+
+
 def make_bill(records: list, free_tier: bool = False) -> Bill:
     """Price the records: GB-s × the architecture's price + requests + extra /tmp.
 

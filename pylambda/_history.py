@@ -72,6 +72,13 @@ class InvocationRecord:
     result: InvocationResult = attrs.field(eq=False, repr=False)
     """The full result, logs included."""
 
+    @property
+    def cost_usd(self) -> float:
+        """What this one invocation costs (duration, request, /tmp above 512 MB)."""
+        from ._billing import invocation_cost
+
+        return invocation_cost(self)
+
 
 @attrs.frozen(kw_only=True)
 class ThrottleRecord:

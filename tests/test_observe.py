@@ -175,6 +175,8 @@ def test_bill_arithmetic_by_hand():
     assert x86.cost_usd == pytest.approx(3 * 0.0000166667 + 3 * 0.0000002)
     assert arm.cost_usd == pytest.approx(2 * 0.0000133334 + 2 * 0.0000002 + 1 * 0.0000000309)
     assert bill.total_usd == pytest.approx(x86.cost_usd + arm.cost_usd)
+    assert sum(r.cost_usd for r in records) == pytest.approx(bill.total_usd)
+    assert records[0].cost_usd == pytest.approx(0.0000166667 + 0.0000002)
     assert PRICE_PER_GB_S == {"x86_64": 0.0000166667, "arm64": 0.0000133334}
     assert pytest.approx(2e-7) == PRICE_PER_REQUEST
     assert PRICE_STORAGE_PER_GB_S == 0.0000000309
