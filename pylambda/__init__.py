@@ -19,6 +19,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Alias": "._alias",
+    "AsyncOutcome": "._async",
+    "EventInvokeConfig": "._async",
+    "ManualClock": "._clock",
     "Bill": "._billing",
     "BillRow": "._billing",
     "FunctionMetrics": "._metrics",
@@ -48,8 +51,11 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._alias import Alias as Alias
+    from ._async import AsyncOutcome as AsyncOutcome
+    from ._async import EventInvokeConfig as EventInvokeConfig
     from ._billing import Bill as Bill
     from ._billing import BillRow as BillRow
+    from ._clock import ManualClock as ManualClock
     from ._config import FunctionConfig as FunctionConfig
     from ._errors import FunctionError as FunctionError
     from ._errors import InvalidParameterValueError as InvalidParameterValueError

@@ -40,6 +40,9 @@ class Function:
     optional callable run in each new environment before the handler is
     loaded (to install mocks or fakes where the handler will see them).
     ``stateless=True`` runs every invocation in a fresh environment.
+    ``dead_letter_target`` receives the original event and Lambda's
+    ``RequestID``/``ErrorCode``/``ErrorMessage`` attributes when an
+    asynchronous event finally fails.
     """
 
     # Bumped whenever any function's reserved concurrency changes, so an
@@ -69,6 +72,7 @@ class Function:
         system_log_level: str | None = None,
         log_group: str | None = None,
         tracing: str = "PassThrough",
+        dead_letter_target: Callable[[Any, dict], Any] | None = None,
     ) -> None:
         self._name = validate_name(name)
         config_args: dict[str, Any] = dict(
@@ -94,6 +98,9 @@ class Function:
         Function.reserved_epoch += 1
         self._setup = pickle_callable(setup) if setup is not None else None
         self.stateless = bool(stateless)
+        if dead_letter_target is not None and not callable(dead_letter_target):
+            raise InvalidParameterValueError("dead_letter_target must be a callable taking (event, attributes)")
+        self.dead_letter_target = dead_letter_target
         self._lock = threading.RLock()
         self._versions: list[Version] = []
         self._aliases: dict[str, Alias] = {}

@@ -28,7 +28,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._alias import Alias, not_found
+from ._async import DEFAULT_ASYNC_WORKERS, AsyncOutcome, AsyncQueue, EventInvokeConfig
 from ._billing import Bill, billed_duration_ms, make_bill, max_memory_used_mb
+from ._clock import Clock, RealClock
 from ._config import RESERVED_ENV_VARS
 from ._environment.pool import EnvironmentPool
 from ._environment.process import Environment, Outcome, describe_exit
@@ -60,6 +62,7 @@ __all__ = ["Invoker"]
 # Lambda's limits (reference §3.6, §7.1).
 MAX_REQUEST_BYTES = 6_291_456
 MAX_CLIENT_CONTEXT_BYTES = 3_583
+MAX_ASYNC_REQUEST_BYTES = 1_048_576
 INIT_PHASE_TIMEOUT_S = 10.0
 # Idle environments are ended after this many seconds.  Lambda keeps them
 # 5-15 minutes (unpublished); shorter frees memory sooner, longer keeps more
@@ -91,6 +94,9 @@ def _new_ids() -> tuple[str, str]:
     request_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
     trace = f"Root=1-{int(time.time()):08x}-{h[32:56]};Parent={h[44:60]};Sampled=0"
     return request_id, trace
+
+
+_DEFAULT_EVENT_CONFIG = EventInvokeConfig()
 
 
 def _echo_function(echo: bool | Any):
@@ -165,6 +171,9 @@ class Invoker:
         echo_logs: also write every invocation's log as it completes: ``True``
             to the caller's stderr, a ``logging.Logger`` (at INFO), or any
             callable taking the log text.
+        clock: what asynchronous retries, backoff and event age follow:
+            real time by default, or ``pylambda.ManualClock()`` in tests.
+        async_workers: how many asynchronous attempts may run at once.
     """
 
     def __init__(
@@ -178,6 +187,8 @@ class Invoker:
         max_invocations_per_environment: int | None = None,
         history_size: int = DEFAULT_HISTORY_SIZE,
         echo_logs: bool | Any = False,
+        clock: Clock | None = None,
+        async_workers: int = DEFAULT_ASYNC_WORKERS,
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
@@ -201,6 +212,11 @@ class Invoker:
             raise InvalidParameterValueError(f"history_size must be an integer >= 0, got {history_size!r}")
         self._recorder = Recorder(history_size)
         self._echo = _echo_function(echo_logs)
+        if isinstance(async_workers, bool) or not isinstance(async_workers, int) or async_workers < 1:
+            raise InvalidParameterValueError(f"async_workers must be an integer >= 1, got {async_workers!r}")
+        self._clock = clock if clock is not None else RealClock()
+        self._async = AsyncQueue(self, self._clock, async_workers)
+        self._event_configs: dict[tuple[str, str | None], EventInvokeConfig] = {}
         self._concurrency_limit = concurrency_limit
         self._inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
         self._lock = threading.Lock()
@@ -304,21 +320,29 @@ class Invoker:
         log_type: str | None = None,
         client_context: dict | str | None = None,
         trace_header: str | None = None,
+        invocation_type: str = "RequestResponse",
     ) -> InvocationResult:
-        """Invoke synchronously (``RequestResponse``) and return the result.
+        """Invoke a function and return the result.
 
         ``event`` is any JSON-serialisable value; ``payload`` is raw JSON text
         or bytes (as boto3's ``Payload``); with neither, the event is ``{}``.
-        Function errors are returned, not raised (see ``raise_for_error``).
+        ``invocation_type`` is Lambda's: ``RequestResponse`` (wait for the
+        result; function errors are returned, not raised), ``Event`` (queue
+        it and return 202 at once; see ``put_function_event_invoke_config``)
+        or ``DryRun`` (validate only; 204).
 
         Raises:
             ResourceNotFoundError: unknown function, version or alias.
             InvalidRequestContentError: the event is not JSON.
-            RequestTooLargeError: the request is over 6,291,456 bytes.
+            RequestTooLargeError: over 6,291,456 bytes (1 MB for ``Event``).
             TooManyRequestsError: throttled by reserved or account concurrency.
             InvokerClosedError: the Invoker is closed.
         """
         self._check_open()
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            raise InvalidParameterValueError(
+                f"invocation_type must be RequestResponse, Event or DryRun, got {invocation_type!r}"
+            )
         version, invoked_arn, fn = self.resolve(target)
         if payload is not None:
             if event is not None:
@@ -346,8 +370,25 @@ class Invoker:
             )
         if log_type not in (None, "None", "Tail"):
             raise InvalidParameterValueError(f"log_type must be 'None' or 'Tail', got {log_type!r}")
+        if invocation_type != "RequestResponse":
+            return self._invoke_async(target, fn, invoked_arn, body, invocation_type == "DryRun")
         cc = self._client_context_bytes(client_context)
         request_id, trace = _new_ids()
+        return self._run(fn, version, invoked_arn, request_id, trace, trace_header, cc, body, log_type == "Tail")
+
+    def _run(
+        self,
+        fn: Function,
+        version: Version,
+        invoked_arn: str,
+        request_id: str,
+        trace: str,
+        trace_header: str | None,
+        cc: bytes,
+        body: bytes,
+        tail: bool,
+    ) -> InvocationResult:
+        """Count the invocation in, run it, record it: the path of every execution."""
         if trace_header:
             trace = trace_header
         elif version.config.tracing == "Active":  # Active tracing samples every request
@@ -360,13 +401,121 @@ class Invoker:
             raise
         try:
             spin_s = self._spin_s if concurrency == 1 else 0.0
-            result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, log_type == "Tail", spin_s)
+            result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s)
         finally:
             self._release(fn)
         self._recorder.record(started, time.time(), invoked_arn, concurrency, result, version, trace)
         if self._echo is not None:
             self._echo(result.logs)
         return result
+
+    # -- asynchronous invocation -------------------------------------------------------
+    def _invoke_async(self, target: Any, fn: Function, arn: str, body: bytes, dry_run: bool) -> InvocationResult:
+        if len(body) > MAX_ASYNC_REQUEST_BYTES:
+            raise RequestTooLargeError(
+                f"{len(body)} byte payload is too large for the Event invocation type "
+                f"(limit {MAX_ASYNC_REQUEST_BYTES} bytes)"
+            )
+        request_id, _trace = _new_ids()
+        if not dry_run:
+            self._async.submit(fn, target, arn, qualifier_of(arn), request_id, body)
+        return InvocationResult(
+            status_code=204 if dry_run else 202, raw_payload=b"", request_id=request_id, function_name=fn.name
+        )
+
+    def _run_attempt(self, target: Any, request_id: str, body: bytes) -> InvocationResult:
+        """One attempt of an asynchronous event (same request id every time; no client context)."""
+        self._check_open()
+        version, arn, fn = self.resolve(target)
+        _rid, trace = _new_ids()
+        return self._run(fn, version, arn, request_id, trace, None, b"", body, False)
+
+    def put_function_event_invoke_config(
+        self,
+        target: Any,
+        *,
+        maximum_retry_attempts: int = 2,
+        maximum_event_age_in_seconds: int = 21600,
+        on_success: Any = None,
+        on_failure: Any = None,
+    ) -> EventInvokeConfig:
+        """Configure asynchronous invocation of a function, version or alias (replaces any config).
+
+        Destinations are another function (Function, Version, Alias, name or
+        ARN: invoked asynchronously with Lambda's invocation record) or any
+        callable taking the record.  A function cannot be its own destination.
+        """
+        _version, _arn, fn = self.resolve(target)
+        for destination in (on_success, on_failure):
+            is_function = isinstance(destination, (Function, Version, Alias, str))
+            if is_function and self._destination_name(destination) == fn.name:
+                raise InvalidParameterValueError("You can't specify the function as a destination for itself.")
+        config = EventInvokeConfig(
+            maximum_retry_attempts=maximum_retry_attempts,
+            maximum_event_age_in_seconds=maximum_event_age_in_seconds,
+            on_success=on_success,
+            on_failure=on_failure,
+        )
+        self._event_configs[(fn.name, self._config_qualifier(target))] = config
+        return config
+
+    def get_function_event_invoke_config(self, target: Any) -> EventInvokeConfig:
+        """The asynchronous-invocation config of a function, version or alias."""
+        _version, _arn, fn = self.resolve(target)
+        config = self._event_configs.get((fn.name, self._config_qualifier(target)))
+        if config is None:
+            raise ResourceNotFoundError(f"The function {fn.arn} doesn't have an EventInvokeConfig")
+        return config
+
+    def delete_function_event_invoke_config(self, target: Any) -> None:
+        """Remove the config: defaults apply again (2 retries, 6 hours, no destinations)."""
+        _version, _arn, fn = self.resolve(target)
+        if self._event_configs.pop((fn.name, self._config_qualifier(target)), None) is None:
+            raise ResourceNotFoundError(f"The function {fn.arn} doesn't have an EventInvokeConfig")
+
+    def event_invoke_config_for(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
+        """The config that applies to an event invoked with ``qualifier`` (then the function's)."""
+        configs = self._event_configs
+        return configs.get((function_name, qualifier)) or configs.get((function_name, None)) or _DEFAULT_EVENT_CONFIG
+
+    @staticmethod
+    def _config_qualifier(target: Any) -> str | None:
+        if isinstance(target, Function):
+            return None
+        if isinstance(target, Alias):
+            return target.name
+        if isinstance(target, Version):
+            return None if target.version == LATEST else target.version
+        parts = str(target).split(":")
+        q = parts[7] if target.startswith("arn:") and len(parts) == 8 else (parts[1] if len(parts) == 2 else None)
+        return None if q == LATEST else q
+
+    def _destination_name(self, destination: Any) -> str:
+        if isinstance(destination, (Function, Alias)):
+            return destination.name if isinstance(destination, Function) else destination.function_name
+        if isinstance(destination, Version):
+            return destination.function_name
+        text = str(destination)
+        return text.split(":")[6] if text.startswith("arn:") else text.split(":")[0]
+
+    def wait_for_idle(self, timeout: float | None = None) -> bool:
+        """Block until no asynchronous event is queued or running (True), or ``timeout`` (False).
+
+        With ``Invoker(clock=ManualClock())`` the clock jumps to each scheduled
+        retry when nothing else is running, so retry delays cost no real time.
+        """
+        return self._async.wait_for_idle(timeout)
+
+    @property
+    def async_outcomes(self) -> list[AsyncOutcome]:
+        """How every finished asynchronous event ended, in order."""
+        with self._async._cond:
+            return list(self._async.outcomes)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock schedules follow."""
+        return self._clock
 
     @staticmethod
     def _client_context_bytes(client_context: dict | str | None) -> bytes:
@@ -893,14 +1042,23 @@ class Invoker:
         """Pid of the zygote process, when running."""
         return self._zygote.pid
 
-    def close(self, timeout: float = 1.0) -> None:
-        """End every process this Invoker started; idempotent and bounded in time."""
+    def close(self, timeout: float = 1.0, drain_timeout: float = 0.0) -> None:
+        """End every process this Invoker started; idempotent and bounded in time.
+
+        Asynchronous events still queued are waited for up to
+        ``drain_timeout`` seconds, then discarded: each gets an
+        ``AsyncOutcome`` with ``condition="Discarded"`` (never a hang).
+        """
+        if self._state == "CLOSED":
+            return
+        self._async.close(drain_timeout)
         with self._lock:
             if self._state == "CLOSED":
                 return
             self._state = "CLOSED"
         try:
             self._pool.close(timeout)
+            self._async.join(timeout)
         finally:
             self._zygote.close(timeout)
             shutil.rmtree(self._workdir, ignore_errors=True)

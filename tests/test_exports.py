@@ -9,6 +9,9 @@ import pylambda
 
 PUBLIC = {
     "Alias",
+    "AsyncOutcome",
+    "EventInvokeConfig",
+    "ManualClock",
     "Bill",
     "BillRow",
     "FunctionMetrics",

@@ -1,0 +1,351 @@
+"""Asynchronous invocation: Lambda's event queue, retries, event age and destinations.
+
+::
+
+    invoke(..., invocation_type="Event") ──▶ 202 ──▶ schedule (heap by due time, on the clock)
+                                                        │ dispatcher thread: due → worker pool
+                                                        ▼
+                               attempt = a synchronous invocation, same request id every time
+                 success ─▶ on_success      function error ─▶ retry after 60 s, then 120 s
+                 throttled ─▶ back in the queue, 1 s doubling to 5 min (not an attempt)
+                 too old / retries exhausted / zero reserved concurrency
+                            ─▶ on_failure destination and/or the function's dead-letter target
+                               (neither: dropped, with a logged reason)
+
+Every accepted event ends in exactly one ``AsyncOutcome`` (``invoker.async_outcomes``),
+also when environments crash, time out or run out of memory, and when the
+Invoker is closed with events still queued (``condition="Discarded"``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._clock import Clock
+from ._errors import InvalidParameterValueError, InvokerClosedError, TooManyRequestsError
+
+if TYPE_CHECKING:
+    from ._function import Function
+    from ._invoker import Invoker
+    from ._result import InvocationResult
+
+__all__ = ["AsyncOutcome", "AsyncQueue", "EventInvokeConfig"]
+
+log = logging.getLogger("pylambda")
+
+# Lambda's spacing of retries after a function error (reference §4.2).
+RETRY_DELAYS_S = (60.0, 120.0)
+THROTTLE_BACKOFF_FIRST_S = 1.0
+THROTTLE_BACKOFF_MAX_S = 300.0
+# How many attempts run at once.  More drains a burst sooner and needs as many
+# environments; fewer keeps the machine free for the caller.
+DEFAULT_ASYNC_WORKERS = 16
+
+
+def _check_int_range(field: str, low: int, high: int):
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidParameterValueError(f"{field} must be an integer from {low} to {high}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class EventInvokeConfig:
+    """``PutFunctionEventInvokeConfig``: retries, event age and destinations."""
+
+    maximum_retry_attempts: int = attrs.field(default=2, validator=_check_int_range("maximum_retry_attempts", 0, 2))
+    """Retries after a function error, 0..2."""
+    maximum_event_age_in_seconds: int = attrs.field(
+        default=21600, validator=_check_int_range("maximum_event_age_in_seconds", 60, 21600)
+    )
+    """How long an event may wait, 60..21600 seconds."""
+    on_success: Any = None
+    """Where success records go: a function (Function, Version, Alias, name, ARN) or a callable."""
+    on_failure: Any = None
+    """Where failure records go: a function or a callable."""
+
+
+@attrs.frozen(kw_only=True)
+class AsyncOutcome:
+    """How one accepted asynchronous event ended."""
+
+    request_id: str
+    """The event's request id (the same for every attempt)."""
+    function_name: str
+    """The function."""
+    condition: str
+    """``Success``, ``RetriesExhausted``, ``EventAgeExceeded``, ``ZeroReservedConcurrency`` or ``Discarded``."""
+    attempts: int
+    """Attempts made (Lambda's ``approximateInvokeCount``)."""
+    delivered_to: tuple[str, ...]
+    """``on_success``, ``on_failure``, ``dead_letter``; empty when dropped."""
+    record: dict | None = attrs.field(repr=False)
+    """The invocation record sent to destinations."""
+    timestamp: float
+    """When the outcome was decided (clock time)."""
+
+
+class _Event:
+    __slots__ = ("arn", "attempts", "backoff", "body", "fn", "last", "qualifier", "received", "request_id", "target")
+
+    def __init__(self, fn, target, arn, qualifier, request_id, body, received) -> None:
+        self.fn = fn
+        self.target = target
+        self.arn = arn
+        self.qualifier = qualifier
+        self.request_id = request_id
+        self.body = body
+        self.received = received
+        self.attempts = 0
+        self.backoff = 0.0
+        self.last: InvocationResult | None = None
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+class AsyncQueue:
+    """The Invoker's event queue and its single dispatcher thread."""
+
+    def __init__(self, invoker: Invoker, clock: Clock, workers: int = DEFAULT_ASYNC_WORKERS) -> None:
+        self._invoker = invoker
+        self._clock = clock
+        self._cond = threading.Condition()
+        clock.subscribe(self._cond)
+        self._heap: list[tuple[float, int, _Event]] = []
+        self._seq = itertools.count()
+        self._running = 0
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.outcomes: list[AsyncOutcome] = []
+
+    # -- accepting -------------------------------------------------------------------
+    def submit(self, fn: Function, target: Any, arn: str, qualifier: str | None, request_id: str, body: bytes) -> None:
+        """Queue an accepted event for its first attempt, now."""
+        event = _Event(fn, target, arn, qualifier, request_id, body, self._clock.now())
+        with self._cond:
+            if self._closed:
+                raise InvokerClosedError("Cannot use an Invoker once it has been closed.")
+            self._push(self._clock.now(), event)
+            if self._thread is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="pylambda-async")
+                self._thread = threading.Thread(target=self._dispatch, name="pylambda-dispatcher", daemon=True)
+                self._thread.start()
+
+    def _push(self, due: float, event: _Event) -> None:
+        heapq.heappush(self._heap, (due, next(self._seq), event))
+        self._cond.notify_all()
+
+    # -- dispatching ---------------------------------------------------------------
+    def _dispatch(self) -> None:
+        with self._cond:
+            while not self._closed:
+                now = self._clock.now()
+                if self._heap and self._heap[0][0] <= now and self._running < self._workers:
+                    _due, _seq, event = heapq.heappop(self._heap)
+                    self._running += 1
+                    assert self._pool is not None
+                    self._pool.submit(self._attempt, event)
+                    continue
+                until = self._heap[0][0] if self._heap and self._running < self._workers else None
+                self._clock.wait(self._cond, until)
+
+    def _attempt(self, event: _Event) -> None:
+        try:
+            self._attempt_once(event)
+        except Exception as e:
+            self._finish(event, "Discarded" if self._closed else "RetriesExhausted", note=repr(e))
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    def _attempt_once(self, event: _Event) -> None:
+        inv = self._invoker
+        fn = event.fn
+        config = inv.event_invoke_config_for(fn.name, event.qualifier)
+        now = self._clock.now()
+        if fn.reserved_concurrency == 0:
+            self._finish(event, "ZeroReservedConcurrency")
+            return
+        if now - event.received > config.maximum_event_age_in_seconds:
+            self._finish(event, "EventAgeExceeded")
+            return
+        try:
+            result = inv._run_attempt(event.target, event.request_id, event.body)
+        except TooManyRequestsError:
+            # Throttled: back to the queue, backoff 1 s doubling to 5 min; not an attempt.
+            event.backoff = min(THROTTLE_BACKOFF_MAX_S, event.backoff * 2 or THROTTLE_BACKOFF_FIRST_S)
+            with self._cond:
+                self._push(now + event.backoff, event)
+            return
+        except InvokerClosedError:
+            self._finish(event, "Discarded")
+            return
+        event.attempts += 1
+        event.last = result
+        if result.function_error is None:
+            self._finish(event, "Success")
+        elif event.attempts <= config.maximum_retry_attempts:
+            delay = RETRY_DELAYS_S[min(event.attempts, len(RETRY_DELAYS_S)) - 1]
+            with self._cond:
+                self._push(self._clock.now() + delay, event)
+        else:
+            self._finish(event, "RetriesExhausted")
+
+    # -- outcomes ------------------------------------------------------------------
+    def _record(self, event: _Event, condition: str) -> dict:
+        last = event.last
+        executed = last.executed_version if last is not None else "$LATEST"
+        record: dict[str, Any] = {
+            "version": "1.0",
+            "timestamp": _iso(self._clock.now()),
+            "requestContext": {
+                "requestId": event.request_id,
+                "functionArn": f"{event.fn.arn}:{executed}",
+                "condition": condition,
+                "approximateInvokeCount": event.attempts,
+            },
+            "requestPayload": _json_or_text(event.body),
+        }
+        if last is not None:
+            response: dict[str, Any] = {"statusCode": 200, "executedVersion": executed}
+            if last.function_error:
+                response["functionError"] = last.function_error
+            record["responseContext"] = response
+            record["responsePayload"] = _json_or_text(last.raw_payload)
+        return record
+
+    def _finish(self, event: _Event, condition: str, note: str | None = None) -> None:
+        inv = self._invoker
+        record = self._record(event, condition)
+        delivered: list[str] = []
+        if condition != "Discarded":
+            config = inv.event_invoke_config_for(event.fn.name, event.qualifier)
+            if condition == "Success":
+                if config.on_success is not None and self._deliver(config.on_success, record, event):
+                    delivered.append("on_success")
+            else:
+                if config.on_failure is not None and self._deliver(config.on_failure, record, event):
+                    delivered.append("on_failure")
+                dlq = event.fn.dead_letter_target
+                if dlq is not None and self._dead_letter(dlq, event):
+                    delivered.append("dead_letter")
+                if not delivered:
+                    log.warning(
+                        "async event %s of %s dropped: %s after %d attempt(s), no destination%s",
+                        event.request_id, event.fn.name, condition, event.attempts,
+                        f" ({note})" if note else "",
+                    )  # fmt: skip
+        outcome = AsyncOutcome(
+            request_id=event.request_id,
+            function_name=event.fn.name,
+            condition=condition,
+            attempts=event.attempts,
+            delivered_to=tuple(delivered),
+            record=record,
+            timestamp=self._clock.now(),
+        )
+        with self._cond:
+            self.outcomes.append(outcome)
+            self._cond.notify_all()
+
+    def _deliver(self, destination: Any, record: dict, event: _Event) -> bool:
+        from ._alias import Alias
+        from ._function import Function
+        from ._version import Version
+
+        try:
+            if isinstance(destination, (Function, Version, Alias, str)):
+                self._invoker.invoke(destination, record, invocation_type="Event")
+            else:
+                destination(record)
+            return True
+        except Exception as e:
+            log.warning("destination of async event %s failed: %r", event.request_id, e)
+            return False
+
+    def _dead_letter(self, target: Any, event: _Event) -> bool:
+        last = event.last
+        message = ""
+        if last is not None and last.function_error:
+            doc = _json_or_text(last.raw_payload)
+            message = doc.get("errorMessage", "") if isinstance(doc, dict) else str(doc)
+        attributes = {
+            "RequestID": {"DataType": "String", "StringValue": event.request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": message[:1024]},
+        }
+        try:
+            target(_json_or_text(event.body), attributes)
+            return True
+        except Exception as e:
+            log.warning("dead-letter target of async event %s failed: %r", event.request_id, e)
+            return False
+
+    # -- waiting and closing ---------------------------------------------------------
+    def wait_for_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is queued or running; True if idle, False on timeout.
+
+        With a ManualClock, time jumps to the next scheduled attempt whenever
+        nothing is running, so retries minutes apart complete at once.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._heap or self._running:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                if self._clock.manual and not self._running and self._heap and self._heap[0][0] > self._clock.now():
+                    self._clock.set(self._heap[0][0])  # type: ignore[attr-defined]
+                    continue
+                self._cond.wait(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
+        return True
+
+    def pending(self) -> int:
+        """Events queued or being attempted."""
+        with self._cond:
+            return len(self._heap) + self._running
+
+    def close(self, drain_timeout: float = 0.0) -> list[AsyncOutcome]:
+        """Stop: wait up to ``drain_timeout`` for the queue, discard the rest; return the discarded."""
+        if drain_timeout > 0:
+            self.wait_for_idle(drain_timeout)
+        with self._cond:
+            self._closed = True
+            left = [e for _d, _s, e in self._heap]
+            self._heap.clear()
+            self._cond.notify_all()
+        for event in left:
+            self._finish(event, "Discarded")
+        if self._thread is not None:
+            self._thread.join(2.0)
+        return [o for o in self.outcomes if o.condition == "Discarded"]
+
+    def join(self, timeout: float) -> None:
+        """Wait (bounded) for attempts still running after close; stop the workers."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._running and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
