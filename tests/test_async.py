@@ -390,3 +390,20 @@ def test_close_with_a_non_empty_queue_discards_and_reports(clock):
     assert time.monotonic() - t0 < 10
     conditions = [o.condition for o in inv.async_outcomes]
     assert conditions == ["Discarded"] * 5
+
+
+def test_the_docs_example_runs():
+    """examples/async_retries.py (the docs' example) runs and reports every outcome."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, str(root / "examples" / "async_retries.py")], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(" Success           attempts=1 -> on_success\n") == 2
+    assert out.stdout.count(" RetriesExhausted  attempts=3 -> on_failure, dead_letter\n") == 2
+    assert "on_success got 2 records, on_failure 2, dead letters 2" in out.stdout
+    assert "virtual time spent: 180 seconds" in out.stdout
