@@ -315,6 +315,21 @@ def bench_scale(quick: bool) -> dict:
     return out
 
 
+def bench_async(quick: bool) -> dict:
+    n = 2000 if quick else 10000
+    with Invoker(history_size=n * 2) as invoker:
+        fn = Function("async-noop", noop)
+        invoker.invoke(fn, EVENT)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            invoker.invoke(fn, EVENT, invocation_type="Event")
+        accepted = time.perf_counter() - t0
+        assert invoker.wait_for_idle(300)
+        total = time.perf_counter() - t0
+        assert len(invoker.async_outcomes) == n
+    return {"events": n, "accepted per second": n / accepted, "accepted and processed per second": n / total}
+
+
 def bench_payloads(quick: bool) -> dict:
     out = {}
     pipe = PipeEcho()
@@ -411,6 +426,14 @@ def report(results: dict, quick: bool) -> str:
         lines.append(
             f"| {name} | {r['pylambda']:.1f} | {r['pipe + JSON']:.1f} | {r['pylambda'] / r['pipe + JSON']:.2f} |"
         )
+    a = results["async"]
+    lines += [
+        "",
+        "## Asynchronous invocation (no-op handler, Event)",
+        "",
+        f"{a['events']:,} events: accepted at {a['accepted per second']:,.0f}/s; accepted and processed "
+        f"(every outcome recorded) at {a['accepted and processed per second']:,.0f}/s.",
+    ]
     lines += [
         "",
         "Where the time goes, what was tried, and how these compare with the targets: "
@@ -434,6 +457,7 @@ def main() -> None:
         ("throughput", lambda: bench_throughput(args.quick)),
         ("scale", lambda: bench_scale(args.quick)),
         ("payloads", lambda: bench_payloads(args.quick)),
+        ("async", lambda: bench_async(args.quick)),
     ):
         t = time.perf_counter()
         results[name] = fn()
