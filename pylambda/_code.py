@@ -46,7 +46,7 @@ class CodeBundle:
     kind: str
     """``"directory"`` (live), ``"zip"`` (bytes), ``"callable"`` or ``"path"``."""
     path: str | None = None
-    """The live directory, for ``"directory"``; None otherwise."""
+    """The live directory (``"directory"``), or a callable's source file (``"callable"``)."""
     data: bytes | None = attrs.field(default=None, repr=False)
     """Zip bytes for ``"zip"``, the cloudpickle for ``"callable"``."""
 
@@ -164,7 +164,9 @@ def bundle_for(handler: object, code: object) -> tuple[str, CodeBundle]:
             raise InvalidParameterValueError(
                 "code= cannot be combined with a callable handler; put data files next to a module handler instead"
             )
-        return name, CodeBundle(kind="callable", data=pickle_callable(handler))
+        code_obj = getattr(handler, "__code__", None)
+        source = code_obj.co_filename if code_obj is not None else None
+        return name, CodeBundle(kind="callable", path=source, data=pickle_callable(handler))
     if not isinstance(handler, str) or not handler or len(handler) > 128 or any(c.isspace() for c in handler):
         raise InvalidParameterValueError(
             f"handler must be 'module.function' (at most 128 characters, no spaces) or a callable, got {handler!r}"

@@ -639,6 +639,7 @@ class Invoker:
             "runtime": cfg.runtime,
             "handler": version.handler,
             "handler_pickle": code.data if code.kind == "callable" else None,
+            "handler_file": code.path if code.kind == "callable" else None,
             "setup": fn.setup_pickle,
         }
         self._init_specs[key] = spec

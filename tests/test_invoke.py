@@ -47,6 +47,26 @@ def test_callable_handler_defined_in_a_test_file_runs(invoker):
     assert r.executed_version == "$LATEST"
 
 
+def explode(event, context):
+    """Raises from a helper, to check the frames of a by-value handler."""
+    return _helper(event)
+
+
+def _helper(event):
+    raise KeyError(event["missing"])
+
+
+def test_callable_handler_stack_traces_name_the_source_file(invoker):
+    """A by-value handler's error frames point at this file and its real lines."""
+    r = invoker.invoke(Function("exploder", explode), {"missing": "k"})
+    frames = r.payload["stackTrace"]
+    assert len(frames) == 2
+    assert all(f'File "{__file__}", line ' in frame for frame in frames)
+    assert "in explode" in frames[0]
+    assert "in _helper" in frames[1]
+    assert "raise KeyError" in frames[1]
+
+
 def test_example_module_handler_cold_then_warm(invoker):
     """The shipped example: cold start with Init Duration, then warm reuse."""
     fn = Function("hello", "app.handler", code=Path(__file__).parent.parent / "examples" / "hello")

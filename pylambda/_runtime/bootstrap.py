@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 
 from . import context as _context
 from .faults import Fault, error_log_line, error_payload, resolve_handler
@@ -188,6 +189,33 @@ def _encoder(runtime: str):
     return encoder(default, ensure_ascii=ensure_ascii)
 
 
+_DYNAMIC = "<dynamic-code>"
+
+
+def _restore_filenames(handler, filename: str) -> None:
+    """Give a by-value handler back its source file name.
+
+    cloudpickle (3.1+) replaces ``co_filename`` with ``<dynamic-code>`` so its
+    payloads are deterministic; line numbers survive.  Without the file name
+    every stack trace and log location of a handler defined in a test file
+    would point nowhere, so it is restored on the handler and on the
+    functions of the same module it references.
+    """
+
+    def fix(code: types.CodeType) -> types.CodeType:
+        consts = tuple(fix(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+        name = filename if code.co_filename == _DYNAMIC else code.co_filename
+        if name == code.co_filename and consts == code.co_consts:
+            return code
+        return code.replace(co_filename=name, co_consts=consts)
+
+    module = getattr(handler, "__module__", None)
+    candidates = [handler, *getattr(handler, "__globals__", {}).values()]
+    for obj in candidates:
+        if isinstance(obj, types.FunctionType) and obj.__module__ == module and obj.__code__.co_filename == _DYNAMIC:
+            obj.__code__ = fix(obj.__code__)
+
+
 def _exit_code(exc: SystemExit) -> int:
     code = exc.code
     if code is None:
@@ -241,6 +269,8 @@ def _init(req_r: int, resp_w: int):
             pickle.loads(setup)()
         if spec.get("handler_pickle") is not None:
             handler = pickle.loads(spec["handler_pickle"])
+            if spec.get("handler_file"):
+                _restore_filenames(handler, spec["handler_file"])
         else:
             handler = resolve_handler(spec["handler"])
     except SystemExit as e:

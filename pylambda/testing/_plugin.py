@@ -1,0 +1,106 @@
+"""The pytest plugin: ``lambda_invoker`` and ``lambda_function`` fixtures.
+
+Options (command line or ``addopts``) set the Invoker defaults for a run;
+``@pytest.mark.lambda_invoker(**options)`` overrides them for one test::
+
+    def test_order(lambda_invoker, lambda_function):
+        fn = lambda_function("app.handler", code="src/")
+        assert lambda_invoker.invoke(fn, {"id": 1}).payload == {"ok": True}
+
+The Invoker is closed after the test, and the test fails if any process it
+started is still alive then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+__all__: list[str] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pylambda", "pylambda: local Lambda environments")
+    group.addoption("--lambda-stateless", action="store_true", default=None,
+                    help="give every invocation a fresh environment (proves handlers keep no warm state)")  # fmt: skip
+    group.addoption("--lambda-idle-ttl", type=float, default=None, metavar="SECONDS",
+                    help="end environments idle this long (default 300)")  # fmt: skip
+    group.addoption("--lambda-concurrency-limit", type=int, default=None, metavar="N",
+                    help="the account concurrency limit (default 1000)")  # fmt: skip
+    group.addoption("--lambda-echo-logs", action="store_true", default=None,
+                    help="print every invocation's log to stderr as it completes")  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "lambda_invoker(**options): Invoker options for this test's lambda_invoker fixture "
+        "(e.g. stateless=True, idle_ttl=1.0, concurrency_limit=5)",
+    )
+
+
+def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    cfg = request.config
+    options: dict[str, Any] = {}
+    for opt, key in (
+        ("lambda_stateless", "stateless"),
+        ("lambda_idle_ttl", "idle_ttl"),
+        ("lambda_concurrency_limit", "concurrency_limit"),
+        ("lambda_echo_logs", "echo_logs"),
+    ):
+        value = cfg.getoption(opt)
+        if value is not None:
+            options[key] = value
+    for marker in reversed(list(request.node.iter_markers("lambda_invoker"))):
+        options.update(marker.kwargs)
+    return options
+
+
+@pytest.fixture
+def lambda_invoker(request: pytest.FixtureRequest):
+    """An Invoker for this test, closed after it; fails the test if a process is left."""
+    from pylambda import Invoker
+    from pylambda.testing import environment_pids, leftover_processes
+
+    invoker = Invoker(**_options(request))
+    started: set[int] = set()
+    try:
+        yield invoker
+    finally:
+        started.update(environment_pids(invoker))
+        invoker.close()
+    left = leftover_processes(sorted(started))
+    if left:
+        pytest.fail(f"pylambda: processes left after the Invoker closed: {left}")
+
+
+@pytest.fixture
+def lambda_function(lambda_invoker, request: pytest.FixtureRequest):
+    """Define a Function registered with ``lambda_invoker``.
+
+    ``lambda_function(handler, code=None, name=None, **config)``: ``handler``
+    is ``"module.function"`` (under ``code``, a directory or .zip, or the
+    test's directory), ``"path/to/dir/module.function"``, or a callable.
+    The name defaults to one derived from the test.
+    """
+    from pathlib import Path
+
+    from pylambda import Function
+
+    counter = iter(range(1, 10**6))
+    base = "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)[:50] or "fn"
+
+    def make(handler, code=None, name=None, **config):
+        if isinstance(handler, str) and code is None:
+            directory, _, module_fn = handler.rpartition("/")
+            candidate = Path(request.path).parent / directory if directory else None
+            if candidate is not None and candidate.is_dir():
+                handler, code = module_fn, str(candidate)
+            elif not directory:
+                code = str(Path(request.path).parent)
+        fn = Function(name or f"{base}-{next(counter)}", handler, code=code, **config)
+        lambda_invoker.register(fn)
+        return fn
+
+    return make

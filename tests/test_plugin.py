@@ -1,0 +1,92 @@
+"""The pytest plugin, run as a user runs it (pytester)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def handler_dir(pytester):
+    """A project with a handler module next to its tests."""
+    pytester.makepyfile(
+        app="""
+        import os
+        STATE = {"n": 0}
+
+        def handler(event, context):
+            STATE["n"] += 1
+            return {"n": STATE["n"], "pid": os.getpid(), "name": context.function_name}
+        """
+    )
+    return pytester
+
+
+def test_fixtures_run_a_module_handler(handler_dir):
+    """lambda_function finds app.handler next to the test; lambda_invoker runs it warm."""
+    handler_dir.makepyfile(
+        test_it="""
+        def test_warm(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler")
+            first = lambda_invoker.invoke(fn, {})
+            second = lambda_invoker.invoke(fn, {})
+            assert first.payload["n"] == 1 and second.payload["n"] == 2
+            assert first.payload["name"].startswith("test_warm")
+
+        def test_callable(lambda_invoker, lambda_function):
+            fn = lambda_function(lambda event, context: event["x"] * 2)
+            assert lambda_invoker.invoke(fn, {"x": 21}).payload == 42
+        """
+    )
+    result = handler_dir.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_stateless_option_and_marker(handler_dir):
+    """--lambda-stateless and @pytest.mark.lambda_invoker set Invoker options."""
+    handler_dir.makepyfile(
+        test_it="""
+        import pytest
+
+        def test_option(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler")
+            assert [lambda_invoker.invoke(fn, {}).payload["n"] for _ in range(2)] == [1, 1]
+
+        @pytest.mark.lambda_invoker(stateless=False)
+        def test_marker_wins(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler")
+            assert [lambda_invoker.invoke(fn, {}).payload["n"] for _ in range(2)] == [1, 2]
+        """
+    )
+    result = handler_dir.runpytest_subprocess("--lambda-stateless", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_help_lists_the_options(pytester):
+    """pytest --help shows the plugin's option group."""
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*pylambda*", "*--lambda-stateless*"])
+
+
+def test_nothing_is_left_running(handler_dir):
+    """After a run that used the fixtures, no environment process survives."""
+    handler_dir.makepyfile(
+        test_it="""
+        import os
+        from pylambda.testing import environment_pids
+
+        def test_many(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler")
+            lambda_invoker.invoke(fn, {})
+            with open("pids.txt", "w") as f:
+                f.write(" ".join(map(str, environment_pids(lambda_invoker))))
+        """
+    )
+    result = handler_dir.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    from pylambda.testing import leftover_processes
+
+    pids = [int(p) for p in (handler_dir.path / "pids.txt").read_text().split()]
+    assert pids
+    assert leftover_processes(pids) == []
