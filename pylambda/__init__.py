@@ -22,6 +22,7 @@ _EXPORTS = {
     "AsyncOutcome": "._async",
     "EventInvokeConfig": "._async",
     "ManualClock": "._clock",
+    "MapResult": "._map",
     "Bill": "._billing",
     "BillRow": "._billing",
     "FunctionMetrics": "._metrics",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._logs import LogEvent as LogEvent
     from ._logs import LogGroup as LogGroup
     from ._logs import LogStream as LogStream
+    from ._map import MapResult as MapResult
     from ._metrics import FunctionMetrics as FunctionMetrics
     from ._result import InvocationResult as InvocationResult
     from ._runtime.context import LambdaContext as LambdaContext

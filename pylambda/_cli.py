@@ -73,6 +73,86 @@ def _invoke(args: argparse.Namespace) -> int:
     return 1 if result.function_error else 0
 
 
+def _load_definition(path: Path) -> dict:
+    text = path.read_text()
+    if path.suffix == ".json":
+        return json.loads(text)
+    if path.suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ImportError:
+                raise SystemExit("pylambda: TOML needs Python 3.11+ or 'pip install tomli'") from None
+        return tomllib.loads(text)
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise SystemExit("pylambda: YAML needs PyYAML: pip install 'pylambda[yaml]'") from None
+        return yaml.safe_load(text)
+    raise SystemExit(f"pylambda: {path} must end in .json, .toml, .yaml or .yml")
+
+
+_FUNCTION_KEYS = {
+    "handler", "code", "runtime", "memory_size", "timeout", "ephemeral_storage", "environment", "architecture",
+    "reserved_concurrency", "description", "log_format", "application_log_level", "system_log_level",
+    "log_group", "tracing",
+}  # fmt: skip
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import Function, Invoker, PylambdaError
+
+    path = Path(args.definition)
+    spec = _load_definition(path)
+    base = path.parent
+    functions_spec = spec.get("functions") or {}
+    invocations = spec.get("invocations") or []
+    if not functions_spec:
+        raise SystemExit(f"pylambda: {path} defines no [functions]")
+    status = 0
+    try:
+        functions = {}
+        for name, conf in functions_spec.items():
+            unknown = set(conf) - _FUNCTION_KEYS
+            if unknown:
+                raise SystemExit(f"pylambda: function {name!r}: unknown keys {sorted(unknown)}")
+            conf = dict(conf)
+            if "code" in conf:
+                conf["code"] = str((base / conf["code"]).resolve())
+            functions[name] = Function(name, conf.pop("handler"), **conf)
+        with Invoker() as invoker:
+            invoker.register(*functions.values())
+            for i, call in enumerate(invocations, 1):
+                target = call.get("function")
+                if target is None:
+                    raise SystemExit(f"pylambda: invocation {i} names no function")
+                if "event_file" in call:
+                    payload = (base / call["event_file"]).read_bytes()
+                else:
+                    payload = json.dumps(call.get("event", {})).encode()
+                kind = call.get("invocation_type", "RequestResponse")
+                result = invoker.invoke(target, payload=payload, invocation_type=kind)
+                if kind == "Event":
+                    invoker.wait_for_idle(float(call.get("wait", 60)))
+                if not args.quiet:
+                    sys.stderr.write(result.logs)
+                shown = result.payload if not result.payload_is_bytes else result.raw_payload.decode("latin-1")
+                print(json.dumps({"invocation": i, "function": target, "status": result.status_code,
+                                  "error": result.error_type, "payload": shown}))  # fmt: skip
+                if result.function_error:
+                    status = 1
+            for outcome in invoker.async_outcomes:
+                print(json.dumps({"async": outcome.request_id, "condition": outcome.condition,
+                                  "attempts": outcome.attempts}))  # fmt: skip
+    except PylambdaError as e:
+        print(f"pylambda: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    return status
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pylambda",
@@ -101,6 +181,19 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--tail", action="store_true", help="also print the base64 LogResult, as LogType=Tail")
     inv.add_argument("--quiet", "-q", action="store_true", help="do not print the log")
     inv.set_defaults(func=_invoke)
+    run = sub.add_parser(
+        "run",
+        help="define several functions and run a list of invocations from a JSON/TOML/YAML file",
+        description=(
+            "Run the invocations listed in a definition file: [functions.NAME] tables (handler, code, "
+            "memory_size, timeout, environment, ...) and [[invocations]] (function, event or event_file, "
+            "invocation_type). Paths are relative to the file. Prints one JSON line per invocation; "
+            "exits 1 if any had a function error."
+        ),
+    )
+    run.add_argument("definition", help="a .json, .toml, .yaml or .yml file")
+    run.add_argument("--quiet", "-q", action="store_true", help="do not print the logs")
+    run.set_defaults(func=_run)
     return parser
 
 

@@ -224,6 +224,10 @@ class Function:
         extra = {"description": new_config.description} if "description" in changes else {}
         return self._replace_latest(config=new_config, **extra)
 
+    def reload_code(self) -> Version:
+        """Start a new ``$LATEST`` revision over the same code (its files changed)."""
+        return self._replace_latest()
+
     def update_code(self, *, handler: str | Callable[..., Any] | None = None, code: Any = None) -> Version:
         """Replace ``$LATEST``'s handler and/or code; new environments run it."""
         if handler is None and code is None:

@@ -51,6 +51,7 @@ from ._logs import (
     stream_name,
     timeout_line,
 )
+from ._map import MapResult, run_map
 from ._metrics import FunctionMetrics
 from ._result import InvocationResult
 from ._runtime.marshal import encoder
@@ -97,6 +98,28 @@ def _new_ids() -> tuple[str, str]:
 
 
 _DEFAULT_EVENT_CONFIG = EventInvokeConfig()
+# How often a $LATEST code directory is checked for edits.  Shorter notices
+# edits sooner; each check walks the tree.
+WATCH_INTERVAL_S = 0.2
+
+
+def _tree_fingerprint(root: str) -> int:
+    """A hash of every file's path, mtime and size under ``root`` (bytecode caches aside)."""
+    entries = []
+    stack = [root]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "__pycache__":
+                            stack.append(entry.path)
+                    else:
+                        st = entry.stat()
+                        entries.append((entry.path, st.st_mtime_ns, st.st_size))
+        except OSError:
+            continue
+    return hash(frozenset(entries))
 
 
 def _echo_function(echo: bool | Any):
@@ -174,6 +197,8 @@ class Invoker:
         clock: what asynchronous retries, backoff and event age follow:
             real time by default, or ``pylambda.ManualClock()`` in tests.
         async_workers: how many asynchronous attempts may run at once.
+        watch_code: serve edits to a ``$LATEST`` code directory without a
+            restart (its files are checked at most every 0.2 s per function).
     """
 
     def __init__(
@@ -189,6 +214,7 @@ class Invoker:
         echo_logs: bool | Any = False,
         clock: Clock | None = None,
         async_workers: int = DEFAULT_ASYNC_WORKERS,
+        watch_code: bool = True,
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
@@ -230,6 +256,8 @@ class Invoker:
         self._zygote = Zygote()
         self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl)
         self._init_specs: dict[tuple, dict] = {}
+        self._watch_code = bool(watch_code)
+        self._watch: dict[str, tuple[float, int, int]] = {}
         self._platform_lines: dict[tuple, PlatformLines] = {}
         self._provisioned_configs: dict[tuple, int] = {}
         self._latest_revision: dict[str, int] = {}
@@ -344,6 +372,8 @@ class Invoker:
                 f"invocation_type must be RequestResponse, Event or DryRun, got {invocation_type!r}"
             )
         version, invoked_arn, fn = self.resolve(target)
+        if version.code.kind == "directory" and version.version == LATEST and self._watch_code:
+            version = self._reload_if_changed(fn, version)
         if payload is not None:
             if event is not None:
                 raise InvalidParameterValueError("pass event or payload, not both")
@@ -409,6 +439,26 @@ class Invoker:
             self._echo(result.logs)
         return result
 
+    def map(
+        self,
+        target: Any,
+        events: Iterable[Any],
+        *,
+        concurrency: int | None = None,
+        invocation_type: str = "RequestResponse",
+        progress: bool | None = None,
+    ) -> MapResult:
+        """Invoke ``target`` once per event, ``concurrency`` at a time; results in event order.
+
+        Throttled invocations are retried with backoff, as an SDK client
+        would.  ``progress`` shows a tqdm bar (default: when stderr is a
+        terminal and tqdm is installed).  The returned ``MapResult`` is a
+        sequence of results with ``summary()``: count, errors, cold starts,
+        p50/p99 duration and cost.
+        """
+        self._check_open()
+        return run_map(self, target, events, concurrency, invocation_type, progress)
+
     # -- asynchronous invocation -------------------------------------------------------
     def _invoke_async(self, target: Any, fn: Function, arn: str, body: bytes, dry_run: bool) -> InvocationResult:
         if len(body) > MAX_ASYNC_REQUEST_BYTES:
@@ -427,6 +477,8 @@ class Invoker:
         """One attempt of an asynchronous event (same request id every time; no client context)."""
         self._check_open()
         version, arn, fn = self.resolve(target)
+        if version.code.kind == "directory" and version.version == LATEST and self._watch_code:
+            version = self._reload_if_changed(fn, version)
         _rid, trace = _new_ids()
         return self._run(fn, version, arn, request_id, trace, None, b"", body, False)
 
@@ -573,6 +625,24 @@ class Invoker:
                 self._unreserved_inflight -= 1
 
     # -- environments ----------------------------------------------------------------
+    def _reload_if_changed(self, fn: Function, version: Version) -> Version:
+        """Notice edits under a ``$LATEST`` code directory and serve the new code.
+
+        At most every ``WATCH_INTERVAL_S`` per function, the tree's
+        (path, mtime, size) fingerprint is compared with the last one; a
+        change makes a new ``$LATEST`` revision, whose environments start cold
+        with the new code.  Published versions are snapshots and never change.
+        """
+        now = time.monotonic()
+        state = self._watch.get(fn.name)
+        if state is not None and state[2] == version.revision and now < state[0]:
+            return version
+        fingerprint = _tree_fingerprint(version.code.path)
+        if state is not None and state[2] == version.revision and fingerprint != state[1]:
+            version = fn.reload_code()
+        self._watch[fn.name] = (now + WATCH_INTERVAL_S, fingerprint, version.revision)
+        return version
+
     def _key(self, version: Version) -> tuple:
         key = (version.function_name, version.version, version.revision)
         if version.version == LATEST and self._latest_revision.get(version.function_name) != version.revision:
@@ -640,6 +710,7 @@ class Invoker:
             "handler": version.handler,
             "handler_pickle": code.data if code.kind == "callable" else None,
             "handler_file": code.path if code.kind == "callable" else None,
+            "live_code": code.kind == "directory",
             "setup": fn.setup_pickle,
         }
         self._init_specs[key] = spec

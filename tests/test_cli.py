@@ -69,3 +69,30 @@ def test_help_reads_well():
     assert out.returncode == 0
     assert "--event" in out.stdout
     assert "stdout" in out.stdout
+
+
+def test_run_a_toml_definition():
+    """pylambda run executes every invocation of the example definition."""
+    out = run("run", "examples/pipeline.toml", "-q")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line.get("status") for line in lines[:3]] == [200, 200, 202]
+    assert lines[0]["payload"]["greeting"] == "Hello, Ada!"
+    assert lines[3]["condition"] == "Success"
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        ('{"functions": {}}', ".json", "defines no [functions]"),
+        ('{"functions": {"f": {"handler": "a.b", "colour": 1}}}', ".json", "unknown keys"),
+        ("x = 1", ".ini", "must end in"),
+    ],
+)
+def test_run_reports_bad_definitions(tmp_path, content, suffix, message):
+    """A bad definition file exits non-zero naming the problem."""
+    path = tmp_path / f"def{suffix}"
+    path.write_text(content)
+    out = run("run", str(path))
+    assert out.returncode != 0
+    assert message in out.stderr

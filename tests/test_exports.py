@@ -12,6 +12,7 @@ PUBLIC = {
     "AsyncOutcome",
     "EventInvokeConfig",
     "ManualClock",
+    "MapResult",
     "Bill",
     "BillRow",
     "FunctionMetrics",

@@ -352,6 +352,40 @@ def test_alias_routing_executes_both_versions(invoker, make_fn):
     assert seen == {"1", "2"}
 
 
+def test_edits_to_a_latest_directory_are_served(invoker, tmp_path):
+    """Editing a $LATEST code directory starts new environments with the new code."""
+    import time
+
+    (tmp_path / "app.py").write_text("def handler(e, c):\n    return 'one'\n")
+    fn = Function("reloading", "app.handler", code=str(tmp_path))
+    v1 = fn.publish_version()
+    first = invoker.invoke(fn)
+    assert first.payload == "one"
+    (tmp_path / "app.py").write_text("def handler(e, c):\n    return 'two'\n")
+    deadline = time.monotonic() + 10
+    r = invoker.invoke(fn)
+    while r.payload != "two" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        r = invoker.invoke(fn)
+    assert r.payload == "two"
+    assert r.cold_start
+    assert r.environment_id != first.environment_id
+    assert invoker.invoke(v1).payload == "one"  # published versions never change
+
+
+def test_watch_code_can_be_turned_off(tmp_path):
+    """With watch_code=False, $LATEST keeps its environments after an edit."""
+    import time
+
+    (tmp_path / "app.py").write_text("def handler(e, c):\n    return 'one'\n")
+    fn = Function("frozen-latest", "app.handler", code=str(tmp_path))
+    with Invoker(watch_code=False) as inv:
+        inv.invoke(fn)
+        (tmp_path / "app.py").write_text("def handler(e, c):\n    return 'two'\n")
+        time.sleep(0.3)
+        assert inv.invoke(fn).payload == "one"
+
+
 def test_update_configuration_retires_latest_environments(invoker, make_fn):
     """After an update, $LATEST starts a fresh environment with the new config."""
     fn = make_fn("inspect_env.handler")

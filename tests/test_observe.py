@@ -230,3 +230,27 @@ def test_invoker_knobs_are_validated(kwargs):
     """Invoker options outside their range raise InvalidParameterValueError."""
     with pytest.raises(InvalidParameterValueError):
         Invoker(**kwargs)
+
+
+def test_map_returns_results_in_order_with_a_summary(invoker):
+    """invoker.map fans out, keeps the event order, and summarises the run."""
+    fn = Function("mapped", lambda event, context: event["i"] * 10, memory_size=256)
+    result = invoker.map(fn, [{"i": i} for i in range(20)], concurrency=4, progress=False)
+    assert result.payloads == [i * 10 for i in range(20)]
+    summary = result.summary()
+    assert summary["count"] == 20
+    assert summary["errors"] == 0
+    assert 1 <= summary["cold_starts"] <= 4
+    assert summary["p50_ms"] <= summary["p99_ms"]
+    expected = sum(r.memory_size_mb / 1024 * r.billed_duration_ms / 1000 * 0.0000166667 + 2e-7 for r in result)
+    assert summary["cost_usd"] == pytest.approx(expected)
+    assert "20 results, 0 errors" in repr(result)
+
+
+def test_map_reports_errors_and_retries_throttles():
+    """Function errors are results; throttled calls are retried until they run."""
+    with Invoker() as inv:
+        fn = Function("mapped-throttled", lambda event, context: 1 / event["d"], reserved_concurrency=1)
+        result = inv.map(fn, [{"d": 1}, {"d": 0}, {"d": 2}], concurrency=3, progress=False)
+    assert [r.error_type for r in result] == [None, "ZeroDivisionError", None]
+    assert len(result.errors) == 1

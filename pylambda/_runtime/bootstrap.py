@@ -259,6 +259,10 @@ def _init(req_r: int, resp_w: int):
     task_root = spec["task_root"]
     os.chdir(task_root)
     sys.path[:] = [task_root, *spec["sys_path"]]
+    # A live code directory may be edited and re-imported by the next
+    # environment within the same second: bytecode caches keyed on whole-second
+    # mtimes could then serve the old code, so none are written.
+    sys.dont_write_bytecode = bool(spec.get("live_code"))
     _unbuffered_std_streams()
     json_logs = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
     _setup_logging(os.environ.get("AWS_LAMBDA_LOG_LEVEL"), json_logs)
