@@ -199,6 +199,11 @@ class Invoker:
         async_workers: how many asynchronous attempts may run at once.
         watch_code: serve edits to a ``$LATEST`` code directory without a
             restart (its files are checked at most every 0.2 s per function).
+        mode: ``"process"`` (default: environments are worker processes) or
+            ``"inline"``: handlers run in the calling thread, for debuggers
+            and ``mock.patch``, with the same context, environment variables,
+            logs and payloads but no memory limit, no hard timeout and no
+            isolation (see docs/inline.md).
     """
 
     def __init__(
@@ -215,6 +220,7 @@ class Invoker:
         clock: Clock | None = None,
         async_workers: int = DEFAULT_ASYNC_WORKERS,
         watch_code: bool = True,
+        mode: str = "process",
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
@@ -251,16 +257,26 @@ class Invoker:
         self._unreserved_inflight = 0
         self._total_inflight = 0
         self._carved = (-1, 0)  # (Function.reserved_epoch, sum of reserved concurrency)
-        self._state = "OPEN"
-        self._workdir = tempfile.mkdtemp(prefix="pylambda-")
+        if mode not in ("process", "inline"):
+            raise InvalidParameterValueError(f"mode must be 'process' or 'inline', got {mode!r}")
+        self._mode = mode
+        self._workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
         self._zygote = Zygote()
-        self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl)
+        factory = None
+        if mode == "inline":
+            from ._environment.inline import InlineEnvironment
+
+            def factory(key, env_id, name, spec, memory_mb):
+                return InlineEnvironment(key, env_id, spec, memory_mb)
+
+        self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl, factory)
         self._init_specs: dict[tuple, dict] = {}
         self._watch_code = bool(watch_code)
         self._watch: dict[str, tuple[float, int, int]] = {}
         self._platform_lines: dict[tuple, PlatformLines] = {}
         self._provisioned_configs: dict[tuple, int] = {}
         self._latest_revision: dict[str, int] = {}
+        self._state = "OPEN"  # last: a constructor that raised leaves nothing to close
 
     # -- registry ------------------------------------------------------------------
     def register(self, *functions: Function) -> Invoker:
@@ -274,7 +290,8 @@ class Invoker:
                 if existing is not None and existing is not fn:
                     raise InvalidParameterValueError(f"a different function named {fn.name!r} is already registered")
                 self._functions[fn.name] = fn
-        self._zygote.start()
+        if self._mode == "process":
+            self._zygote.start()
         return self
 
     @property
@@ -836,7 +853,7 @@ class Invoker:
             if env is None:
                 phase = _Phase()
                 started = self._cold_start(key, version, fn, request_id, phase, lines)
-                if not isinstance(started, Environment):
+                if isinstance(started, tuple):  # the invoke-phase init failed too
                     status, etype, payload, init_ms = started
                     return self._result(
                         fn, version, lines, trace, request_id, phase, None, payload, etype, status, init_ms, tail
@@ -1108,6 +1125,11 @@ class Invoker:
     def environments(self) -> list[Environment]:
         """Live environments (for inspection and leak checks)."""
         return self._pool.live()
+
+    @property
+    def mode(self) -> str:
+        """``"process"`` or ``"inline"``."""
+        return self._mode
 
     @property
     def zygote_pid(self) -> int | None:

@@ -36,8 +36,13 @@ __all__ = ["EnvironmentPool"]
 class EnvironmentPool:
     """Idle stacks per version key, every live environment, and their /tmp dirs."""
 
-    def __init__(self, zygote: Zygote, workdir: str, idle_ttl: float | None) -> None:
+    def __init__(self, zygote: Zygote, workdir: str, idle_ttl: float | None, factory=None) -> None:
         self._zygote = zygote
+        # Builds an environment: a process forked by the zygote by default, or
+        # another implementation of the same interface (the inline one).
+        self._factory = factory or (
+            lambda key, env_id, name, spec, memory_mb: Environment(zygote, key, env_id, name, spec, memory_mb)
+        )
         self._workdir = workdir
         self._idle_ttl = idle_ttl
         self._lock = threading.Lock()
@@ -71,7 +76,7 @@ class EnvironmentPool:
 
     def start(self, key: tuple, env_id: str, name: str, init_spec: dict, memory_mb: int) -> Environment:
         """Fork a new environment for ``key`` (the INIT message is already sent)."""
-        env = Environment(self._zygote, key, env_id, name, init_spec, memory_mb)
+        env = self._factory(key, env_id, name, init_spec, memory_mb)
         with self._lock:
             if self._closed:
                 closed = True

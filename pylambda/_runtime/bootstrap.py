@@ -50,7 +50,7 @@ from .protocol import (
     write_all,
 )
 
-__all__ = ["main"]
+__all__ = ["main", "parse_invoke", "run_handler"]
 
 # Lambda's synchronous response limit (6 MiB + 100 bytes): a larger response is
 # a function error, checked here so an oversized body never crosses the pipe.
@@ -293,6 +293,54 @@ def _init(req_r: int, resp_w: int):
     return handler, spec["runtime"], json_logs
 
 
+def parse_invoke(body: bytes, start: int, decode):
+    """The fields of an INVOKE body that begins at ``start`` in ``body``.
+
+    Returns (deadline_ms, flags, request_id, invoked_arn, trace, client
+    context, cognito identity, offset of the event bytes).
+    """
+    deadline_ms, flags, n_id, n_arn, n_trace, n_cc, n_cog = INVOKE_HEAD.unpack_from(body, start)
+    pos = start + INVOKE_HEAD.size
+    end = pos + n_id + n_arn + n_trace
+    ids = body[pos:end].decode()
+    client_context = decode(body[end : end + n_cc].decode()) if n_cc else None
+    end += n_cc
+    cognito = decode(body[end : end + n_cog].decode()) if n_cog else None
+    end += n_cog
+    return deadline_ms, flags, ids[:n_id], ids[n_id : n_id + n_arn], ids[n_id + n_arn :], client_context, cognito, end
+
+
+def run_handler(handler, event_text: str, ctx, request_id: str, encode, decode, json_logs: bool, stdout):
+    """Call the handler as RIC does: (status, response bytes, error type bytes).
+
+    Exceptions become the error document (and the ``[ERROR]`` log line);
+    ``SystemExit`` propagates, since what it means depends on who runs this.
+    """
+    try:
+        try:
+            event = decode(event_text)
+        except ValueError as e:
+            raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
+        result = handler(event, ctx)
+        if result.__class__ is bytes:
+            status, out = STATUS_BYTES, result
+        else:
+            try:
+                out = encode(result).encode()
+            except (Exception, RecursionError) as e:
+                raise Fault("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
+            status = STATUS_JSON
+        if len(out) > MAX_RESPONSE_BYTES:
+            return STATUS_ERROR, _TOO_LARGE, b"Function.ResponseSizeTooLarge"
+        return status, out, b""
+    except SystemExit:
+        raise
+    except BaseException as e:  # the handler's failure is the result
+        error_type, payload = error_payload(e, request_id)
+        stdout.write(error_log_line(error_type, payload, json_logs))
+        return STATUS_ERROR, json.dumps(payload).encode(), error_type.encode()
+
+
 def main(req_r: int, resp_w: int) -> None:
     """Serve one environment's life: init, then invocations until EOF.
 
@@ -311,8 +359,6 @@ def main(req_r: int, resp_w: int) -> None:
     rusage_self = resource.RUSAGE_SELF
     pack_result = RESULT_FRAME.pack
     unpack_frame = HEADER.unpack_from
-    unpack_invoke = INVOKE_HEAD.unpack_from
-    frame_start = HEADER.size + INVOKE_HEAD.size
     make_context = _context.LambdaContext
     stdout = sys.stdout
     waiter = select.poll()
@@ -332,47 +378,23 @@ def main(req_r: int, resp_w: int) -> None:
         size = unpack_frame(chunk)[0] + HEADER.size
         if len(chunk) < size:
             chunk = read_exact(req_r, size, chunk)
-        deadline_ms, flags, n_id, n_arn, n_trace, n_cc, n_cog = unpack_invoke(chunk, HEADER.size)
+        deadline_ms, flags, request_id, arn, trace, client_context, cognito, pos = parse_invoke(
+            chunk, HEADER.size, decode
+        )
         spin_s = SPIN_S if flags & FLAG_SPIN else 0.0
-        pos = frame_start + n_id + n_arn + n_trace
-        ids = chunk[frame_start:pos].decode()
-        request_id = ids[:n_id]
-        trace = ids[n_id + n_arn :]
-        client_context = decode(chunk[pos : pos + n_cc].decode()) if n_cc else None
-        pos += n_cc
-        cognito = decode(chunk[pos : pos + n_cog].decode()) if n_cog else None
-        pos += n_cog
         if trace:
             environ["_X_AMZN_TRACE_ID"] = trace
         else:
             environ.pop("_X_AMZN_TRACE_ID", None)
         _current.value = request_id
-        ctx = make_context(request_id, client_context, cognito, deadline_ms, ids[n_id : n_id + n_arn])
+        ctx = make_context(request_id, client_context, cognito, deadline_ms, arn)
         start = perf()
-        etype = b""
         try:
-            try:
-                event = decode(chunk[pos:].decode())
-            except ValueError as e:
-                raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
-            result = handler(event, ctx)
-            if result.__class__ is bytes:
-                status, out = STATUS_BYTES, result
-            else:
-                try:
-                    out = encode(result).encode()
-                except (Exception, RecursionError) as e:
-                    raise Fault("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
-                status = STATUS_JSON
-            if len(out) > MAX_RESPONSE_BYTES:
-                status, out, etype = STATUS_ERROR, _TOO_LARGE, b"Function.ResponseSizeTooLarge"
+            status, out, etype = run_handler(
+                handler, chunk[pos:].decode(), ctx, request_id, encode, decode, json_logs, stdout
+            )
         except SystemExit as e:
             os._exit(_exit_code(e))
-        except BaseException as e:
-            error_type, payload = error_payload(e, request_id)
-            stdout.write(error_log_line(error_type, payload, json_logs))
-            status, out, etype = STATUS_ERROR, json.dumps(payload).encode(), error_type.encode()
-            del e
         elapsed = (perf() - start) * 1000.0
         _current.value = ""
         data = (

@@ -1,0 +1,208 @@
+"""An execution environment that runs in the caller's own process and thread.
+
+For debugging (``breakpoint()`` stops in the handler), for ``mock.patch``
+applied in the test reaching the handler directly, and for tracebacks that
+point at the test.  It honours the environment interface the pool relies on
+(``wait_init``, ``invoke``, ``kill``, ``reap``, ``shut_down`` and the same
+attributes), so everything above it (history, logs, metrics, async, bills)
+works unchanged, and it produces the same payloads, logs and REPORT lines.
+
+During init and each invocation the process wears the environment's clothes:
+``os.environ`` is replaced by the Lambda environment, the working directory,
+``sys.path``, ``TMPDIR``, ``TZ``, ``sys.stdout``/``sys.stderr`` and the root
+logger are switched, and all of it is restored afterwards.
+
+What it cannot enforce (documented in docs/inline.md): memory limits, a hard
+kill at the timeout (a late handler is reported as timed out when it
+returns), isolation (the handler shares the caller's modules, globals and
+threads; ``os._exit`` ends the caller), fd-level output (only Python-level
+``print``/``sys.stdout``/``logging`` are captured).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import pickle
+import sys
+import tempfile
+import threading
+import time
+
+from .._runtime import bootstrap as _bootstrap
+from .._runtime import context as _context
+from .._runtime.faults import error_log_line, error_payload, resolve_handler
+from .._runtime.protocol import INIT_DONE, INIT_FAILED, RESULT, STATUS_ERROR
+from .process import Outcome
+
+__all__ = ["InlineEnvironment"]
+
+# One inline environment at a time: they switch process-wide state.
+_switch = threading.RLock()
+
+
+class InlineEnvironment:
+    """An environment whose handler runs in the calling thread."""
+
+    def __init__(self, key, env_id: str, init_spec: dict, memory_mb: int) -> None:
+        self.id = env_id
+        self.key = key
+        self.pid = os.getpid()
+        self.state = "STARTING"
+        environ = init_spec["environ"]
+        self.stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.tmpdir = environ.get("TMPDIR")
+        self.init_type = environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        self.created = self.last_used = time.monotonic()
+        self.invocations = 0
+        self.max_rss_kib = 0
+        self.memory_limit_kib = memory_mb * 1024
+        self._spec = init_spec
+        self._handler = None
+        self._json_logs = environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+        self._encode = _bootstrap._encoder(init_spec["runtime"])
+        self._decode = json.JSONDecoder().decode
+
+    @property
+    def provisioned(self) -> bool:
+        """True for an environment started by a provisioned-concurrency config."""
+        return self.init_type == "provisioned-concurrency"
+
+    @contextlib.contextmanager
+    def _worn(self, out: io.StringIO):
+        """Switch the process into this environment; restore everything after."""
+        spec = self._spec
+        with _switch:
+            saved_environ = dict(os.environ)
+            saved_cwd = os.getcwd()
+            saved_path = list(sys.path)
+            saved_tempdir = tempfile.tempdir
+            saved_streams = (sys.stdout, sys.stderr)
+            root = logging.getLogger()
+            saved_handlers, saved_level = list(root.handlers), root.level
+            saved_static = _context._static
+            try:
+                os.environ.clear()
+                os.environ.update(spec["environ"])
+                time.tzset()
+                tempfile.tempdir = None
+                os.chdir(spec["task_root"])
+                sys.path[:] = [spec["task_root"], *saved_path]
+                sys.stdout = sys.stderr = out
+                _bootstrap._setup_logging(os.environ.get("AWS_LAMBDA_LOG_LEVEL"), self._json_logs)
+                _context.load_static_fields()
+                yield
+            finally:
+                os.environ.clear()
+                os.environ.update(saved_environ)
+                time.tzset()
+                tempfile.tempdir = saved_tempdir
+                os.chdir(saved_cwd)
+                sys.path[:] = saved_path
+                sys.stdout, sys.stderr = saved_streams
+                root.handlers[:] = saved_handlers
+                root.setLevel(saved_level)
+                _context._static = saved_static
+
+    def wait_init(self, timeout_s: float) -> Outcome:
+        """Load the handler (the init phase) in this thread."""
+        out = io.StringIO()
+        start = time.perf_counter()
+        with self._worn(out):
+            try:
+                setup = self._spec.get("setup")
+                if setup is not None:
+                    pickle.loads(setup)()
+                if self._spec.get("handler_pickle") is not None:
+                    handler = pickle.loads(self._spec["handler_pickle"])
+                    if self._spec.get("handler_file"):
+                        _bootstrap._restore_filenames(handler, self._spec["handler_file"])
+                else:
+                    handler = self._import(self._spec["handler"])
+            except SystemExit as e:
+                self.state = "DEAD"
+                return Outcome("exit", logs=out.getvalue().encode(), exit_status=_bootstrap._exit_code(e) << 8)
+            except BaseException as e:
+                error_type, payload = error_payload(e, "")
+                out.write(error_log_line(error_type, payload, self._json_logs))
+                logging.warning(_bootstrap._INIT_WARNING + ("" if self._json_logs else "\r"))
+                self.state = "DEAD"
+                return Outcome(
+                    "result",
+                    frame=INIT_FAILED,
+                    status=STATUS_ERROR,
+                    error_type=error_type,
+                    payload=json.dumps(payload).encode(),
+                    duration_ms=(time.perf_counter() - start) * 1000,
+                    logs=out.getvalue().encode(),
+                )
+        self._handler = handler
+        self.state = "IDLE"
+        return Outcome(
+            "result", frame=INIT_DONE, duration_ms=(time.perf_counter() - start) * 1000, logs=out.getvalue().encode()
+        )
+
+    def _import(self, handler: str):
+        """Import the handler module fresh, so two functions' ``app`` modules never mix."""
+        modname = handler.rsplit(".", 1)[0].replace("/", ".") if "." in handler else handler
+        saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name == modname}
+        try:
+            return resolve_handler(handler)
+        finally:
+            sys.modules.pop(modname, None)
+            sys.modules.update(saved)
+
+    def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0) -> Outcome:
+        """Run one invocation in this thread; a late handler is reported as timed out."""
+        self.state = "BUSY"
+        self.invocations += 1
+        deadline_ms, _flags, request_id, arn, trace, client_context, cognito, _pos = _bootstrap.parse_invoke(
+            head, 0, self._decode
+        )
+        out = io.StringIO()
+        with self._worn(out):
+            if trace:
+                os.environ["_X_AMZN_TRACE_ID"] = trace
+            _bootstrap._current.value = request_id
+            ctx = _context.LambdaContext(request_id, client_context, cognito, deadline_ms, arn)
+            start = time.perf_counter()
+            try:
+                status, payload, etype = _bootstrap.run_handler(
+                    self._handler, body.decode(), ctx, request_id, self._encode, self._decode, self._json_logs, out
+                )
+            except SystemExit as e:
+                self.state = "DEAD"
+                return Outcome("exit", logs=out.getvalue().encode(), exit_status=_bootstrap._exit_code(e) << 8)
+            finally:
+                _bootstrap._current.value = ""
+            elapsed = (time.perf_counter() - start) * 1000
+        if time.monotonic() > deadline:
+            self.state = "DEAD"
+            return Outcome("timeout", logs=out.getvalue().encode())
+        self.state = "IDLE"
+        return Outcome(
+            "result",
+            frame=RESULT,
+            status=status,
+            error_type=etype.decode(),
+            payload=payload,
+            duration_ms=elapsed,
+            logs=out.getvalue().encode(),
+        )
+
+    def kill(self) -> None:
+        """Nothing to kill: mark it dead (a running handler cannot be stopped)."""
+        self.state = "DEAD"
+
+    def reap(self, timeout: float = 0.0) -> int | None:
+        """Nothing to reap."""
+        self.state = "DEAD"
+        return None
+
+    shut_down = kill
+
+    def __repr__(self) -> str:
+        return f"<InlineEnvironment {self.id} state={self.state} invocations={self.invocations}>"
