@@ -122,6 +122,24 @@ def _tree_fingerprint(root: str) -> int:
     return hash(frozenset(entries))
 
 
+def _coverage_settings() -> dict | None:
+    """The caller's coverage settings when it is being measured (coverage/pytest-cov), else None."""
+    module = sys.modules.get("coverage")
+    current = getattr(getattr(module, "Coverage", None), "current", None)
+    cov = current() if current is not None else None
+    if cov is None:
+        return None
+    config = cov.config
+    return {
+        "data_file": os.path.abspath(config.data_file),
+        "config_file": config.config_file,
+        "source": config.source,
+        "include": config.run_include,
+        "omit": config.run_omit,
+        "branch": config.branch,
+    }
+
+
 def _echo_function(echo: bool | Any):
     """Where echoed logs go: None, stderr, a Logger or a callable."""
     if echo is False or echo is None:
@@ -728,6 +746,7 @@ class Invoker:
             "handler_pickle": code.data if code.kind == "callable" else None,
             "handler_file": code.path if code.kind == "callable" else None,
             "live_code": code.kind == "directory",
+            "coverage": _coverage_settings(),
             "setup": fn.setup_pickle,
         }
         self._init_specs[key] = spec

@@ -90,3 +90,35 @@ def test_nothing_is_left_running(handler_dir):
     pids = [int(p) for p in (handler_dir.path / "pids.txt").read_text().split()]
     assert pids
     assert leftover_processes(pids) == []
+
+
+def test_coverage_counts_lines_run_inside_environments(pytester):
+    """pytest --cov measures handler lines executed in environments, with no setup."""
+    pytester.makepyfile(
+        app="""
+        def handler(event, context):
+            if event.get("big"):
+                return "big"
+            return "small"
+
+
+        def never_called():
+            return 1
+        """
+    )
+    pytester.makepyfile(
+        test_app="""
+        def test_both_branches(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler")
+            assert lambda_invoker.invoke(fn, {"big": True}).payload == "big"
+            assert lambda_invoker.invoke(fn, {}).payload == "small"
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--cov=.", "--cov-report=term-missing", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"
+    )
+    result.assert_outcomes(passed=1)
+    line = next(x for x in result.stdout.lines if x.startswith("app.py"))
+    # 6 statements: def handler, if, return big, return small, def never_called, return 1.
+    # Lines 2-4 ran only inside an environment; only "return 1" (line 8) never ran.
+    assert line.split()[1:] == ["6", "1", "83%", "8"], line

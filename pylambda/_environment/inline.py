@@ -197,12 +197,17 @@ class InlineEnvironment:
         """Nothing to kill: mark it dead (a running handler cannot be stopped)."""
         self.state = "DEAD"
 
+    def close_request_pipe(self) -> None:
+        """No pipe: nothing to do."""
+
     def reap(self, timeout: float = 0.0) -> int | None:
         """Nothing to reap."""
         self.state = "DEAD"
         return None
 
-    shut_down = kill
+    def shut_down(self, grace: float = 0.0) -> None:
+        """Mark it dead."""
+        self.state = "DEAD"
 
     def __repr__(self) -> str:
         return f"<InlineEnvironment {self.id} state={self.state} invocations={self.invocations}>"

@@ -217,10 +217,15 @@ class EnvironmentPool:
             free = [d for dirs in self._free_tmp.values() for d in dirs]
             self._free_tmp.clear()
         self._wake.set()
+        # Idle environments get EOF and exit by themselves (saving coverage
+        # data when measuring), killed if they are not gone by the deadline;
+        # a busy one is killed at once, and the caller thread waiting on it
+        # sees EOF, reaps it and discards it.
         for env in live:
-            env.kill()
-        # Idle environments are reaped here; a busy one belongs to the caller
-        # thread waiting on it, which sees EOF, reaps it and discards it.
+            if env in idle:
+                env.close_request_pipe()
+            else:
+                env.kill()
         deadline = time.monotonic() + timeout
         for env in idle:
             env.reap(max(0.0, deadline - time.monotonic()))

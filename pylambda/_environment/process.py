@@ -43,6 +43,9 @@ __all__ = ["Environment", "Outcome", "describe_exit"]
 # allocation sooner and costs a /proc read per period; the exact peak check
 # after each invocation catches anything a sample misses.
 MEMORY_SAMPLE_S = 0.01
+# How long an idle environment may take to exit by itself after EOF before it
+# is killed.  Longer lets a slow coverage save finish; shorter bounds close().
+SHUTDOWN_GRACE_S = 1.0
 # Pipes are enlarged so a 1 MB payload crosses in one write (fewer wakeups).
 PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
@@ -380,12 +383,17 @@ class Environment:
             os.close(fd)
         return status
 
-    def shut_down(self) -> None:
-        """End an idle environment: close its request pipe, then make sure it is gone."""
+    def shut_down(self, grace: float = SHUTDOWN_GRACE_S) -> None:
+        """End an idle environment: EOF on its request pipe, then SIGKILL after ``grace``.
+
+        An idle environment exits by itself on EOF within a millisecond or
+        two; letting it do so lets it save coverage data.  ``reap`` kills it
+        if it has not exited by then.
+        """
         if self.state == "DEAD":
             return
-        self.kill()
-        self.reap()
+        self.close_request_pipe()
+        self.reap(grace)
 
     def close_request_pipe(self) -> None:
         """Signal EOF (the environment exits by itself when idle)."""

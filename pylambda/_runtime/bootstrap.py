@@ -216,6 +216,45 @@ def _restore_filenames(handler, filename: str) -> None:
             obj.__code__ = fix(obj.__code__)
 
 
+_coverage = None
+
+
+def _start_coverage(conf: dict) -> None:
+    """Measure this environment with the caller's coverage settings (the caller is measured).
+
+    The data goes to a suffixed file next to the caller's, which pytest-cov
+    (or ``coverage combine``) merges; it is saved when the environment exits
+    normally (EOF, init failure, ``sys.exit``), not when it is killed.
+    """
+    global _coverage
+    try:
+        import coverage
+    except ImportError:
+        return
+    _coverage = coverage.Coverage(
+        data_file=conf["data_file"],
+        data_suffix=True,
+        config_file=conf.get("config_file") or False,
+        source=conf.get("source"),
+        include=conf.get("include"),
+        omit=conf.get("omit"),
+        branch=conf.get("branch"),
+    )
+    _coverage.start()
+
+
+def _exit(code: int) -> None:
+    """End the environment process, saving coverage data first when measuring."""
+    if _coverage is not None:
+        try:
+            _coverage.stop()
+            _coverage.save()
+        except Exception:
+            pass
+    sys.stdout.flush()
+    os._exit(code)
+
+
 def _exit_code(exc: SystemExit) -> int:
     code = exc.code
     if code is None:
@@ -249,7 +288,7 @@ def _init(req_r: int, resp_w: int):
     """Run the init phase; return the handler or exit the process."""
     frame = _read_frame(req_r)
     if frame is None:
-        os._exit(0)
+        _exit(0)
     spec = pickle.loads(frame[1])
     start = time.perf_counter()
     os.environ.clear()
@@ -259,6 +298,8 @@ def _init(req_r: int, resp_w: int):
     task_root = spec["task_root"]
     os.chdir(task_root)
     sys.path[:] = [task_root, *spec["sys_path"]]
+    if spec.get("coverage"):
+        _start_coverage(spec["coverage"])
     # A live code directory may be edited and re-imported by the next
     # environment within the same second: bytecode caches keyed on whole-second
     # mtimes could then serve the old code, so none are written.
@@ -278,7 +319,7 @@ def _init(req_r: int, resp_w: int):
         else:
             handler = resolve_handler(spec["handler"])
     except SystemExit as e:
-        os._exit(_exit_code(e))
+        _exit(_exit_code(e))
     except BaseException as e:
         error_type, payload = error_payload(e, "")
         sys.stdout.write(error_log_line(error_type, payload, json_logs))
@@ -287,7 +328,7 @@ def _init(req_r: int, resp_w: int):
         body = json.dumps(payload).encode()
         etype = error_type.encode()
         _send(resp_w, INIT_FAILED, RESULT_HEAD.pack(STATUS_ERROR, len(etype), elapsed, _peak_rss_kib()) + etype + body)
-        os._exit(1)
+        _exit(1)
     elapsed = (time.perf_counter() - start) * 1000.0
     _send(resp_w, INIT_DONE, RESULT_HEAD.pack(STATUS_JSON, 0, elapsed, _peak_rss_kib()))
     return handler, spec["runtime"], json_logs
@@ -372,7 +413,7 @@ def main(req_r: int, resp_w: int) -> None:
                 pass
         chunk = read(req_r, 65536)
         if not chunk:
-            os._exit(0)
+            _exit(0)
         if len(chunk) < HEADER.size:
             chunk = read_exact(req_r, HEADER.size, chunk)
         size = unpack_frame(chunk)[0] + HEADER.size
@@ -394,7 +435,7 @@ def main(req_r: int, resp_w: int) -> None:
                 handler, chunk[pos:].decode(), ctx, request_id, encode, decode, json_logs, stdout
             )
         except SystemExit as e:
-            os._exit(_exit_code(e))
+            _exit(_exit_code(e))
         elapsed = (perf() - start) * 1000.0
         _current.value = ""
         data = (
