@@ -186,6 +186,35 @@ class History(Sequence):
         """The records whose fields equal the given values, e.g. ``where(cold_start=True)``."""
         return History([r for r in self._records if all(getattr(r, k) == v for k, v in fields.items())])
 
+    def plot_timeline(self, ax=None):
+        """Draw the invocations over time: one row per environment, cold/warm/error colours.
+
+        Needs matplotlib (``pip install matplotlib``); returns the Axes.
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            from ._errors import PylambdaError
+
+            raise PylambdaError("plot_timeline needs matplotlib: pip install matplotlib") from None
+        if ax is None:
+            _fig, ax = plt.subplots(figsize=(10, 0.4 * max(3, len({r.environment_id for r in self._records}))))
+        envs = sorted({r.environment_id or "?" for r in self._records}, key=lambda e: (len(e), e))
+        row = {e: i for i, e in enumerate(envs)}
+        t0 = min((r.timestamp for r in self._records), default=0.0)
+        colours = {"error": "tab:red", "cold": "tab:blue", "warm": "tab:green"}
+        for r in self._records:
+            kind = "error" if r.error_type else "cold" if r.cold_start else "warm"
+            width = max(r.end_timestamp - r.timestamp, 1e-4)
+            ax.barh(row[r.environment_id or "?"], width, left=r.timestamp - t0, color=colours[kind], height=0.6)
+        ax.set_yticks(range(len(envs)), envs)
+        ax.set_xlabel("seconds since the first invocation")
+        ax.set_ylabel("environment")
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color=c, label=k) for k, c in colours.items()], loc="upper right")
+        return ax
+
     def __repr__(self) -> str:
         cold = sum(r.cold_start for r in self._records)
         errors = sum(r.error_type is not None for r in self._records)
