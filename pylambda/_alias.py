@@ -17,7 +17,16 @@ __all__ = ["Alias"]
 
 _ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
 VersionRef = Version | str | int
-_UNSET = object()
+
+
+class _Unset:
+    """Marks an argument that was not passed (``routing=None`` means "clear")."""
+
+    def __repr__(self) -> str:
+        return "<unchanged>"
+
+
+_UNSET = _Unset()
 
 
 class Alias:

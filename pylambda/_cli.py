@@ -45,6 +45,7 @@ def _event_bytes(value: str | None) -> bytes:
 def _invoke(args: argparse.Namespace) -> int:
     from . import Function, Invoker, PylambdaError
 
+    args.tail = args.tail or args.log_type == "Tail"
     code, handler = _target(args.target, args.handler)
     env = {}
     for item in args.env or []:
@@ -179,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--timeout", type=int, default=3, help="timeout in seconds (1-900, default 3)")
     inv.add_argument("--env", action="append", metavar="KEY=VALUE", help="an environment variable (repeatable)")
     inv.add_argument("--tail", action="store_true", help="also print the base64 LogResult, as LogType=Tail")
+    inv.add_argument("--log-type", choices=("None", "Tail"), help="Lambda's LogType; Tail is the same as --tail")
     inv.add_argument("--quiet", "-q", action="store_true", help="do not print the log")
     inv.set_defaults(func=_invoke)
     run = sub.add_parser(

@@ -48,6 +48,17 @@ def test_target_and_event_forms(args, stdin):
     assert json.loads(out.stdout)["greeting"] == "Hello, Ada!"
 
 
+def test_log_type_tail_prints_the_log_result():
+    """--log-type Tail prints base64 of the log's last 4 KB to stderr."""
+    import base64
+
+    out = run("invoke", "examples/hello", "--log-type", "Tail", "-q")
+    assert out.returncode == 0
+    tail = base64.b64decode(out.stderr.strip().splitlines()[-1]).decode()
+    assert tail.startswith("INIT_START")
+    assert "REPORT RequestId:" in tail
+
+
 def test_function_error_exits_nonzero():
     """A function error prints the error document and exits 1."""
     out = run("invoke", "tests/handlers/faults.raises", "-q")

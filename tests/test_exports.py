@@ -64,3 +64,19 @@ def test_import_has_no_side_effects_and_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["1", "False", "False"]
+
+
+def test_api_reference_is_up_to_date():
+    """docs/api.md matches the docstrings (regenerate with python docs/make_api.py)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "docs" / "make_api.py"), "--check"], capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+
+
+def test_every_public_name_is_documented():
+    """Every public class and exception has a docstring."""
+    for name in pylambda.__all__:
+        assert (getattr(pylambda, name).__doc__ or "").strip(), name

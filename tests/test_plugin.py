@@ -122,3 +122,55 @@ def test_coverage_counts_lines_run_inside_environments(pytester):
     # 6 statements: def handler, if, return big, return small, def never_called, return 1.
     # Lines 2-4 ran only inside an environment; only "return 1" (line 8) never ran.
     assert line.split()[1:] == ["6", "1", "83%", "8"], line
+
+
+def test_documented_patterns_work(pytester):
+    """The patterns in docs/pytest.md: setup patches, inline mocks, a virtual clock for retries."""
+    pytester.makepyfile(
+        app="""
+        def send_email(to):
+            raise RuntimeError("no network in tests")
+
+        def handler(event, context):
+            if event.get("bad"):
+                raise ValueError("bad")
+            return send_email(event["to"])
+        """
+    )
+    pytester.makepyfile(
+        test_patterns="""
+        from unittest import mock
+
+        import pytest
+
+        from pylambda import ManualClock
+
+
+        def install_fakes():
+            from unittest import mock
+            mock.patch("app.send_email", return_value="queued").start()
+
+
+        def test_setup_patch(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler", setup=install_fakes)
+            assert lambda_invoker.invoke(fn, {"to": "a@b"}).payload == "queued"
+
+
+        @pytest.mark.lambda_invoker(mode="inline")
+        def test_inline_patch(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler")
+            with mock.patch("app.send_email", return_value="inline"):
+                assert lambda_invoker.invoke(fn, {"to": "a@b"}).payload == "inline"
+
+
+        @pytest.mark.lambda_invoker(clock=ManualClock())
+        def test_retries(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler")
+            lambda_invoker.invoke(fn, {"bad": True}, invocation_type="Event")
+            lambda_invoker.wait_for_idle()
+            assert lambda_invoker.async_outcomes[0].attempts == 3
+            assert lambda_invoker.metrics(fn).get("Errors") == 3
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)

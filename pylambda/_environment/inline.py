@@ -146,14 +146,25 @@ class InlineEnvironment:
         )
 
     def _import(self, handler: str):
-        """Import the handler module fresh, so two functions' ``app`` modules never mix."""
+        """Import the handler module, the caller's copy if it is the same file.
+
+        Reusing a module the caller already imported from this code root is
+        what lets a test's ``mock.patch("app.send")`` reach the handler.  A
+        module of the same name from elsewhere (another function's ``app``)
+        is set aside for the import and put back afterwards, so two
+        functions' modules never mix.
+        """
         modname = handler.rsplit(".", 1)[0].replace("/", ".") if "." in handler else handler
-        saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name == modname}
+        existing = sys.modules.get(modname)
+        root = os.path.realpath(self._spec["task_root"]) + os.sep
+        source = getattr(existing, "__file__", None)
+        if existing is None or (source and os.path.realpath(source).startswith(root)):
+            return resolve_handler(handler)
+        saved = sys.modules.pop(modname)
         try:
             return resolve_handler(handler)
         finally:
-            sys.modules.pop(modname, None)
-            sys.modules.update(saved)
+            sys.modules[modname] = saved
 
     def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0) -> Outcome:
         """Run one invocation in this thread; a late handler is reported as timed out."""

@@ -16,8 +16,13 @@ __all__ = ["environment_pids", "leftover_processes"]
 
 
 def environment_pids(invoker: Invoker) -> list[int]:
-    """Pids of every process the Invoker started (its environments and zygote)."""
-    pids = [env.pid for env in invoker.environments()]
+    """Pids of every process the Invoker started (its environments and zygote).
+
+    Inline environments run in this process and are not counted.
+    """
+    import os
+
+    pids = [env.pid for env in invoker.environments() if env.pid != os.getpid()]
     if invoker.zygote_pid is not None:
         pids.append(invoker.zygote_pid)
     return pids
