@@ -107,3 +107,16 @@ def test_run_reports_bad_definitions(tmp_path, content, suffix, message):
     out = run("run", str(path))
     assert out.returncode != 0
     assert message in out.stderr
+
+
+def test_run_a_yaml_definition(tmp_path):
+    """pylambda run reads YAML definitions too (with PyYAML installed)."""
+    pytest.importorskip("yaml")
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return event['x'] + 1\n")
+    (tmp_path / "def.yaml").write_text(
+        "functions:\n  inc:\n    handler: app.handler\n    code: .\n"
+        "invocations:\n  - function: inc\n    event: {x: 41}\n"
+    )
+    out = run("run", str(tmp_path / "def.yaml"), "-q")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[0])["payload"] == 42
