@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -241,23 +242,37 @@ def test_event_age_expires_between_attempts(vinvoker, clock):
     assert clock.now() - clock_before == 180
 
 
+@contextlib.contextmanager
+def _only_slot_taken(inv, seconds):
+    """Occupy the Invoker's only concurrency slot for ``seconds`` with a sleeping invocation."""
+    blocker = Function("blocker", lambda e, c: time.sleep(e["s"]))
+    t = threading.Thread(target=inv.invoke, args=(blocker, {"s": seconds}))
+    t.start()
+    while not inv.environments():
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        t.join(10)
+
+
+def _queue_until_throttled(inv, fn):
+    """Send an Event and wait until its first attempt has been throttled."""
+    inv.invoke(fn, {}, invocation_type="Event")
+    deadline = time.monotonic() + 10
+    while not any(t.function_name == fn.name for t in inv.throttles) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_event_age_expires_before_any_attempt(clock):
     """An event that waited too long (throttled) ends without any attempt."""
     failures = []
     with Invoker(clock=clock, concurrency_limit=1) as inv:
-        blocker = Function("blocker", lambda e, c: time.sleep(1.0))
         fn = Function("starved", ok)
         inv.put_function_event_invoke_config(fn, maximum_event_age_in_seconds=60, on_failure=failures.append)
-        t = threading.Thread(target=inv.invoke, args=(blocker, {}))
-        t.start()
-        while not inv.environments():
-            time.sleep(0.01)
-        inv.invoke(fn, {}, invocation_type="Event")
-        deadline = time.monotonic() + 10
-        while not inv.throttles and time.monotonic() < deadline:
-            time.sleep(0.01)
-        clock.advance(61)  # the throttled event's backoff wakes it up too old
-        t.join(10)
+        with _only_slot_taken(inv, 1.0):
+            _queue_until_throttled(inv, fn)
+            clock.advance(61)  # the throttled event's backoff wakes it up too old
         assert inv.wait_for_idle(30)
     (outcome,) = [o for o in inv.async_outcomes if o.function_name == "starved"]
     assert outcome.condition == "EventAgeExceeded"
@@ -268,18 +283,10 @@ def test_event_age_expires_before_any_attempt(clock):
 def test_throttled_events_go_back_to_the_queue(clock):
     """A throttled event is retried with backoff and does not use up attempts."""
     with Invoker(clock=clock, concurrency_limit=1) as inv:
-        blocker = Function("blocker2", lambda e, c: time.sleep(0.5))
         fn = Function("patient", ok)
         inv.put_function_event_invoke_config(fn, maximum_retry_attempts=0)
-        t = threading.Thread(target=inv.invoke, args=(blocker, {}))
-        t.start()
-        while not inv.environments():
-            time.sleep(0.01)
-        inv.invoke(fn, {}, invocation_type="Event")
-        deadline = time.monotonic() + 10
-        while len(inv.throttles) < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        t.join(10)
+        with _only_slot_taken(inv, 0.5):
+            _queue_until_throttled(inv, fn)
         assert inv.wait_for_idle(30)
     (outcome,) = [o for o in inv.async_outcomes if o.function_name == "patient"]
     assert outcome.condition == "Success"
