@@ -43,7 +43,11 @@ def render() -> str:
         if _doc(obj):
             lines += [_doc(obj), ""]
         members = []
-        for attr, value in sorted(vars(obj).items()):
+        namespace: dict = {}
+        for base in reversed(inspect.getmro(obj)):  # pylambda bases too (the Invoker's mixins)
+            if base.__module__.startswith("pylambda"):
+                namespace.update(vars(base))
+        for attr, value in sorted(namespace.items()):
             if attr.startswith("_"):
                 continue
             target = value.fget if isinstance(value, property) else getattr(value, "func", value)

@@ -30,15 +30,25 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._alias import Alias
 from ._clock import Clock
-from ._errors import InvalidParameterValueError, InvokerClosedError, TooManyRequestsError
+from ._errors import (
+    InvalidParameterValueError,
+    InvokerClosedError,
+    RequestTooLargeError,
+    ResourceNotFoundError,
+    TooManyRequestsError,
+)
+from ._function import Function
+from ._history import qualifier_of
+from ._ids import new_ids
+from ._result import InvocationResult
+from ._version import LATEST, Version
 
 if TYPE_CHECKING:
-    from ._function import Function
     from ._invoker import Invoker
-    from ._result import InvocationResult
 
-__all__ = ["AsyncOutcome", "AsyncQueue", "EventInvokeConfig"]
+__all__ = ["AsyncInvocation", "AsyncOutcome", "AsyncQueue", "EventInvokeConfig"]
 
 log = logging.getLogger("pylambda")
 
@@ -46,6 +56,8 @@ log = logging.getLogger("pylambda")
 RETRY_DELAYS_S = (60.0, 120.0)
 THROTTLE_BACKOFF_FIRST_S = 1.0
 THROTTLE_BACKOFF_MAX_S = 300.0
+# Lambda's asynchronous payload limit (reference §3.6).
+MAX_ASYNC_REQUEST_BYTES = 1_048_576
 # How many attempts run at once.  More drains a burst sooner and needs as many
 # environments; fewer keeps the machine free for the caller.
 DEFAULT_ASYNC_WORKERS = 16
@@ -271,10 +283,6 @@ class AsyncQueue:
             self._cond.notify_all()
 
     def _deliver(self, destination: Any, record: dict, event: _Event) -> bool:
-        from ._alias import Alias
-        from ._function import Function
-        from ._version import Version
-
         try:
             if isinstance(destination, (Function, Version, Alias, str)):
                 self._invoker.invoke(destination, record, invocation_type="Event")
@@ -349,3 +357,119 @@ class AsyncQueue:
                 self._cond.wait(0.05)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+_DEFAULT_EVENT_CONFIG = EventInvokeConfig()
+
+
+class AsyncInvocation:
+    """The asynchronous-invocation API of ``Invoker`` (a mixin over its queue and registry)."""
+
+    def _invoke_async(self, target: Any, fn: Function, arn: str, body: bytes, dry_run: bool) -> InvocationResult:
+        if len(body) > MAX_ASYNC_REQUEST_BYTES:
+            raise RequestTooLargeError(
+                f"{len(body)} byte payload is too large for the Event invocation type "
+                f"(limit {MAX_ASYNC_REQUEST_BYTES} bytes)"
+            )
+        request_id, _trace = new_ids()
+        if not dry_run:
+            self._async.submit(fn, target, arn, qualifier_of(arn), request_id, body)
+        return InvocationResult(
+            status_code=204 if dry_run else 202, raw_payload=b"", request_id=request_id, function_name=fn.name
+        )
+
+    def _run_attempt(self, target: Any, request_id: str, body: bytes) -> InvocationResult:
+        """One attempt of an asynchronous event (same request id every time; no client context)."""
+        self._check_open()
+        version, arn, fn = self.resolve(target)
+        if version.code.kind == "directory" and version.version == LATEST and self._watch_code:
+            version = self._reload_if_changed(fn, version)
+        _rid, trace = new_ids()
+        return self._run(fn, version, arn, request_id, trace, None, b"", body, False)
+
+    def put_function_event_invoke_config(
+        self,
+        target: Any,
+        *,
+        maximum_retry_attempts: int = 2,
+        maximum_event_age_in_seconds: int = 21600,
+        on_success: Any = None,
+        on_failure: Any = None,
+    ) -> EventInvokeConfig:
+        """Configure asynchronous invocation of a function, version or alias (replaces any config).
+
+        Destinations are another function (Function, Version, Alias, name or
+        ARN: invoked asynchronously with Lambda's invocation record) or any
+        callable taking the record.  A function cannot be its own destination.
+        """
+        _version, _arn, fn = self.resolve(target)
+        for destination in (on_success, on_failure):
+            is_function = isinstance(destination, (Function, Version, Alias, str))
+            if is_function and self._destination_name(destination) == fn.name:
+                raise InvalidParameterValueError("You can't specify the function as a destination for itself.")
+        config = EventInvokeConfig(
+            maximum_retry_attempts=maximum_retry_attempts,
+            maximum_event_age_in_seconds=maximum_event_age_in_seconds,
+            on_success=on_success,
+            on_failure=on_failure,
+        )
+        self._event_configs[(fn.name, self._config_qualifier(target))] = config
+        return config
+
+    def get_function_event_invoke_config(self, target: Any) -> EventInvokeConfig:
+        """The asynchronous-invocation config of a function, version or alias."""
+        _version, _arn, fn = self.resolve(target)
+        config = self._event_configs.get((fn.name, self._config_qualifier(target)))
+        if config is None:
+            raise ResourceNotFoundError(f"The function {fn.arn} doesn't have an EventInvokeConfig")
+        return config
+
+    def delete_function_event_invoke_config(self, target: Any) -> None:
+        """Remove the config: defaults apply again (2 retries, 6 hours, no destinations)."""
+        _version, _arn, fn = self.resolve(target)
+        if self._event_configs.pop((fn.name, self._config_qualifier(target)), None) is None:
+            raise ResourceNotFoundError(f"The function {fn.arn} doesn't have an EventInvokeConfig")
+
+    def event_invoke_config_for(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
+        """The config that applies to an event invoked with ``qualifier`` (then the function's)."""
+        configs = self._event_configs
+        return configs.get((function_name, qualifier)) or configs.get((function_name, None)) or _DEFAULT_EVENT_CONFIG
+
+    @staticmethod
+    def _config_qualifier(target: Any) -> str | None:
+        if isinstance(target, Function):
+            return None
+        if isinstance(target, Alias):
+            return target.name
+        if isinstance(target, Version):
+            return None if target.version == LATEST else target.version
+        parts = str(target).split(":")
+        q = parts[7] if target.startswith("arn:") and len(parts) == 8 else (parts[1] if len(parts) == 2 else None)
+        return None if q == LATEST else q
+
+    def _destination_name(self, destination: Any) -> str:
+        if isinstance(destination, (Function, Alias)):
+            return destination.name if isinstance(destination, Function) else destination.function_name
+        if isinstance(destination, Version):
+            return destination.function_name
+        text = str(destination)
+        return text.split(":")[6] if text.startswith("arn:") else text.split(":")[0]
+
+    def wait_for_idle(self, timeout: float | None = None) -> bool:
+        """Block until no asynchronous event is queued or running (True), or ``timeout`` (False).
+
+        With ``Invoker(clock=ManualClock())`` the clock jumps to each scheduled
+        retry when nothing else is running, so retry delays cost no real time.
+        """
+        return self._async.wait_for_idle(timeout)
+
+    @property
+    def async_outcomes(self) -> list[AsyncOutcome]:
+        """How every finished asynchronous event ended, in order."""
+        with self._async._cond:
+            return list(self._async.outcomes)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock schedules follow."""
+        return self._clock

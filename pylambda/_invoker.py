@@ -1,15 +1,36 @@
-"""The Invoker: the Lambda service on your machine.
+"""The Invoker: the Lambda service on your machine (the engine module).
 
-It resolves a target to the version that runs (alias routing included),
-checks concurrency, takes an environment from the pool (or starts one: the
-cold start, with Lambda's init semantics), sends the invocation, and turns
-what comes back into an ``InvocationResult`` with Lambda's payloads and log
-lines.  Every call is independent and thread-safe; each environment serves
-one invocation at a time.
+::
 
-Lifecycle: ``OPEN`` → ``CLOSED``.  The zygote starts lazily, when the first
-function is registered or invoked, and ``close()`` ends every process it
-started, bounded in time.
+    invoke(target, event) ─▶ resolve ─▶ version (alias routing) ─▶ body (JSON, limits)
+         │                                                  └─ Event/DryRun ─▶ AsyncInvocation (_async)
+         ▼
+    _run: acquire concurrency (reserved / account)  ─▶ TooManyRequestsError, recorded
+         ▼
+    _execute: pool.checkout(version key) ──idle──▶ env.invoke(INVOKE frame, deadline)
+         │              └─none─▶ _cold_start: init phase (10 s) ─fail─▶ invoke-phase init
+         ▼
+    outcome: result ─▶ checkin (or retire: stateless, max invocations)
+             timeout / exit / oom ─▶ discard (keeps /tmp), Lambda's error payload
+         ▼
+    _result: InvocationResult (logs rendered lazily) ─▶ Recorder (history, logs, metrics, bills)
+
+What happens when:
+
+- a caller invokes: the target is resolved and validated, the invocation is
+  counted in (or throttled), an environment is taken from the pool (warmest
+  first) or started and initialised, the INVOKE frame is sent, and the
+  outcome becomes a result and a history record;
+- an environment dies or times out: it is discarded, its /tmp is kept for the
+  next environment of the same version, and the result carries Lambda's error;
+- ``$LATEST`` changes (an update, or an edit of its code directory): a new
+  revision gets new environments; the old ones are retired;
+- the Invoker closes: queued async events are discarded (with outcomes),
+  idle environments get EOF, busy ones SIGKILL, the zygote exits.
+
+Provisioned concurrency (``_provisioned``) and the asynchronous API
+(``_async``) are mixins of ``Invoker``; the environment's init message is
+built by ``_environment.spec``.
 """
 
 from __future__ import annotations
@@ -17,7 +38,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -28,31 +48,33 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._alias import Alias, not_found
-from ._async import DEFAULT_ASYNC_WORKERS, AsyncOutcome, AsyncQueue, EventInvokeConfig
+from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
 from ._billing import Bill, billed_duration_ms, make_bill, max_memory_used_mb
 from ._clock import Clock, RealClock
-from ._config import RESERVED_ENV_VARS
 from ._environment.pool import EnvironmentPool
 from ._environment.process import Environment, Outcome, describe_exit
+from ._environment.spec import build_init_spec
 from ._environment.zygote import Zygote
 from ._errors import (
     InvalidParameterValueError,
     InvalidRequestContentError,
     InvokerClosedError,
     RequestTooLargeError,
-    ResourceNotFoundError,
     TooManyRequestsError,
 )
 from ._function import Function
 from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, qualifier_of
+from ._ids import new_ids
 from ._logs import (
     LogGroup,
     PlatformLines,
+    log_text,
     stream_name,
     timeout_line,
 )
 from ._map import MapResult, run_map
 from ._metrics import FunctionMetrics
+from ._provisioned import ProvisionedConcurrency
 from ._result import InvocationResult
 from ._runtime.marshal import encoder
 from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
@@ -63,41 +85,17 @@ __all__ = ["Invoker"]
 # Lambda's limits (reference §3.6, §7.1).
 MAX_REQUEST_BYTES = 6_291_456
 MAX_CLIENT_CONTEXT_BYTES = 3_583
-MAX_ASYNC_REQUEST_BYTES = 1_048_576
 INIT_PHASE_TIMEOUT_S = 10.0
 # Idle environments are ended after this many seconds.  Lambda keeps them
 # 5-15 minutes (unpublished); shorter frees memory sooner, longer keeps more
 # invocations warm.
 DEFAULT_IDLE_TTL_S = 300.0
-# Credentials an environment sees: Lambda always provides execution-role
-# credentials, so SDK clients built at init succeed.  These are fake: nothing
-# reaches AWS from here (there is no network in the sandbox's spirit).
-_FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "ASIAPYLAMBDAFAKEKEY0",
-    "AWS_SECRET_ACCESS_KEY": "pylambda/fake/secret/access/key/000000000",
-    "AWS_SESSION_TOKEN": "pylambda-fake-session-token",
-}
-_RUNTIME_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_runtime")
 _encode_event = encoder(allow_nan=False)
 _pack_head = INVOKE_HEAD.pack
-# Request ids need uniqueness, not secrecy: a PRNG seeded from os.urandom
-# (re-seeded in forked children) saves a syscall per invocation.
-_random = random.Random()
-_getrandbits = _random.getrandbits
-os.register_at_fork(after_in_child=_random.seed)
 # Default spin before blocking, in microseconds (see Invoker(spin_us=...)).
 DEFAULT_SPIN_US = 100
 
 
-def _new_ids() -> tuple[str, str]:
-    """A UUID4-shaped request id and an X-Ray trace header."""
-    h = f"{_getrandbits(240):060x}"
-    request_id = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
-    trace = f"Root=1-{int(time.time()):08x}-{h[32:56]};Parent={h[44:60]};Sampled=0"
-    return request_id, trace
-
-
-_DEFAULT_EVENT_CONFIG = EventInvokeConfig()
 # How often a $LATEST code directory is checked for edits.  Shorter notices
 # edits sooner; each check walks the tree.
 WATCH_INTERVAL_S = 0.2
@@ -120,24 +118,6 @@ def _tree_fingerprint(root: str) -> int:
         except OSError:
             continue
     return hash(frozenset(entries))
-
-
-def _coverage_settings() -> dict | None:
-    """The caller's coverage settings when it is being measured (coverage/pytest-cov), else None."""
-    module = sys.modules.get("coverage")
-    current = getattr(getattr(module, "Coverage", None), "current", None)
-    cov = current() if current is not None else None
-    if cov is None:
-        return None
-    config = cov.config
-    return {
-        "data_file": os.path.abspath(config.data_file),
-        "config_file": config.config_file,
-        "source": config.source,
-        "include": config.run_include,
-        "omit": config.run_omit,
-        "branch": config.branch,
-    }
 
 
 def _echo_function(echo: bool | Any):
@@ -174,12 +154,7 @@ class _Phase:
         self.stream: str | None = None
 
 
-def _text(data: bytes) -> str:
-    text = data.decode("utf-8", "replace")
-    return text if not text or text.endswith("\n") else text + "\n"
-
-
-class Invoker:
+class Invoker(AsyncInvocation, ProvisionedConcurrency):
     """Runs functions in execution environments; the local Lambda service.
 
     Args:
@@ -438,7 +413,7 @@ class Invoker:
         if invocation_type != "RequestResponse":
             return self._invoke_async(target, fn, invoked_arn, body, invocation_type == "DryRun")
         cc = self._client_context_bytes(client_context)
-        request_id, trace = _new_ids()
+        request_id, trace = new_ids()
         return self._run(fn, version, invoked_arn, request_id, trace, trace_header, cc, body, log_type == "Tail")
 
     def _run(
@@ -493,116 +468,6 @@ class Invoker:
         """
         self._check_open()
         return run_map(self, target, events, concurrency, invocation_type, progress)
-
-    # -- asynchronous invocation -------------------------------------------------------
-    def _invoke_async(self, target: Any, fn: Function, arn: str, body: bytes, dry_run: bool) -> InvocationResult:
-        if len(body) > MAX_ASYNC_REQUEST_BYTES:
-            raise RequestTooLargeError(
-                f"{len(body)} byte payload is too large for the Event invocation type "
-                f"(limit {MAX_ASYNC_REQUEST_BYTES} bytes)"
-            )
-        request_id, _trace = _new_ids()
-        if not dry_run:
-            self._async.submit(fn, target, arn, qualifier_of(arn), request_id, body)
-        return InvocationResult(
-            status_code=204 if dry_run else 202, raw_payload=b"", request_id=request_id, function_name=fn.name
-        )
-
-    def _run_attempt(self, target: Any, request_id: str, body: bytes) -> InvocationResult:
-        """One attempt of an asynchronous event (same request id every time; no client context)."""
-        self._check_open()
-        version, arn, fn = self.resolve(target)
-        if version.code.kind == "directory" and version.version == LATEST and self._watch_code:
-            version = self._reload_if_changed(fn, version)
-        _rid, trace = _new_ids()
-        return self._run(fn, version, arn, request_id, trace, None, b"", body, False)
-
-    def put_function_event_invoke_config(
-        self,
-        target: Any,
-        *,
-        maximum_retry_attempts: int = 2,
-        maximum_event_age_in_seconds: int = 21600,
-        on_success: Any = None,
-        on_failure: Any = None,
-    ) -> EventInvokeConfig:
-        """Configure asynchronous invocation of a function, version or alias (replaces any config).
-
-        Destinations are another function (Function, Version, Alias, name or
-        ARN: invoked asynchronously with Lambda's invocation record) or any
-        callable taking the record.  A function cannot be its own destination.
-        """
-        _version, _arn, fn = self.resolve(target)
-        for destination in (on_success, on_failure):
-            is_function = isinstance(destination, (Function, Version, Alias, str))
-            if is_function and self._destination_name(destination) == fn.name:
-                raise InvalidParameterValueError("You can't specify the function as a destination for itself.")
-        config = EventInvokeConfig(
-            maximum_retry_attempts=maximum_retry_attempts,
-            maximum_event_age_in_seconds=maximum_event_age_in_seconds,
-            on_success=on_success,
-            on_failure=on_failure,
-        )
-        self._event_configs[(fn.name, self._config_qualifier(target))] = config
-        return config
-
-    def get_function_event_invoke_config(self, target: Any) -> EventInvokeConfig:
-        """The asynchronous-invocation config of a function, version or alias."""
-        _version, _arn, fn = self.resolve(target)
-        config = self._event_configs.get((fn.name, self._config_qualifier(target)))
-        if config is None:
-            raise ResourceNotFoundError(f"The function {fn.arn} doesn't have an EventInvokeConfig")
-        return config
-
-    def delete_function_event_invoke_config(self, target: Any) -> None:
-        """Remove the config: defaults apply again (2 retries, 6 hours, no destinations)."""
-        _version, _arn, fn = self.resolve(target)
-        if self._event_configs.pop((fn.name, self._config_qualifier(target)), None) is None:
-            raise ResourceNotFoundError(f"The function {fn.arn} doesn't have an EventInvokeConfig")
-
-    def event_invoke_config_for(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
-        """The config that applies to an event invoked with ``qualifier`` (then the function's)."""
-        configs = self._event_configs
-        return configs.get((function_name, qualifier)) or configs.get((function_name, None)) or _DEFAULT_EVENT_CONFIG
-
-    @staticmethod
-    def _config_qualifier(target: Any) -> str | None:
-        if isinstance(target, Function):
-            return None
-        if isinstance(target, Alias):
-            return target.name
-        if isinstance(target, Version):
-            return None if target.version == LATEST else target.version
-        parts = str(target).split(":")
-        q = parts[7] if target.startswith("arn:") and len(parts) == 8 else (parts[1] if len(parts) == 2 else None)
-        return None if q == LATEST else q
-
-    def _destination_name(self, destination: Any) -> str:
-        if isinstance(destination, (Function, Alias)):
-            return destination.name if isinstance(destination, Function) else destination.function_name
-        if isinstance(destination, Version):
-            return destination.function_name
-        text = str(destination)
-        return text.split(":")[6] if text.startswith("arn:") else text.split(":")[0]
-
-    def wait_for_idle(self, timeout: float | None = None) -> bool:
-        """Block until no asynchronous event is queued or running (True), or ``timeout`` (False).
-
-        With ``Invoker(clock=ManualClock())`` the clock jumps to each scheduled
-        retry when nothing else is running, so retry delays cost no real time.
-        """
-        return self._async.wait_for_idle(timeout)
-
-    @property
-    def async_outcomes(self) -> list[AsyncOutcome]:
-        """How every finished asynchronous event ended, in order."""
-        with self._async._cond:
-            return list(self._async.outcomes)
-
-    @property
-    def clock(self) -> Clock:
-        """The clock schedules follow."""
-        return self._clock
 
     @staticmethod
     def _client_context_bytes(client_context: dict | str | None) -> bytes:
@@ -689,66 +554,7 @@ class Invoker:
         spec = self._init_specs.get(key)
         if spec is not None:
             return spec
-        cfg = version.config
-        code = version.code
-        task_root = code.materialize(os.path.join(self._workdir, "code")) or os.getcwd()
-        environ: dict[str, str] = {}
-        if self._inherit is True:
-            environ.update(os.environ)
-        elif self._inherit:
-            environ.update({k: os.environ[k] for k in self._inherit if k in os.environ})
-        for k in RESERVED_ENV_VARS:
-            if k not in _FAKE_CREDENTIALS or k not in environ:
-                environ.pop(k, None)
-        environ.update(
-            {
-                "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-                "LANG": "en_US.UTF-8",
-                "LC_CTYPE": "C.UTF-8",
-                "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-                "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-            }
-            if self._inherit is False
-            else {}
-        )
-        for k, v in _FAKE_CREDENTIALS.items():
-            environ.setdefault(k, v)
-        environ.update(cfg.environment)
-        environ.update(
-            {
-                "AWS_LAMBDA_FUNCTION_NAME": version.function_name,
-                "AWS_LAMBDA_FUNCTION_VERSION": version.version,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_size),
-                "AWS_LAMBDA_LOG_GROUP_NAME": cfg.log_group or f"/aws/lambda/{version.function_name}",
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-                "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.runtime}",
-                "AWS_REGION": version.region,
-                "AWS_DEFAULT_REGION": version.region,
-                "_HANDLER": version.handler,
-                "LAMBDA_TASK_ROOT": task_root,
-                "LAMBDA_RUNTIME_DIR": _RUNTIME_DIR,
-                "TZ": ":UTC",
-                "PWD": task_root,
-                "SHLVL": "0",
-                "_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1",
-                "_AWS_XRAY_DAEMON_PORT": "2000",
-            }
-        )
-        if cfg.log_format == "JSON":
-            environ["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
-            environ["AWS_LAMBDA_LOG_LEVEL"] = cfg.application_log_level or "INFO"
-        spec = {
-            "environ": environ,
-            "task_root": task_root,
-            "sys_path": [p for p in sys.path if p],
-            "runtime": cfg.runtime,
-            "handler": version.handler,
-            "handler_pickle": code.data if code.kind == "callable" else None,
-            "handler_file": code.path if code.kind == "callable" else None,
-            "live_code": code.kind == "directory",
-            "coverage": _coverage_settings(),
-            "setup": fn.setup_pickle,
-        }
+        spec = build_init_spec(version, fn, self._workdir, self._inherit)
         self._init_specs[key] = spec
         return spec
 
@@ -822,7 +628,7 @@ class Invoker:
         if not self._pool.init_failed(key):
             env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
             phase.before.append(lines.init_start(env.stream_name))
-            phase.before.append(_text(out.logs))
+            phase.before.append(log_text(out.logs))
             if out.kind == "result" and out.frame == INIT_DONE:
                 phase.init_ms = out.duration_ms
                 return env
@@ -834,7 +640,7 @@ class Invoker:
         timeout_s = float(cfg.timeout)
         phase.start = time.monotonic()
         env, out = self._start_env(key, version, fn, timeout_s)
-        phase.inside.append(_text(out.logs))
+        phase.inside.append(log_text(out.logs))
         if out.kind != "result" or out.frame != INIT_DONE:
             status, etype, payload = self._init_failure(out, request_id, timeout_s)
             if status == "timeout":
@@ -924,7 +730,7 @@ class Invoker:
         if phase is None:
             phase = _Phase()
         elapsed_ms = (time.monotonic() - start) * 1000
-        phase.inside.append(_text(out.logs))
+        phase.inside.append(log_text(out.logs))
         if out.kind == "timeout":
             phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
             etype = "Sandbox.Timedout"
@@ -967,10 +773,10 @@ class Invoker:
         used_mb = max_memory_used_mb(rss_kib or (env.max_rss_kib if env is not None else 0))
         if phase is None:
             before = ""
-            inside = _text(logs) if logs else ""
+            inside = log_text(logs) if logs else ""
         else:
             before = "".join(phase.before)
-            inside = "".join(phase.inside) + (_text(logs) if logs else "")
+            inside = "".join(phase.inside) + (log_text(logs) if logs else "")
         return InvocationResult(
             status_code=200,
             raw_payload=payload,
@@ -994,117 +800,6 @@ class Invoker:
             environment_id=env.id if env is not None else phase.env_id if phase is not None else None,
             log_stream_name=env.stream_name if env is not None else phase.stream if phase is not None else None,
         )  # fmt: skip
-
-    # -- provisioned concurrency ------------------------------------------------------
-    def _config_target(self, target: Any) -> tuple[Version, Function]:
-        """The version a configuration applies to: an alias means its primary version."""
-        if isinstance(target, Alias):
-            fn, version = target.function, target.version
-        elif isinstance(target, str) and ":" in target and not target.startswith("arn:"):
-            name, qualifier = target.split(":", 1)
-            fn = self._lookup(name, None, None, qualifier)
-            version = (
-                fn.get_alias(qualifier).version
-                if not qualifier.isdigit() and qualifier != LATEST
-                else (fn.get_version(qualifier))
-            )
-        else:
-            version, _arn, fn = self.resolve(target)
-        if version.version == LATEST:
-            raise InvalidParameterValueError(
-                "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
-            )
-        if self._functions.get(fn.name) is not fn:
-            self.register(fn)
-        return version, fn
-
-    def put_provisioned_concurrency_config(self, target: Any, provisioned_concurrency: int) -> dict:
-        """Keep ``provisioned_concurrency`` environments of a version (or alias) initialised.
-
-        They init ahead of time with ``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``,
-        serve invocations before any on-demand environment (without an Init
-        Duration: their init is already paid), are never reaped for idleness,
-        and are replaced when one fails.  Returns the config in Lambda's shape.
-        """
-        self._check_open()
-        n = provisioned_concurrency
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InvalidParameterValueError(f"provisioned_concurrency must be an integer >= 1, got {n!r}")
-        version, fn = self._config_target(target)
-        if fn.reserved_concurrency is not None and n > fn.reserved_concurrency:
-            raise InvalidParameterValueError(
-                "Requested Provisioned Concurrency should not be greater than the "
-                "reservedConcurrentExecution for function"
-            )
-        key = self._key(version)
-        self._provisioned_configs[key] = n
-        have = len(self._pool.provisioned(key))
-        for env in self._pool.take_idle_provisioned(key, max(0, have - n)):
-            self._pool.discard(env, keep_tmp=False)
-        failures = self._provision(key, version, fn, max(0, n - have))
-        return self.get_provisioned_concurrency_config(target) | (
-            {"Status": "FAILED", "StatusReason": failures[0]} if failures else {}
-        )
-
-    def get_provisioned_concurrency_config(self, target: Any) -> dict:
-        """The provisioned-concurrency config of a version or alias, as Lambda reports it."""
-        version, _fn = self._config_target(target)
-        key = self._key(version)
-        requested = self._provisioned_configs.get(key)
-        if requested is None:
-            raise ResourceNotFoundError("No Provisioned Concurrency Config found for this function")
-        ready = len(self._pool.provisioned(key))
-        return {
-            "RequestedProvisionedConcurrentExecutions": requested,
-            "AvailableProvisionedConcurrentExecutions": ready,
-            "AllocatedProvisionedConcurrentExecutions": ready,
-            "Status": "READY" if ready >= requested else "IN_PROGRESS",
-        }
-
-    def delete_provisioned_concurrency_config(self, target: Any) -> None:
-        """Remove the config; its idle environments are ended."""
-        version, _fn = self._config_target(target)
-        key = self._key(version)
-        if self._provisioned_configs.pop(key, None) is None:
-            raise ResourceNotFoundError("No Provisioned Concurrency Config found for this function")
-        for env in self._pool.take_idle_provisioned(key, 10**9):
-            self._pool.discard(env, keep_tmp=False)
-
-    def _replace_if_provisioned(self, env: Environment, key: tuple, version: Version, fn: Function) -> None:
-        """Lambda replaces a failed provisioned environment: start one in the background."""
-        if env.provisioned and self._state == "OPEN":
-            threading.Thread(target=self._provision, args=(key, version, fn, 1), daemon=True).start()
-
-    def _provision(self, key: tuple, version: Version, fn: Function, count: int) -> list[str]:
-        """Start ``count`` provisioned environments in parallel; return failure reasons."""
-        if count <= 0 or self._state != "OPEN" or key not in self._provisioned_configs:
-            return []
-        timeout = max(130.0, float(version.config.timeout))
-        failures: list[str] = []
-
-        def start() -> None:
-            env, out = self._start_env(key, version, fn, timeout, "provisioned-concurrency")
-            lines = self._lines(key, version, fn)
-            ok = out.kind == "result" and out.frame == INIT_DONE
-            status, etype = (None, None) if ok else self._init_failure(out, "", timeout)[:2]
-            text = (
-                lines.init_start(env.stream_name, "provisioned-concurrency")
-                + _text(out.logs)
-                + lines.init_report(out.duration_ms, "init", status, etype, "provisioned-concurrency")
-            )
-            self._recorder.platform_log(fn.name, env.stream_name, time.time(), text)
-            if ok:
-                self._pool.checkin(env)
-            else:
-                failures.append(f"{self._init_failure(out, '', timeout)[1]} during init")
-                self._pool.discard(env, keep_tmp=False)
-
-        threads = [threading.Thread(target=start) for _ in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return failures
 
     # -- observing -------------------------------------------------------------------
     @property

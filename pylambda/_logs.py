@@ -21,6 +21,7 @@ __all__ = [
     "end_line",
     "init_report_line",
     "init_start_line",
+    "log_text",
     "render",
     "report_line",
     "runtime_version",
@@ -106,6 +107,12 @@ def stream_name(version: str, created: float | None = None, function_name: str |
     day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if created is None else created))
     prefix = function_name or ""
     return f"{day}/{prefix}[{version}]{os.urandom(16).hex()}"
+
+
+def log_text(data: bytes) -> str:
+    """Captured output as log text: decoded, ending in a newline when not empty."""
+    text = data.decode("utf-8", "replace")
+    return text if not text or text.endswith("\n") else text + "\n"
 
 
 def _iso_ms(t: float) -> str:
