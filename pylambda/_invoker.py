@@ -94,6 +94,10 @@ _encode_event = encoder(allow_nan=False)
 _pack_head = INVOKE_HEAD.pack
 # Default spin before blocking, in microseconds (see Invoker(spin_us=...)).
 DEFAULT_SPIN_US = 100
+# After two invocations overlapped, no spinning for this long.  Longer keeps a
+# bursty concurrent workload from spinning; shorter returns to low latency
+# sooner when a caller goes back to sequential calls.
+SPIN_QUIET_S = 0.05
 
 
 # How often a $LATEST code directory is checked for edits.  Shorter notices
@@ -249,6 +253,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._inflight: dict[str, int] = {}
         self._unreserved_inflight = 0
         self._total_inflight = 0
+        self._concurrent_until = 0.0  # no spinning before this (monotonic): concurrency was seen
         self._carved = (-1, 0)  # (Function.reserved_epoch, sum of reserved concurrency)
         if mode not in ("process", "inline"):
             raise InvalidParameterValueError(f"mode must be 'process' or 'inline', got {mode!r}")
@@ -440,7 +445,11 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             self._recorder.throttled(fn.name, qualifier_of(invoked_arn), e.reason, started)
             raise
         try:
-            spin_s = self._spin_s if concurrency == 1 else 0.0
+            # Spin only for a sequential caller: alone now, and not concurrent lately
+            # (between two concurrent calls a thread is briefly alone; spinning
+            # then would hold the GIL and a core that the other call needs).
+            alone = concurrency == 1 and time.monotonic() >= self._concurrent_until
+            spin_s = self._spin_s if alone else 0.0
             result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s)
         finally:
             self._release(fn)
@@ -515,6 +524,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 self._unreserved_inflight += 1
             self._inflight[name] = inflight + 1
             self._total_inflight += 1
+            if self._total_inflight > 1:
+                self._concurrent_until = time.monotonic() + SPIN_QUIET_S
             return self._total_inflight
 
     def _release(self, fn: Function) -> None:
