@@ -24,6 +24,7 @@ _EXPORTS = {
     "ManualClock": "._clock",
     "MapResult": "._map",
     "Bill": "._billing",
+    "EventSourceMapping": "._sources.mapping",
     "BillRow": "._billing",
     "FunctionMetrics": "._metrics",
     "History": "._history",
@@ -42,6 +43,7 @@ _EXPORTS = {
     "InvokerClosedError": "._errors",
     "LambdaContext": "._runtime.context",
     "PylambdaError": "._errors",
+    "Queue": "._sources.queue",
     "RequestTooLargeError": "._errors",
     "ResourceNotFoundError": "._errors",
     "TooManyRequestsError": "._errors",
@@ -78,6 +80,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._metrics import FunctionMetrics as FunctionMetrics
     from ._result import InvocationResult as InvocationResult
     from ._runtime.context import LambdaContext as LambdaContext
+    from ._sources.mapping import EventSourceMapping as EventSourceMapping
+    from ._sources.queue import Queue as Queue
     from ._version import Version as Version
 
 

@@ -78,6 +78,7 @@ from ._provisioned import ProvisionedConcurrency
 from ._result import InvocationResult
 from ._runtime.marshal import encoder
 from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
+from ._sources.mapping import EventSourceMapping, create_mapping
 from ._version import LATEST, Version, function_arn
 
 __all__ = ["Invoker"]
@@ -274,6 +275,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._platform_lines: dict[tuple, PlatformLines] = {}
         self._provisioned_configs: dict[tuple, int] = {}
         self._latest_revision: dict[str, int] = {}
+        self._mappings: dict[str, EventSourceMapping] = {}
         self._state = "OPEN"  # last: a constructor that raised leaves nothing to close
 
     # -- registry ------------------------------------------------------------------
@@ -812,6 +814,34 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             log_stream_name=env.stream_name if env is not None else phase.stream if phase is not None else None,
         )  # fmt: skip
 
+    # -- event sources ---------------------------------------------------------------
+    def create_event_source_mapping(
+        self,
+        source: Any,
+        target: Any,
+        *,
+        batch_size: int | None = None,
+        maximum_batching_window: float = 0,
+        function_response_types: list[str] | tuple[str, ...] = (),
+        filter_criteria: dict | None = None,
+        enabled: bool = True,
+    ) -> EventSourceMapping:
+        """Feed a source's records to a function, with Lambda's batch semantics.
+
+        Sources supported so far: ``pylambda.Queue`` (SQS).  Parameters and
+        their ranges are Lambda's; see ``pylambda._sources.mapping``.
+        """
+        self._check_open()
+        return create_mapping(
+            self, source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
+            function_response_types=function_response_types, filter_criteria=filter_criteria, enabled=enabled,
+        )  # fmt: skip
+
+    @property
+    def event_source_mappings(self) -> list[EventSourceMapping]:
+        """The mappings that exist."""
+        return list(self._mappings.values())
+
     # -- observing -------------------------------------------------------------------
     @property
     def history(self) -> History:
@@ -870,6 +900,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         """
         if self._state == "CLOSED":
             return
+        for mapping in list(self._mappings.values()):
+            mapping.delete()
         self._async.close(drain_timeout)
         with self._lock:
             if self._state == "CLOSED":

@@ -1,0 +1,231 @@
+"""An in-memory, thread-safe SQS-like queue.
+
+Semantics kept from SQS: a received message is invisible for the visibility
+timeout and comes back (``ApproximateReceiveCount`` + 1) unless deleted with
+its receipt handle; after ``max_receive_count`` receives it moves to the
+dead-letter queue (redrive); FIFO queues deliver each message group in order
+and hold a group while one of its messages is in flight, and drop
+duplicates by deduplication id for 5 minutes.  Time follows a clock, so
+visibility timeouts pass instantly under a ``ManualClock``.
+
+A ``Queue`` is also a destination and a dead-letter target for asynchronous
+invocation: calling it sends a message (the record as JSON, or the event with
+its attributes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import uuid
+from typing import Any
+
+import attrs
+
+from .._clock import Clock, RealClock
+from .._errors import InvalidParameterValueError
+
+__all__ = ["Message", "Queue"]
+
+_DEDUP_WINDOW_S = 300.0
+
+
+@attrs.define(eq=False)
+class Message:
+    """One message as the queue holds it."""
+
+    message_id: str
+    body: str
+    message_attributes: dict
+    sent: float
+    sequence: int
+    group_id: str | None = None
+    deduplication_id: str | None = None
+    receive_count: int = 0
+    first_receive: float | None = None
+    visible_at: float = 0.0
+    receipt_handle: str | None = None
+
+
+class Queue:
+    """An SQS-like queue (standard or FIFO), usable as an event source and a destination."""
+
+    def __init__(
+        self,
+        name: str = "queue",
+        *,
+        fifo: bool = False,
+        visibility_timeout: float = 30.0,
+        dead_letter_queue: Queue | None = None,
+        max_receive_count: int | None = None,
+        clock: Clock | None = None,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+    ) -> None:
+        if fifo and not name.endswith(".fifo"):
+            name += ".fifo"
+        if not 0 <= visibility_timeout <= 43200:
+            raise InvalidParameterValueError("visibility_timeout must be 0..43200 seconds")
+        if (dead_letter_queue is None) != (max_receive_count is None):
+            raise InvalidParameterValueError("dead_letter_queue and max_receive_count go together")
+        if max_receive_count is not None and not 1 <= max_receive_count <= 1000:
+            raise InvalidParameterValueError("max_receive_count must be 1..1000")
+        self.name = name
+        self.fifo = fifo
+        self.visibility_timeout = float(visibility_timeout)
+        self.dead_letter_queue = dead_letter_queue
+        self.max_receive_count = max_receive_count
+        self.clock = clock or RealClock()
+        self.region = region
+        self.account_id = account_id
+        self._lock = threading.Condition()
+        self._messages: list[Message] = []
+        self._seq = itertools.count(1)
+        self._dedup: dict[str, float] = {}
+
+    @property
+    def arn(self) -> str:
+        """``arn:aws:sqs:<region>:<account>:<name>``."""
+        return f"arn:aws:sqs:{self.region}:{self.account_id}:{self.name}"
+
+    # -- producing -------------------------------------------------------------------
+    def send(
+        self,
+        body: str | Any,
+        *,
+        message_attributes: dict | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+        delay_seconds: float = 0.0,
+    ) -> str:
+        """Send a message (a non-str body is JSON-encoded); return its message id."""
+        text = body if isinstance(body, str) else json.dumps(body)
+        if self.fifo and group_id is None:
+            raise InvalidParameterValueError("FIFO queues need group_id (MessageGroupId)")
+        if not self.fifo and group_id is not None:
+            raise InvalidParameterValueError("group_id is only for FIFO queues")
+        now = self.clock.now()
+        with self._lock:
+            if self.fifo:
+                dedup = deduplication_id or _content_id(text)
+                if self._dedup.get(dedup, -1e18) > now:
+                    return next((m.message_id for m in self._messages if m.deduplication_id == dedup), "")
+                self._dedup[dedup] = now + _DEDUP_WINDOW_S
+            else:
+                dedup = None
+            message = Message(
+                message_id=str(uuid.uuid4()),
+                body=text,
+                message_attributes=dict(message_attributes or {}),
+                sent=now,
+                sequence=next(self._seq),
+                group_id=group_id,
+                deduplication_id=dedup,
+                visible_at=now + delay_seconds,
+            )
+            self._messages.append(message)
+            self._lock.notify_all()
+            return message.message_id
+
+    def __call__(self, body: Any, attributes: dict | None = None) -> str:
+        """Destination / dead-letter target form: send ``body`` (with Lambda's attributes)."""
+        group = "lambda" if self.fifo else None
+        return self.send(body, message_attributes=attributes, group_id=group)
+
+    # -- consuming -------------------------------------------------------------------
+    def receive(self, max_messages: int = 1, visibility_timeout: float | None = None) -> list[Message]:
+        """Up to ``max_messages`` visible messages, now invisible for the visibility timeout."""
+        now = self.clock.now()
+        timeout = self.visibility_timeout if visibility_timeout is None else visibility_timeout
+        taken: list[Message] = []
+        redrive: list[Message] = []
+        with self._lock:
+            # A FIFO group with a message in flight from an earlier receive is held
+            # back, so each group is processed in order, one batch at a time.
+            busy_groups = {m.group_id for m in self._messages if m.visible_at > now and m.receive_count}
+            for m in list(self._messages):
+                if len(taken) >= max_messages:
+                    break
+                if m.visible_at > now:
+                    continue
+                if self.fifo and m.group_id in busy_groups:
+                    continue
+                if self.max_receive_count is not None and m.receive_count >= self.max_receive_count:
+                    self._messages.remove(m)
+                    redrive.append(m)
+                    continue
+                m.receive_count += 1
+                m.first_receive = m.first_receive or now
+                m.visible_at = now + timeout
+                m.receipt_handle = uuid.uuid4().hex
+                taken.append(m)
+        for m in redrive:
+            assert self.dead_letter_queue is not None
+            self.dead_letter_queue._accept(m)
+        return taken
+
+    def _accept(self, m: Message) -> None:
+        """Take a message redriven from a source queue (attributes and count kept)."""
+        with self._lock:
+            m.visible_at = self.clock.now()
+            m.sequence = next(self._seq)
+            self._messages.append(m)
+            self._lock.notify_all()
+
+    def delete(self, receipt_handle: str) -> bool:
+        """Delete the message last received with ``receipt_handle``; False if unknown."""
+        with self._lock:
+            for m in self._messages:
+                if m.receipt_handle == receipt_handle:
+                    self._messages.remove(m)
+                    return True
+        return False
+
+    def change_visibility(self, receipt_handle: str, timeout: float) -> bool:
+        """Make an in-flight message visible again after ``timeout`` seconds."""
+        with self._lock:
+            for m in self._messages:
+                if m.receipt_handle == receipt_handle:
+                    m.visible_at = self.clock.now() + timeout
+                    self._lock.notify_all()
+                    return True
+        return False
+
+    # -- reading -------------------------------------------------------------------
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._messages)
+
+    @property
+    def visible(self) -> int:
+        """``ApproximateNumberOfMessages``: messages ready to be received."""
+        now = self.clock.now()
+        with self._lock:
+            return sum(m.visible_at <= now for m in self._messages)
+
+    @property
+    def in_flight(self) -> int:
+        """``ApproximateNumberOfMessagesNotVisible``."""
+        return len(self) - self.visible
+
+    def next_visible_at(self) -> float | None:
+        """When the next invisible message becomes visible (clock time), or None."""
+        now = self.clock.now()
+        with self._lock:
+            times = [m.visible_at for m in self._messages if m.visible_at > now]
+        return min(times) if times else None
+
+    def bodies(self) -> list[str]:
+        """Every message body, in order (for assertions)."""
+        with self._lock:
+            return [m.body for m in sorted(self._messages, key=lambda m: m.sequence)]
+
+    def __repr__(self) -> str:
+        return f"<Queue {self.name} messages={len(self)} visible={self.visible}>"
+
+
+def _content_id(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
