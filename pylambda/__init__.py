@@ -24,10 +24,12 @@ _EXPORTS = {
     "ManualClock": "._clock",
     "MapResult": "._map",
     "Bill": "._billing",
+    "Bucket": "._sources.bucket",
     "EventSourceMapping": "._sources.mapping",
     "BillRow": "._billing",
     "FunctionMetrics": "._metrics",
     "History": "._history",
+    "HttpEndpoint": "._sources.url",
     "InvocationRecord": "._history",
     "LogEvent": "._logs",
     "LogGroup": "._logs",
@@ -45,6 +47,7 @@ _EXPORTS = {
     "PylambdaError": "._errors",
     "Queue": "._sources.queue",
     "RequestTooLargeError": "._errors",
+    "Schedule": "._sources.schedule",
     "ResourceNotFoundError": "._errors",
     "TooManyRequestsError": "._errors",
     "Version": "._version",
@@ -80,8 +83,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._metrics import FunctionMetrics as FunctionMetrics
     from ._result import InvocationResult as InvocationResult
     from ._runtime.context import LambdaContext as LambdaContext
+    from ._sources.bucket import Bucket as Bucket
     from ._sources.mapping import EventSourceMapping as EventSourceMapping
     from ._sources.queue import Queue as Queue
+    from ._sources.schedule import Schedule as Schedule
+    from ._sources.url import HttpEndpoint as HttpEndpoint
     from ._version import Version as Version
 
 

@@ -78,7 +78,8 @@ from ._provisioned import ProvisionedConcurrency
 from ._result import InvocationResult
 from ._runtime.marshal import encoder
 from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
-from ._sources.mapping import EventSourceMapping, create_mapping
+from ._sources.mapping import Trigger, create_mapping
+from ._sources.url import HttpEndpoint
 from ._version import LATEST, Version, function_arn
 
 __all__ = ["Invoker"]
@@ -275,7 +276,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._platform_lines: dict[tuple, PlatformLines] = {}
         self._provisioned_configs: dict[tuple, int] = {}
         self._latest_revision: dict[str, int] = {}
-        self._mappings: dict[str, EventSourceMapping] = {}
+        self._mappings: dict[str, Trigger] = {}
+        self._endpoints: list[HttpEndpoint] = []
         self._state = "OPEN"  # last: a constructor that raised leaves nothing to close
 
     # -- registry ------------------------------------------------------------------
@@ -825,20 +827,37 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         function_response_types: list[str] | tuple[str, ...] = (),
         filter_criteria: dict | None = None,
         enabled: bool = True,
-    ) -> EventSourceMapping:
-        """Feed a source's records to a function, with Lambda's batch semantics.
+        events: tuple[str, ...] | list[str] = ("s3:ObjectCreated:*",),
+        prefix: str = "",
+        suffix: str = "",
+    ) -> Trigger:
+        """Connect a source to a function, with the source's own semantics.
 
-        Sources supported so far: ``pylambda.Queue`` (SQS).  Parameters and
-        their ranges are Lambda's; see ``pylambda._sources.mapping``.
+        - ``Queue``: an SQS event source mapping (``batch_size``,
+          ``maximum_batching_window``, ``function_response_types``,
+          ``filter_criteria``; Lambda's ranges and batch semantics);
+        - ``Schedule``: an EventBridge rule target, invoked asynchronously at
+          each firing time;
+        - ``Bucket``: an S3 notification (``events``, ``prefix``, ``suffix``),
+          invoked asynchronously on each matching change.
         """
         self._check_open()
         return create_mapping(
             self, source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
             function_response_types=function_response_types, filter_criteria=filter_criteria, enabled=enabled,
+            events=tuple(events), prefix=prefix, suffix=suffix,
         )  # fmt: skip
 
+    def create_function_url(self, target: Any, *, port: int = 0) -> HttpEndpoint:
+        """Serve ``target`` over HTTP on 127.0.0.1 (a function URL); close it, or the Invoker, to stop."""
+        self._check_open()
+        self.resolve(target)
+        endpoint = HttpEndpoint(self, target, "127.0.0.1", port)
+        self._endpoints.append(endpoint)
+        return endpoint
+
     @property
-    def event_source_mappings(self) -> list[EventSourceMapping]:
+    def event_source_mappings(self) -> list[Trigger]:
         """The mappings that exist."""
         return list(self._mappings.values())
 
@@ -900,6 +919,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         """
         if self._state == "CLOSED":
             return
+        for endpoint in self._endpoints:
+            endpoint.close()
         for mapping in list(self._mappings.values()):
             mapping.delete()
         self._async.close(drain_timeout)

@@ -26,35 +26,42 @@ from typing import TYPE_CHECKING, Any
 
 from .. import events as _events
 from .._errors import InvalidParameterValueError, InvokerClosedError, TooManyRequestsError
+from .bucket import Bucket, check_event_types, matches_notification
 from .filters import compile_filter_criteria
 from .queue import Queue
+from .schedule import Schedule
 
 if TYPE_CHECKING:
     from .._invoker import Invoker
 
-__all__ = ["EventSourceMapping", "create_mapping"]
+__all__ = ["BucketNotification", "EventSourceMapping", "ScheduleTrigger", "Trigger", "create_mapping"]
 
 
-class EventSourceMapping:
-    """One mapping from a source to a function; ``state`` is ``Enabled``, ``Disabled`` or ``Deleted``."""
+class Trigger:
+    """What polls a source on its own thread: state, lifecycle, the loop.
 
-    def __init__(self, invoker: Invoker, source: Queue, target: Any, function_name: str, *, batch_size: int,
-                 window: float, report_failures: bool, keep, enabled: bool) -> None:  # fmt: skip
+    Subclasses say when work is due (``_due_at``, on the source's clock) and
+    do it (``_run_due``).  ``fast_forward`` tells ``wait_for_idle`` whether a
+    manual clock may jump to the next due time (a queue's visibility timeout:
+    yes; a schedule's next firing, which never ends: no).
+    """
+
+    fast_forward = True
+
+    def __init__(self, invoker: Invoker, source: Any, target: Any, function_name: str, enabled: bool) -> None:
         self.uuid = str(uuid.uuid4())
         self.source = source
         self.target = target
         self.function_name = function_name
-        self.batch_size = batch_size
-        self.maximum_batching_window = window
-        self.report_batch_item_failures = report_failures
-        self._keep = keep
         self._invoker = invoker
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._busy = False
         self.state = "Enabled" if enabled else "Disabled"
         self.invocations = 0
+        source.clock.subscribe(self._cond)
         self._thread = threading.Thread(target=self._loop, name=f"pylambda-esm-{self.uuid[:8]}", daemon=True)
-        source.clock.subscribe(source._lock)
+
+    def _start(self) -> None:
         self._thread.start()
 
     @property
@@ -62,28 +69,78 @@ class EventSourceMapping:
         """``arn:aws:lambda:<region>:<account>:event-source-mapping:<uuid>``."""
         return f"arn:aws:lambda:{self.source.region}:{self.source.account_id}:event-source-mapping:{self.uuid}"
 
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
     def enable(self) -> None:
         """Start polling again."""
         if self.state != "Deleted":
             self.state = "Enabled"
-            with self.source._lock:
-                self.source._lock.notify_all()
+            self._wake()
 
     def disable(self) -> None:
-        """Stop polling (messages stay in the queue)."""
+        """Stop polling (the source keeps its records)."""
         if self.state != "Deleted":
             self.state = "Disabled"
 
     def delete(self, timeout: float = 2.0) -> None:
-        """Stop for good; the batch in flight, if any, finishes first (bounded)."""
+        """Stop for good; work in flight, if any, finishes first (bounded)."""
         self.state = "Deleted"
-        with self.source._lock:
-            self.source._lock.notify_all()
+        self._wake()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         self._invoker._mappings.pop(self.uuid, None)
 
-    # -- polling -------------------------------------------------------------------
+    def _due_at(self) -> float | None:
+        raise NotImplementedError
+
+    def _run_due(self) -> None:
+        raise NotImplementedError
+
+    def idle(self) -> bool:
+        """Nothing being processed and nothing due now."""
+        due = self._due_at()
+        return not self._busy and (self.state != "Enabled" or due is None or due > self.source.clock.now())
+
+    def _loop(self) -> None:
+        clock = self.source.clock
+        while self.state != "Deleted":
+            if self.state == "Enabled":
+                due = self._due_at()
+                if due is not None and due <= clock.now():
+                    self._busy = True
+                    try:
+                        self._run_due()
+                    except InvokerClosedError:
+                        return
+                    finally:
+                        self._busy = False
+                    continue
+            with self._cond:
+                if self.state == "Deleted":
+                    return
+                until = self._due_at() if self.state == "Enabled" else None
+                clock.wait(self._cond, until if until is not None else clock.now() + 0.05)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.uuid} {self.source.name} -> {self.function_name} {self.state}>"
+
+
+class EventSourceMapping(Trigger):
+    """An SQS queue feeding a function; ``state`` is ``Enabled``, ``Disabled`` or ``Deleted``."""
+
+    def __init__(self, invoker: Invoker, source: Queue, target: Any, function_name: str, *, batch_size: int,
+                 window: float, report_failures: bool, keep, enabled: bool) -> None:  # fmt: skip
+        super().__init__(invoker, source, target, function_name, enabled)
+        self.batch_size = batch_size
+        self.maximum_batching_window = window
+        self.report_batch_item_failures = report_failures
+        self._keep = keep
+        self._lock = threading.Lock()
+        source.clock.subscribe(source._lock)
+        self._start()
+
     def _due_at(self) -> float | None:
         """Clock time at which the next batch can be taken (None: nothing to take)."""
         queue = self.source
@@ -96,36 +153,13 @@ class EventSourceMapping:
             return min(m.visible_at if m.receive_count else m.sent for m in visible) + self.maximum_batching_window
         return queue.next_visible_at()
 
-    def idle(self) -> bool:
-        """Nothing being processed and nothing visible to process now."""
-        due = self._due_at()
-        return not self._busy and (self.state != "Enabled" or due is None or due > self.source.clock.now())
-
-    def _loop(self) -> None:
-        queue = self.source
-        while self.state != "Deleted":
-            if self.state == "Enabled":
-                due = self._due_at()
-                if due is not None and due <= queue.clock.now():
-                    try:
-                        self.poll_once()
-                    except InvokerClosedError:
-                        return
-                    continue
-            with queue._lock:
-                if self.state == "Deleted":
-                    return
-                until = None if self.state != "Enabled" else self._due_at()
-                queue.clock.wait(queue._lock, until if until is not None else queue.clock.now() + 0.05)
+    def _run_due(self) -> None:
+        self.poll_once()
 
     def poll_once(self) -> int:
         """Take one batch and invoke the function with it; return how many messages were taken."""
         with self._lock:
-            self._busy = True
-            try:
-                return self._process(self.source.receive(self.batch_size))
-            finally:
-                self._busy = False
+            return self._process(self.source.receive(self.batch_size))
 
     def _process(self, messages: list) -> int:
         queue = self.source
@@ -199,8 +233,61 @@ class EventSourceMapping:
             failed.add(ident)
         return failed
 
-    def __repr__(self) -> str:
-        return f"<EventSourceMapping {self.uuid} {self.source.name} -> {self.function_name} {self.state}>"
+
+class ScheduleTrigger(Trigger):
+    """A schedule rule invoking a function asynchronously at each firing time."""
+
+    fast_forward = False
+
+    def __init__(self, invoker: Invoker, source: Schedule, target: Any, function_name: str, enabled: bool) -> None:
+        super().__init__(invoker, source, target, function_name, enabled)
+        self.fired: list[float] = []
+        self._next = source.next_after(source.clock.now())
+        self._start()
+
+    def _due_at(self) -> float | None:
+        return self._next
+
+    def _run_due(self) -> None:
+        now = self.source.clock.now()
+        while self._next is not None and self._next <= now and self.state == "Enabled":
+            when = self._next
+            event = _events.scheduled_event(self.source.arn, when, account=self.source.account_id,
+                                            region=self.source.region)  # fmt: skip
+            self._invoker.invoke(self.target, event, invocation_type="Event")
+            self.invocations += 1
+            self.fired.append(when)
+            self._next = self.source.next_after(when)
+
+
+class BucketNotification(Trigger):
+    """An S3 notification configuration: matching object changes invoke a function (Event)."""
+
+    fast_forward = False
+
+    def __init__(self, invoker: Invoker, source: Bucket, target: Any, function_name: str, enabled: bool,
+                 event_types: tuple[str, ...], prefix: str, suffix: str) -> None:  # fmt: skip
+        super().__init__(invoker, source, target, function_name, enabled)
+        self.event_types, self.prefix, self.suffix = event_types, prefix, suffix
+        source.subscribe(self._changed)
+
+    def _changed(self, event_name: str, key: str, size: int, etag: str) -> None:
+        if self.state != "Enabled" or not matches_notification(self.event_types, self.prefix, self.suffix,
+                                                               event_name, key):  # fmt: skip
+            return
+        event = _events.s3_event(self.source.name, key, event_name=event_name, size=size, etag=etag,
+                                 event_time=self.source.clock.now(), region=self.source.region)  # fmt: skip
+        self._invoker.invoke(self.target, event, invocation_type="Event")
+        self.invocations += 1
+
+    def _due_at(self) -> float | None:
+        return None  # pushed by the bucket, never polled
+
+    def delete(self, timeout: float = 2.0) -> None:
+        """Remove the notification."""
+        self.source.unsubscribe(self._changed)
+        self.state = "Deleted"
+        self._invoker._mappings.pop(self.uuid, None)
 
 
 def create_mapping(
@@ -213,13 +300,25 @@ def create_mapping(
     function_response_types: list[str] | tuple[str, ...],
     filter_criteria: dict | None,
     enabled: bool,
-) -> EventSourceMapping:
-    """Validate the parameters as Lambda does and start the mapping."""
+    events: tuple[str, ...] = ("s3:ObjectCreated:*",),
+    prefix: str = "",
+    suffix: str = "",
+) -> Trigger:
+    """Validate the parameters as Lambda (or S3, EventBridge) does and start the mapping."""
+    _version, _arn, fn = invoker.resolve(target)
+    if isinstance(source, Bucket):
+        notification = BucketNotification(invoker, source, target, fn.name, enabled, check_event_types(events),
+                                          prefix, suffix)  # fmt: skip
+        invoker._mappings[notification.uuid] = notification
+        return notification
+    if isinstance(source, Schedule):
+        trigger = ScheduleTrigger(invoker, source, target, fn.name, enabled)
+        invoker._mappings[trigger.uuid] = trigger
+        return trigger
     if not isinstance(source, Queue):
         raise InvalidParameterValueError(
-            f"event sources supported so far: pylambda.Queue (SQS); got {type(source).__name__}"
+            f"event sources supported so far: Queue, Schedule, Bucket; got {type(source).__name__}"
         )
-    _version, _arn, fn = invoker.resolve(target)
     limit = 10 if source.fifo else 10_000
     size = 10 if batch_size is None else batch_size
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= limit:
@@ -250,11 +349,12 @@ def create_mapping(
     return mapping
 
 
-def wait_mappings_idle(mappings: list[EventSourceMapping], clock, deadline: float | None) -> bool:
+def wait_mappings_idle(mappings: list[Trigger], clock, deadline: float | None) -> bool:
     """Wait until every mapping is idle, fast-forwarding a manual clock; False on timeout."""
     while True:
         if all(m.idle() for m in mappings):
-            dues = [d for d in (m._due_at() for m in mappings if m.state == "Enabled") if d is not None]
+            movable = [m for m in mappings if m.state == "Enabled" and m.fast_forward]
+            dues = [d for d in (m._due_at() for m in movable) if d is not None]
             if not (clock.manual and dues):
                 return True
             clock.set(min(dues))  # e.g. a visibility timeout or a batch window to wait out

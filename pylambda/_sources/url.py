@@ -1,0 +1,125 @@
+"""Function URLs: a function served over HTTP on 127.0.0.1 (payload format 2.0).
+
+``invoker.create_function_url(fn)`` starts a small threaded HTTP server
+(standard library) on a free port.  Each request becomes a payload-2.0 event
+(lower-cased headers, repeated values joined with ``,``, cookies apart, a
+binary body base64-encoded) and a synchronous invocation; the result becomes
+the response as Lambda maps it: ``statusCode``/``headers``/``body``/
+``cookies``/``isBase64Encoded`` when the function returns them, otherwise
+200 with the JSON of the return value.  A function error is a 502
+``Internal Server Error``; a throttle a 429.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .. import events as _events
+from .._errors import TooManyRequestsError
+
+if TYPE_CHECKING:
+    from .._invoker import Invoker
+
+__all__ = ["HttpEndpoint"]
+
+
+class HttpEndpoint:
+    """A running function URL; ``url`` is where it listens; ``close()`` stops it."""
+
+    def __init__(self, invoker: Invoker, target: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._invoker = invoker
+        self._target = target
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                endpoint._handle(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="pylambda-url", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>/``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(request.path)
+        length = int(request.headers.get("content-length") or 0)
+        body = request.rfile.read(length) if length else None
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        event = _events.http_api_event(
+            request.command, split.path or "/", query=split.query, headers=headers, body=body,
+            source_ip=request.client_address[0], domain=f"{request.headers.get('host', 'localhost')}",
+        )  # fmt: skip
+        try:
+            result = self._invoker.invoke(self._target, event)
+        except TooManyRequestsError:
+            self._reply(request, 429, {"content-type": "application/json"}, b'{"Message":"Rate Exceeded."}', [])
+            return
+        if result.function_error is not None:
+            self._reply(request, 502, {"content-type": "application/json"}, b'{"Message":"Internal Server Error"}',
+                        [], result.request_id)  # fmt: skip
+            return
+        status, out_headers, out_body, cookies = _response(result)
+        self._reply(request, status, out_headers, out_body, cookies, result.request_id)
+
+    @staticmethod
+    def _reply(request, status: int, headers: dict, body: bytes, cookies: list, request_id: str = "") -> None:
+        request.send_response(status)
+        for name, value in headers.items():
+            request.send_header(name, str(value))
+        for cookie in cookies:
+            request.send_header("set-cookie", cookie)
+        if request_id:
+            request.send_header("x-amzn-RequestId", request_id)
+        request.send_header("content-length", str(len(body)))
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(body)
+
+    def close(self) -> None:
+        """Stop serving (bounded)."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(2.0)
+
+    def __enter__(self) -> HttpEndpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<HttpEndpoint {self.url}>"
+
+
+def _response(result) -> tuple[int, dict, bytes, list]:
+    """Lambda's mapping of a function's return value to an HTTP response."""
+    payload = result.raw_payload if result.payload_is_bytes else result.payload
+    if isinstance(payload, dict) and "statusCode" in payload:
+        headers = {str(k).lower(): v for k, v in (payload.get("headers") or {}).items()}
+        body = payload.get("body") or ""
+        raw = base64.b64decode(body) if payload.get("isBase64Encoded") else str(body).encode()
+        return int(payload["statusCode"]), headers, raw, list(payload.get("cookies") or [])
+    if isinstance(payload, bytes):
+        return 200, {"content-type": "application/octet-stream"}, payload, []
+    return 200, {"content-type": "application/json"}, json.dumps(payload).encode(), []
