@@ -47,6 +47,8 @@ _EXPORTS = {
     "PylambdaError": "._errors",
     "Queue": "._sources.queue",
     "RequestTooLargeError": "._errors",
+    "Stream": "._sources.stream",
+    "Table": "._sources.stream",
     "Schedule": "._sources.schedule",
     "ResourceNotFoundError": "._errors",
     "TooManyRequestsError": "._errors",
@@ -87,6 +89,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._sources.mapping import EventSourceMapping as EventSourceMapping
     from ._sources.queue import Queue as Queue
     from ._sources.schedule import Schedule as Schedule
+    from ._sources.stream import Stream as Stream
+    from ._sources.stream import Table as Table
     from ._sources.url import HttpEndpoint as HttpEndpoint
     from ._version import Version as Version
 

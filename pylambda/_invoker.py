@@ -830,12 +830,23 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         events: tuple[str, ...] | list[str] = ("s3:ObjectCreated:*",),
         prefix: str = "",
         suffix: str = "",
+        starting_position: str | None = None,
+        starting_position_timestamp: float | None = None,
+        bisect_batch_on_function_error: bool = False,
+        maximum_retry_attempts: int = -1,
+        maximum_record_age: int = -1,
+        parallelization_factor: int = 1,
+        destination_config: dict | None = None,
     ) -> Trigger:
         """Connect a source to a function, with the source's own semantics.
 
         - ``Queue``: an SQS event source mapping (``batch_size``,
           ``maximum_batching_window``, ``function_response_types``,
           ``filter_criteria``; Lambda's ranges and batch semantics);
+        - ``Stream`` or ``Table``: a stream mapping, in order per shard
+          (``starting_position``, ``bisect_batch_on_function_error``,
+          ``maximum_retry_attempts``, ``maximum_record_age``,
+          ``destination_config={"OnFailure": {"Destination": queue}}``);
         - ``Schedule``: an EventBridge rule target, invoked asynchronously at
           each firing time;
         - ``Bucket``: an S3 notification (``events``, ``prefix``, ``suffix``),
@@ -846,6 +857,15 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             self, source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
             function_response_types=function_response_types, filter_criteria=filter_criteria, enabled=enabled,
             events=tuple(events), prefix=prefix, suffix=suffix,
+            stream_options={
+                "starting_position": starting_position,
+                "starting_position_timestamp": starting_position_timestamp,
+                "bisect_batch_on_function_error": bisect_batch_on_function_error,
+                "maximum_retry_attempts": maximum_retry_attempts,
+                "maximum_record_age": maximum_record_age,
+                "parallelization_factor": parallelization_factor,
+                "destination_config": destination_config,
+            },
         )  # fmt: skip
 
     def create_function_url(self, target: Any, *, port: int = 0) -> HttpEndpoint:

@@ -38,6 +38,8 @@ PUBLIC = {
     "Queue",
     "RequestTooLargeError",
     "Schedule",
+    "Stream",
+    "Table",
     "ResourceNotFoundError",
     "TooManyRequestsError",
     "Version",

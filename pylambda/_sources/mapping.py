@@ -30,11 +30,12 @@ from .bucket import Bucket, check_event_types, matches_notification
 from .filters import compile_filter_criteria
 from .queue import Queue
 from .schedule import Schedule
+from .stream import Stream, Table
 
 if TYPE_CHECKING:
     from .._invoker import Invoker
 
-__all__ = ["BucketNotification", "EventSourceMapping", "ScheduleTrigger", "Trigger", "create_mapping"]
+__all__ = ["BucketNotification", "EventSourceMapping", "ScheduleTrigger", "StreamMapping", "Trigger", "create_mapping"]
 
 
 class Trigger:
@@ -290,6 +291,161 @@ class BucketNotification(Trigger):
         self._invoker._mappings.pop(self.uuid, None)
 
 
+class StreamMapping(Trigger):
+    """A Kinesis stream or a DynamoDB stream feeding a function, shard by shard, in order.
+
+    Per shard: a batch of up to ``batch_size`` records from the checkpoint;
+    success moves the checkpoint past it.  A function error (or a partial
+    batch response) blocks the shard and retries: with
+    ``bisect_batch_on_function_error`` the failing batch is split in two (a
+    split is not a retry); with ``ReportBatchItemFailures`` the checkpoint
+    moves to the lowest failed sequence number.  When retries
+    (``maximum_retry_attempts``) or the record age
+    (``maximum_record_age``) run out, the batch is skipped and an
+    on-failure record goes to ``destination_config["OnFailure"]``.
+    """
+
+    def __init__(self, invoker: Invoker, source, target: Any, function_name: str, *, batch_size: int, window: float,
+                 starting_position: str, starting_timestamp: float | None, report_failures: bool, keep,
+                 bisect: bool, max_retries: int, max_age: int, on_failure: Any, enabled: bool) -> None:  # fmt: skip
+        super().__init__(invoker, source, target, function_name, enabled)
+        self.batch_size = batch_size
+        self.maximum_batching_window = window
+        self.report_batch_item_failures = report_failures
+        self.bisect_batch_on_function_error = bisect
+        self.maximum_retry_attempts = max_retries
+        self.maximum_record_age = max_age
+        self.on_failure = on_failure
+        self._keep = keep
+        self._data_key = "data" if source.kind == "kinesis" else "dynamodb"
+        self._position: dict[str, int] = {}
+        self._retries: dict[str, int] = {}
+        self._limit: dict[str, int] = {}  # a bisected batch's size, per shard
+        for shard in source.shard_ids:
+            records = source.records(shard)
+            if starting_position == "LATEST":
+                self._position[shard] = records[-1].sequence_number + 1 if records else 0
+            elif starting_position == "AT_TIMESTAMP":
+                later = [r.sequence_number for r in records if r.arrival >= (starting_timestamp or 0)]
+                self._position[shard] = min(later) if later else (records[-1].sequence_number + 1 if records else 0)
+            else:
+                self._position[shard] = 0
+        self._start()
+
+    def _pending(self, shard: str) -> list:
+        pos = self._position[shard]
+        return [r for r in self.source.records(shard) if r.sequence_number >= pos]
+
+    def _due_at(self) -> float | None:
+        now = self.source.clock.now()
+        dues = []
+        for shard in self._position:
+            pending = self._pending(shard)
+            if not pending:
+                continue
+            if self.maximum_batching_window and len(pending) < self.batch_size:
+                dues.append(pending[0].arrival + self.maximum_batching_window)
+            else:
+                dues.append(now)
+        return min(dues) if dues else None
+
+    def _run_due(self) -> None:
+        for shard in list(self._position):
+            if self.state == "Enabled" and self._pending(shard):
+                self._process_shard(shard)
+
+    def _event_record(self, shard: str, r) -> dict:
+        src = self.source
+        if src.kind == "kinesis":
+            return _events.kinesis_record(
+                r.data, partition_key=r.partition_key, sequence_number=str(r.sequence_number), shard_id=shard,
+                arrival=r.arrival, stream_arn=src.arn, region=src.region,
+            )  # fmt: skip
+        change = r.data
+        return _events.dynamodb_record(change["eventName"], change["Keys"], new_image=change["NewImage"],
+                                       old_image=change["OldImage"], sequence_number=str(r.sequence_number),
+                                       view_type=src.view_type, created=r.arrival, stream_arn=src.arn,
+                                       region=src.region, event_id=change["eventID"])  # fmt: skip
+
+    def _process_shard(self, shard: str) -> None:
+        pending = self._pending(shard)
+        limit = self._limit.get(shard, self.batch_size)
+        batch = pending[:limit]
+        kept = [r for r in batch if self._keep is None or self._keep(self._event_record(shard, r))]
+        if not kept:  # nothing matched the filter: skip these records
+            self._advance(shard, batch[-1].sequence_number + 1)
+            return
+        now = self.source.clock.now()
+        if self.maximum_record_age != -1 and now - kept[0].arrival > self.maximum_record_age:
+            self._give_up(shard, kept, "RecordAgeExceeded", None)
+            return
+        event = {"Records": [self._event_record(shard, r) for r in kept]}
+        try:
+            result = self._invoker.invoke(self.target, event)
+        except TooManyRequestsError:
+            return  # throttles do not count as retries; the shard stays where it is
+        self.invocations += 1
+        if result.function_error is None:
+            failed = None
+            if self.report_batch_item_failures:
+                failed = EventSourceMapping._failed_ids(result, {str(r.sequence_number) for r in kept})
+                if failed is None:  # malformed: the whole batch failed
+                    failed = {str(kept[0].sequence_number)}
+            if not failed:
+                self._advance(shard, batch[-1].sequence_number + 1)
+                return
+            lowest = min(int(f) for f in failed)  # checkpoint at the lowest failed record
+            self._position[shard] = lowest
+            kept = [r for r in kept if r.sequence_number >= lowest]
+        self._retries[shard] = self._retries.get(shard, 0)
+        if self.bisect_batch_on_function_error and len(kept) > 1:
+            self._limit[shard] = max(1, len(kept) // 2)  # a split is not a retry
+            return
+        self._retries[shard] += 1
+        if self.maximum_retry_attempts != -1 and self._retries[shard] > self.maximum_retry_attempts:
+            self._give_up(shard, kept, "RetryAttemptsExhausted", result)
+
+    def _advance(self, shard: str, position: int) -> None:
+        self._position[shard] = position
+        self._retries.pop(shard, None)
+        self._limit.pop(shard, None)
+
+    def _give_up(self, shard: str, batch: list, condition: str, result) -> None:
+        attempts = self._retries.get(shard, 0)
+        self._advance(shard, batch[-1].sequence_number + 1)
+        if self.on_failure is None:
+            return
+        src = self.source
+        record: dict[str, Any] = {
+            "requestContext": {
+                "requestId": result.request_id if result is not None else str(uuid.uuid4()),
+                "functionArn": self._invoker.resolve(self.target)[2].arn,
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+        }
+        if result is not None:
+            record["responseContext"] = {"statusCode": 200, "executedVersion": result.executed_version,
+                                         "functionError": result.function_error or "Unhandled"}  # fmt: skip
+        record["version"] = "1.0"
+        record["timestamp"] = _iso(src.clock.now())
+        info_key = "KinesisBatchInfo" if src.kind == "kinesis" else "DDBStreamBatchInfo"
+        record[info_key] = {
+            "shardId": shard,
+            "startSequenceNumber": str(batch[0].sequence_number),
+            "endSequenceNumber": str(batch[-1].sequence_number),
+            "approximateArrivalOfFirstRecord": _iso(batch[0].arrival),
+            "approximateArrivalOfLastRecord": _iso(batch[-1].arrival),
+            "batchSize": len(batch),
+            "streamArn": src.arn,
+        }
+        self.on_failure(record)
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
 def create_mapping(
     invoker: Invoker,
     source: Any,
@@ -303,6 +459,7 @@ def create_mapping(
     events: tuple[str, ...] = ("s3:ObjectCreated:*",),
     prefix: str = "",
     suffix: str = "",
+    stream_options: dict | None = None,
 ) -> Trigger:
     """Validate the parameters as Lambda (or S3, EventBridge) does and start the mapping."""
     _version, _arn, fn = invoker.resolve(target)
@@ -315,9 +472,12 @@ def create_mapping(
         trigger = ScheduleTrigger(invoker, source, target, fn.name, enabled)
         invoker._mappings[trigger.uuid] = trigger
         return trigger
+    if isinstance(source, (Stream, Table)):
+        return _create_stream_mapping(invoker, source, target, fn.name, batch_size, maximum_batching_window,
+                                      function_response_types, filter_criteria, enabled, stream_options)  # fmt: skip
     if not isinstance(source, Queue):
         raise InvalidParameterValueError(
-            f"event sources supported so far: Queue, Schedule, Bucket; got {type(source).__name__}"
+            f"event sources supported: Queue, Stream, Table, Schedule, Bucket; got {type(source).__name__}"
         )
     limit = 10 if source.fifo else 10_000
     size = 10 if batch_size is None else batch_size
@@ -344,6 +504,45 @@ def create_mapping(
     mapping = EventSourceMapping(
         invoker, source, target, fn.name, batch_size=size, window=float(maximum_batching_window),
         report_failures=bool(types), keep=keep, enabled=enabled,
+    )  # fmt: skip
+    invoker._mappings[mapping.uuid] = mapping
+    return mapping
+
+
+def _create_stream_mapping(invoker, source, target, function_name, batch_size, window, response_types,
+                           filter_criteria, enabled, options) -> StreamMapping:  # fmt: skip
+    options = dict(options or {})
+    position = options.get("starting_position")
+    if position not in ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"):
+        raise InvalidParameterValueError("starting_position must be TRIM_HORIZON, LATEST or AT_TIMESTAMP for streams")
+    if position == "AT_TIMESTAMP" and source.kind == "dynamodb":
+        raise InvalidParameterValueError(f"Unsupported starting position for arn type: {source.arn}")
+    size = 100 if batch_size is None else batch_size
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 10_000:
+        raise InvalidParameterValueError(f"batch_size must be an integer from 1 to 10000, got {size!r}")
+    if not 0 <= window <= 300:
+        raise InvalidParameterValueError("maximum_batching_window must be 0..300 seconds")
+    retries = options.get("maximum_retry_attempts", -1)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not -1 <= retries <= 10_000:
+        raise InvalidParameterValueError("maximum_retry_attempts must be -1 (infinite) or 0..10000")
+    age = options.get("maximum_record_age", -1)
+    if isinstance(age, bool) or not isinstance(age, int) or not (age == -1 or 60 <= age <= 604_800):
+        raise InvalidParameterValueError("maximum_record_age must be -1 (infinite) or 60..604800 seconds")
+    factor = options.get("parallelization_factor", 1)
+    if isinstance(factor, bool) or not isinstance(factor, int) or not 1 <= factor <= 10:
+        raise InvalidParameterValueError("parallelization_factor must be 1..10")
+    types = list(response_types or [])
+    if any(t != "ReportBatchItemFailures" for t in types):
+        raise InvalidParameterValueError("function_response_types may only contain 'ReportBatchItemFailures'")
+    destination = (options.get("destination_config") or {}).get("OnFailure", {}).get("Destination")
+    if destination is not None and not callable(destination):
+        raise InvalidParameterValueError("destination_config OnFailure Destination must be a Queue or a callable")
+    keep = compile_filter_criteria(filter_criteria, "data" if source.kind == "kinesis" else "dynamodb")
+    mapping = StreamMapping(
+        invoker, source, target, function_name, batch_size=size, window=float(window), starting_position=position,
+        starting_timestamp=options.get("starting_position_timestamp"), report_failures=bool(types), keep=keep,
+        bisect=bool(options.get("bisect_batch_on_function_error", False)), max_retries=retries, max_age=age,
+        on_failure=destination, enabled=enabled,
     )  # fmt: skip
     invoker._mappings[mapping.uuid] = mapping
     return mapping
