@@ -142,6 +142,7 @@ class AsyncQueue:
         self._clock = clock
         self._cond = threading.Condition()
         clock.subscribe(self._cond)
+        clock.register(self)
         self._heap: list[tuple[float, int, _Event]] = []
         self._seq = itertools.count()
         self._running = 0
@@ -328,6 +329,20 @@ class AsyncQueue:
                     continue
                 self._cond.wait(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
         return True
+
+    def next_due(self) -> float | None:
+        """The earliest scheduled attempt (clock time), or None."""
+        with self._cond:
+            return self._heap[0][0] if self._heap else None
+
+    def settle(self, now: float, timeout: float) -> None:
+        """Wait (bounded, real time) until nothing due at ``now`` is queued or running."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._running or (self._heap and self._heap[0][0] <= now)) and not self._closed:
+                if self._thread is None or time.monotonic() >= deadline:
+                    return
+                self._cond.wait(0.05)
 
     def pending(self) -> int:
         """Events queued or being attempted."""

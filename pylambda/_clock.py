@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 __all__ = ["Clock", "ManualClock", "RealClock"]
+
+# How long (real time) ManualClock.advance waits for the work due at one moment.
+SETTLE_TIMEOUT_S = 30.0
 
 
 class Clock:
@@ -30,6 +34,9 @@ class Clock:
 
     def subscribe(self, cond: threading.Condition) -> None:
         """Ask to have ``cond`` notified when the clock jumps (manual clocks)."""
+
+    def register(self, settler) -> None:
+        """Ask to settle due work before the clock moves on (manual clocks)."""
 
 
 class RealClock(Clock):
@@ -60,22 +67,57 @@ class ManualClock(Clock):
         self._now = time.time() if start is None else float(start)
         self._lock = threading.Lock()
         self._conds: list[threading.Condition] = []
+        self._settler_refs: list[weakref.ref] = []
 
     def now(self) -> float:
         """The clock's current time, epoch seconds."""
         return self._now
 
     def advance(self, seconds: float) -> float:
-        """Move the clock forward; wake whatever waits on it; return the new time."""
+        """Move the clock forward, running what falls due on the way, in time order.
+
+        Like a discrete-event simulator: before time passes a moment, every
+        scheduler registered on this clock (the Invoker's async queue, event
+        source mappings) finishes what is due at that moment.  So an event
+        queued now is attempted now, not judged a day old because the clock
+        jumped a day.  Each step waits at most ``SETTLE_TIMEOUT_S`` of real
+        time, so a stuck handler cannot hang the caller.
+        """
         if seconds < 0:
             raise ValueError("a clock cannot go back")
+        target = self._now + seconds
+        while True:
+            self._settle()
+            dues = [d for d in (s.next_due() for s in self._settlers()) if d is not None and self._now < d <= target]
+            if not dues:
+                break
+            self._jump(min(dues))
+        self._jump(target)
+        self._settle()
+        return self._now
+
+    def _jump(self, when: float) -> None:
         with self._lock:
-            self._now += seconds
+            self._now = max(self._now, when)
             conds = list(self._conds)
         for cond in conds:
             with cond:
                 cond.notify_all()
-        return self._now
+
+    def _settlers(self) -> list:
+        with self._lock:
+            alive = [ref() for ref in self._settler_refs]
+            self._settler_refs = [ref for ref, obj in zip(self._settler_refs, alive, strict=True) if obj is not None]
+        return [obj for obj in alive if obj is not None]
+
+    def _settle(self) -> None:
+        for settler in self._settlers():
+            settler.settle(self._now, SETTLE_TIMEOUT_S)
+
+    def register(self, settler) -> None:
+        """Let ``advance`` run ``settler``'s due work in order (``next_due()``, ``settle(now, timeout)``)."""
+        with self._lock:
+            self._settler_refs.append(weakref.ref(settler))
 
     def set(self, when: float) -> float:
         """Move the clock to ``when`` (not earlier than now)."""

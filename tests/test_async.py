@@ -414,3 +414,18 @@ def test_the_docs_example_runs():
     assert out.stdout.count(" RetriesExhausted  attempts=3 -> on_failure, dead_letter\n") == 2
     assert "on_success got 2 records, on_failure 2, dead letters 2" in out.stdout
     assert "virtual time spent: 180 seconds" in out.stdout
+
+
+def test_advancing_the_clock_runs_due_work_first():
+    """A queued event is attempted when it was sent, even if the clock then jumps past its max age."""
+    clock = ManualClock(start=1_700_000_000.0)
+    with Invoker(clock=clock) as inv:
+        fn = Function("prompt", fails_until)
+        inv.put_function_event_invoke_config(fn, maximum_event_age_in_seconds=120)
+        inv.invoke(fn, {"succeed_on": 2}, invocation_type="Event")
+        clock.advance(24 * 3600)  # the first attempt runs at t0, the retry at t0+60, both inside the jump
+        assert inv.wait_for_idle(30)
+        (outcome,) = inv.async_outcomes
+        attempts = [h.timestamp for h in inv.history]
+    assert (outcome.condition, outcome.attempts) == ("Success", 2)
+    assert len(attempts) == 2

@@ -60,6 +60,7 @@ class Trigger:
         self.state = "Enabled" if enabled else "Disabled"
         self.invocations = 0
         source.clock.subscribe(self._cond)
+        source.clock.register(self)
         self._thread = threading.Thread(target=self._loop, name=f"pylambda-esm-{self.uuid[:8]}", daemon=True)
 
     def _start(self) -> None:
@@ -98,6 +99,20 @@ class Trigger:
 
     def _run_due(self) -> None:
         raise NotImplementedError
+
+    def next_due(self) -> float | None:
+        """When work is next due (clock time), for ManualClock.advance."""
+        return self._due_at() if self.state == "Enabled" else None
+
+    def settle(self, now: float, timeout: float) -> None:
+        """Wait (bounded, real time) until nothing due at ``now`` is pending or running."""
+        deadline = time.monotonic() + timeout
+        while self.state == "Enabled" and time.monotonic() < deadline:
+            due = self._due_at()
+            if not self._busy and (due is None or due > now):
+                return
+            self._wake()
+            time.sleep(0.002)
 
     def idle(self) -> bool:
         """Nothing being processed and nothing due now."""
