@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pylambda import Function, Invoker
+from pylambda import Function, Invoker, ManualClock
 
 HANDLERS = Path(__file__).parent / "handlers"
 
@@ -65,3 +65,17 @@ def make_fn():
         return Function(f"fn-{os.getpid()}-{next(counter)}", handler, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def clock():
+    """A manual clock (for the Invoker, queues, streams and schedules of a test)."""
+    return ManualClock(start=1_700_000_000.0)
+
+
+@pytest.fixture
+def vinvoker(clock):
+    """An Invoker on the test's manual clock, closed after the test."""
+    inv = Invoker(clock=clock)
+    yield inv
+    inv.close()

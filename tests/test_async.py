@@ -45,20 +45,6 @@ def fails_until(event, context):
     return n
 
 
-@pytest.fixture
-def clock():
-    """A manual clock starting at a fixed time."""
-    return ManualClock(start=1_700_000_000.0)
-
-
-@pytest.fixture
-def vinvoker(clock):
-    """An Invoker on a manual clock."""
-    inv = Invoker(clock=clock)
-    yield inv
-    inv.close()
-
-
 def test_event_returns_202_at_once_and_runs_in_the_background(vinvoker):
     """Event: 202, empty payload, a request id; the invocation happens afterwards."""
     seen = []

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pylambda import Function, InvalidParameterValueError, Invoker, ManualClock, Queue, events
+from pylambda import Function, InvalidParameterValueError, ManualClock, Queue, events
 from pylambda._sources.filters import compile_filter_criteria
 
 # -- event shapes ---------------------------------------------------------------------------
@@ -159,20 +159,6 @@ def fails_on_poison(event, context):
     for r in event["Records"]:
         if r["body"] == "poison":
             raise ValueError(f"poison, receive {r['attributes']['ApproximateReceiveCount']}")
-
-
-@pytest.fixture
-def clock():
-    """A manual clock shared by the queue and the Invoker."""
-    return ManualClock()
-
-
-@pytest.fixture
-def vinvoker(clock):
-    """An Invoker on the manual clock."""
-    inv = Invoker(clock=clock)
-    yield inv
-    inv.close()
 
 
 def test_batches_are_deleted_on_success(vinvoker, clock):

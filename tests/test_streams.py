@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pylambda import Function, InvalidParameterValueError, Invoker, ManualClock, Queue, Stream, Table
+from pylambda import Function, InvalidParameterValueError, Queue, Stream, Table
 
 
 def collect(event, context):
@@ -26,20 +26,6 @@ def fails_on_poison(event, context):
 def processed(invoker, name):
     """Every record a function returned successfully, in invocation order."""
     return [x for h in invoker.history if h.function_name == name and h.error_type is None for x in h.result.payload]
-
-
-@pytest.fixture
-def clock():
-    """A manual clock for sources and Invoker."""
-    return ManualClock()
-
-
-@pytest.fixture
-def vinvoker(clock):
-    """An Invoker on the manual clock."""
-    inv = Invoker(clock=clock)
-    yield inv
-    inv.close()
 
 
 def test_records_arrive_in_order_per_shard(vinvoker, clock):
