@@ -186,10 +186,11 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         max_invocations_per_environment: retire an environment after this
             many invocations (None: never).  Smaller bounds what a leaking
             handler can accumulate; larger keeps more invocations warm.
-        history_size: how many invocations ``history``, ``logs``, ``metrics``
-            and ``bill`` remember.  Keeping results alive costs a few
-            microseconds per invocation (fresh memory instead of reused);
-            0 turns history off for the last bit of throughput.
+        history_size: how many recent invocations ``history``, ``logs``,
+            ``metrics`` and ``bill`` remember (default 10,000; raise it to
+            price or measure longer workloads).  Keeping results alive costs
+            memory and garbage-collector time on every invocation, more as
+            the window grows; 0 turns history off.
         echo_logs: also write every invocation's log as it completes: ``True``
             to the caller's stderr, a ``logging.Logger`` (at INFO), or any
             callable taking the log text.
