@@ -29,22 +29,6 @@ def always_fails(event, context):
     raise ValueError(f"bad {event.get('n')}")
 
 
-def fails_until(event, context):
-    """Fails until its `succeed_on`-th call (calls are counted in /tmp, which survives resets)."""
-    import os
-
-    path = os.path.join(os.environ["TMPDIR"], "calls")
-    n = 1
-    if os.path.exists(path):
-        with open(path) as f:
-            n = int(f.read()) + 1
-    with open(path, "w") as f:
-        f.write(str(n))
-    if n < event["succeed_on"]:
-        raise RuntimeError(f"attempt {n}")
-    return n
-
-
 def test_event_returns_202_at_once_and_runs_in_the_background(vinvoker):
     """Event: 202, empty payload, a request id; the invocation happens afterwards."""
     seen = []
@@ -111,9 +95,9 @@ def test_retry_counts_reuse_the_request_id(vinvoker, clock, retries):
     assert record["requestContext"]["requestId"] == r.request_id
 
 
-def test_retry_then_success(vinvoker):
+def test_retry_then_success(vinvoker, handlers_dir):
     """An event that fails once then succeeds ends in Success after 2 attempts."""
-    fn = Function("flaky", fails_until)
+    fn = Function("flaky", "faults.fails_until", code=str(handlers_dir))
     done = []
     vinvoker.put_function_event_invoke_config(fn, on_success=done.append)
     vinvoker.invoke(fn, {"succeed_on": 2}, invocation_type="Event")
@@ -402,11 +386,11 @@ def test_the_docs_example_runs():
     assert "virtual time spent: 180 seconds" in out.stdout
 
 
-def test_advancing_the_clock_runs_due_work_first():
+def test_advancing_the_clock_runs_due_work_first(handlers_dir):
     """A queued event is attempted when it was sent, even if the clock then jumps past its max age."""
     clock = ManualClock(start=1_700_000_000.0)
     with Invoker(clock=clock) as inv:
-        fn = Function("prompt", fails_until)
+        fn = Function("prompt", "faults.fails_until", code=str(handlers_dir))
         inv.put_function_event_invoke_config(fn, maximum_event_age_in_seconds=120)
         inv.invoke(fn, {"succeed_on": 2}, invocation_type="Event")
         clock.advance(24 * 3600)  # the first attempt runs at t0, the retry at t0+60, both inside the jump

@@ -95,28 +95,13 @@ def test_partial_batch_response_checkpoints_at_the_lowest_failure(vinvoker, cloc
     assert batches == [seqs, seqs[1:]]
 
 
-def test_the_shard_blocks_until_the_failing_batch_succeeds(vinvoker, clock):
+def test_the_shard_blocks_until_the_failing_batch_succeeds(vinvoker, clock, handlers_dir):
     """With unlimited retries, later records wait; the order is kept once the failure clears."""
     stream = Stream("blocking", clock=clock)
 
-    def flaky(event, context):
-        import base64
-        import os
-
-        marker = os.path.join(os.environ["TMPDIR"], "attempts")
-        n = 1
-        if os.path.exists(marker):
-            with open(marker) as f:
-                n = int(f.read()) + 1
-        with open(marker, "w") as f:
-            f.write(str(n))
-        if n < 3:
-            raise RuntimeError(f"attempt {n}")
-        return [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
-
     for x in ("x1", "x2"):
         stream.put(x, partition_key="k")
-    fn = Function("blocking", flaky)
+    fn = Function("blocking", "faults.kinesis_fails_twice", code=str(handlers_dir))
     vinvoker.create_event_source_mapping(stream, fn, starting_position="TRIM_HORIZON", batch_size=1)
     assert vinvoker.wait_for_idle(30)
     attempts = [(h.error_type, h.result.payload) for h in vinvoker.history]

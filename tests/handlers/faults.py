@@ -101,3 +101,33 @@ def echo(event, context):
 
 def noop(event, context):
     return None
+
+
+def _call_number() -> int:
+    """How many times this function's environments have been called (counted in /tmp, which survives resets)."""
+    path = os.path.join(os.environ["TMPDIR"], "calls")
+    n = 1
+    if os.path.exists(path):
+        with open(path) as f:
+            n = int(f.read()) + 1
+    with open(path, "w") as f:
+        f.write(str(n))
+    return n
+
+
+def fails_until(event, context):
+    """Fails until its `succeed_on`-th call, then returns the call number."""
+    n = _call_number()
+    if n < event["succeed_on"]:
+        raise RuntimeError(f"attempt {n}")
+    return n
+
+
+def kinesis_fails_twice(event, context):
+    """Fails its first two calls, then returns the decoded Kinesis data."""
+    import base64
+
+    n = _call_number()
+    if n < 3:
+        raise RuntimeError(f"attempt {n}")
+    return [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
