@@ -44,6 +44,14 @@ FAILURES = [
         "Status: error\tError Type: Runtime.MalformedHandlerName",
         False,
     ),
+    (
+        "sys.handler",
+        {},
+        "Runtime.BuiltInModuleConflict",
+        r"^Cannot use built-in module sys as a handler module$",
+        "Status: error\tError Type: Runtime.BuiltInModuleConflict",
+        False,
+    ),
     ("raise_init.handler", {}, "RuntimeError", r"^startup fails$", "Status: error\tError Type: RuntimeError", False),
     (
         "exit_init.handler",

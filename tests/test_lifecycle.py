@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from pylambda import Invoker, InvokerClosedError
+from pylambda import Function, Invoker, InvokerClosedError
 
 
 def _wait_gone(pids, timeout=5.0):
@@ -161,3 +161,34 @@ def test_environments_die_with_the_parent(tmp_path, busy):
     pids = [int(p) for p in out.stdout.split()]
     assert pids, out.stderr
     assert _wait_gone(pids, timeout=10) == set()
+
+
+def test_processes_started_by_a_handler_end_with_the_invoker():
+    """A subprocess a handler leaves running does not outlive close()."""
+
+    def spawn(event, context):
+        import subprocess
+
+        return subprocess.Popen(["sleep", "60"]).pid
+
+    inv = Invoker()
+    pid = inv.invoke(Function("spawner", spawn)).payload
+    assert _running(pid)
+    inv.close()
+    assert _wait_gone([pid]) == set()
+
+
+def test_a_flood_of_output_neither_blocks_nor_is_lost(invoker, make_fn):
+    """Megabytes on stdout (past any pipe buffer) are all in the log, and the call returns."""
+
+    def flood(event, context):
+        import sys
+
+        line = "x" * 99 + "\n"
+        for _ in range(30_000):  # 3 MB
+            sys.stdout.write(line)
+        return "done"
+
+    r = invoker.invoke(Function("flood", flood, timeout=30))
+    assert r.payload == "done"
+    assert r.logs.count("x" * 99 + "\n") == 30_000
