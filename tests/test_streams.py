@@ -215,3 +215,21 @@ def test_stream_retention(clock):
     stream.put("x", partition_key="k")
     clock.advance(24 * 3600 + 1)
     assert stream.records(stream.shard_ids[0]) == []
+
+
+def test_a_failing_batch_retries_with_backoff(vinvoker, clock):
+    """With unlimited retries, retries wait 1 s, 2 s, 4 s… (on the clock) instead of spinning."""
+
+    def always_fails(event, context):
+        raise RuntimeError("down")
+
+    stream = Stream("backoff", clock=clock)
+    stream.put("x", partition_key="k")
+    fn = Function("backoff", always_fails)
+    mapping = vinvoker.create_event_source_mapping(stream, fn, starting_position="TRIM_HORIZON")
+    counts = []
+    for step in (0, 0.5, 0.5, 2, 4):  # attempts due at +0, +1, +3, +7 s
+        clock.advance(step)
+        counts.append(mapping.invocations)
+    assert counts == [1, 1, 2, 3, 4]
+    mapping.disable()

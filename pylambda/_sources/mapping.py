@@ -306,6 +306,12 @@ class BucketNotification(Trigger):
         self._invoker._mappings.pop(self.uuid, None)
 
 
+# Backoff between retries of a failing stream batch (Lambda's schedule is not
+# documented: this is a choice).  Longer spares the CPU; shorter retries sooner.
+STREAM_RETRY_BACKOFF_S = 1.0
+STREAM_RETRY_BACKOFF_MAX_S = 60.0
+
+
 class StreamMapping(Trigger):
     """A Kinesis stream or a DynamoDB stream feeding a function, shard by shard, in order.
 
@@ -336,6 +342,7 @@ class StreamMapping(Trigger):
         self._position: dict[str, int] = {}
         self._retries: dict[str, int] = {}
         self._limit: dict[str, int] = {}  # a bisected batch's size, per shard
+        self._blocked_until: dict[str, float] = {}  # retry backoff per shard (clock time)
         for shard in source.shard_ids:
             records = source.records(shard)
             if starting_position == "LATEST":
@@ -359,14 +366,16 @@ class StreamMapping(Trigger):
             if not pending:
                 continue
             if self.maximum_batching_window and len(pending) < self.batch_size:
-                dues.append(pending[0].arrival + self.maximum_batching_window)
+                due = pending[0].arrival + self.maximum_batching_window
             else:
-                dues.append(now)
+                due = now
+            dues.append(max(due, self._blocked_until.get(shard, due)))
         return min(dues) if dues else None
 
     def _run_due(self) -> None:
+        now = self.source.clock.now()
         for shard in list(self._position):
-            if self.state == "Enabled" and self._pending(shard):
+            if self.state == "Enabled" and self._pending(shard) and self._blocked_until.get(shard, now) <= now:
                 self._process_shard(shard)
 
     def _event_record(self, shard: str, r) -> dict:
@@ -419,11 +428,17 @@ class StreamMapping(Trigger):
         self._retries[shard] += 1
         if self.maximum_retry_attempts != -1 and self._retries[shard] > self.maximum_retry_attempts:
             self._give_up(shard, kept, "RetryAttemptsExhausted", result)
+            return
+        # The shard stays blocked; the retry waits, doubling from 1 s to 60 s,
+        # so a batch that keeps failing does not spin until its records expire.
+        delay = min(STREAM_RETRY_BACKOFF_MAX_S, STREAM_RETRY_BACKOFF_S * 2 ** (self._retries[shard] - 1))
+        self._blocked_until[shard] = self.source.clock.now() + delay
 
     def _advance(self, shard: str, position: int) -> None:
         self._position[shard] = position
         self._retries.pop(shard, None)
         self._limit.pop(shard, None)
+        self._blocked_until.pop(shard, None)
 
     def _give_up(self, shard: str, batch: list, condition: str, result) -> None:
         attempts = self._retries.get(shard, 0)
