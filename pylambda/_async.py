@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._alias import Alias
-from ._clock import Clock
+from ._clock import Clock, iso_ms
 from ._errors import (
     InvalidParameterValueError,
     InvokerClosedError,
@@ -121,10 +121,6 @@ class _Event:
         self.attempts = 0
         self.backoff = 0.0
         self.last: InvocationResult | None = None
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
 
 def _json_or_text(raw: bytes) -> Any:
@@ -232,7 +228,7 @@ class AsyncQueue:
         executed = last.executed_version if last is not None else "$LATEST"
         record: dict[str, Any] = {
             "version": "1.0",
-            "timestamp": _iso(self._clock.now()),
+            "timestamp": iso_ms(self._clock.now()),
             "requestContext": {
                 "requestId": event.request_id,
                 "functionArn": f"{event.fn.arn}:{executed}",

@@ -13,10 +13,15 @@ import threading
 import time
 import weakref
 
-__all__ = ["Clock", "ManualClock", "RealClock"]
+__all__ = ["Clock", "ManualClock", "RealClock", "iso_ms"]
 
 # How long (real time) ManualClock.advance waits for the work due at one moment.
 SETTLE_TIMEOUT_S = 30.0
+
+
+def iso_ms(t: float) -> str:
+    """``2026-11-26T17:55:28.123Z``: UTC with milliseconds, as Lambda's records and logs write time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
 
 class Clock:

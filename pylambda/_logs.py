@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from ._clock import iso_ms
+
 __all__ = [
     "LogEvent",
     "LogGroup",
@@ -97,8 +99,7 @@ def timeout_line(request_id: str, elapsed_s: float, now: float | None = None) ->
     unverified (reference §2.2).  pylambda keeps it because it tells a reader
     of the log what happened.
     """
-    now = time.time() if now is None else now
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    stamp = iso_ms(time.time() if now is None else now)
     return f"{stamp} {request_id} Task timed out after {elapsed_s:.2f} seconds\n"
 
 
@@ -113,10 +114,6 @@ def log_text(data: bytes) -> str:
     """Captured output as log text: decoded, ending in a newline when not empty."""
     text = data.decode("utf-8", "replace")
     return text if not text or text.endswith("\n") else text + "\n"
-
-
-def _iso_ms(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
 
 _SYSTEM_LEVELS = {"DEBUG": 0, "INFO": 1, "WARN": 2}
@@ -147,7 +144,7 @@ class PlatformLines:
     def _record(self, kind: str, record: dict, level: int, when: float | None = None) -> str:
         if level < self.level:
             return ""
-        line = {"time": _iso_ms(time.time() if when is None else when), "type": kind, "record": record}
+        line = {"time": iso_ms(time.time() if when is None else when), "type": kind, "record": record}
         return json.dumps(line, separators=(",", ":")) + "\n"
 
     def init_start(self, stream: str, init_type: str = "on-demand", phase: str = "init") -> str:
@@ -342,7 +339,7 @@ class LogGroup:
     def _repr_html_(self) -> str:
         from ._render import html_table
 
-        rows = [(_iso_ms(e.timestamp / 1000), e.stream, e.message) for e in self.events()[-500:]]
+        rows = [(iso_ms(e.timestamp / 1000), e.stream, e.message) for e in self.events()[-500:]]
         return html_table(("time", "stream", "message"), rows)
 
 

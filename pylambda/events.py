@@ -23,6 +23,8 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
+from ._clock import iso_ms
+
 __all__ = [
     "dynamodb_event",
     "dynamodb_record",
@@ -38,10 +40,6 @@ __all__ = [
 
 _REGION = "us-east-1"
 _ACCOUNT = "123456789012"
-
-
-def _iso_ms(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
 
 def _md5(text: str) -> str:
@@ -222,7 +220,7 @@ def s3_record(
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": region,
-        "eventTime": _iso_ms(time.time() if event_time is None else event_time),
+        "eventTime": iso_ms(time.time() if event_time is None else event_time),
         "eventName": event_name,
         "userIdentity": {"principalId": "AWS:AIDAINPONIXQXHT3IKHL2"},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},

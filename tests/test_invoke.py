@@ -177,6 +177,7 @@ def test_globals_and_tmp_persist_while_warm(invoker, make_fn):
 
 def test_concurrent_callers_get_separate_environments(invoker, make_fn):
     """An environment serves one invocation at a time."""
+
     def slow_pid(event, context):
         import os
         import time

@@ -25,6 +25,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .. import events as _events
+from .._clock import iso_ms
 from .._errors import InvalidParameterValueError, InvokerClosedError, TooManyRequestsError
 from .bucket import Bucket, check_event_types, matches_notification
 from .filters import compile_filter_criteria
@@ -458,22 +459,18 @@ class StreamMapping(Trigger):
             record["responseContext"] = {"statusCode": 200, "executedVersion": result.executed_version,
                                          "functionError": result.function_error or "Unhandled"}  # fmt: skip
         record["version"] = "1.0"
-        record["timestamp"] = _iso(src.clock.now())
+        record["timestamp"] = iso_ms(src.clock.now())
         info_key = "KinesisBatchInfo" if src.kind == "kinesis" else "DDBStreamBatchInfo"
         record[info_key] = {
             "shardId": shard,
             "startSequenceNumber": str(batch[0].sequence_number),
             "endSequenceNumber": str(batch[-1].sequence_number),
-            "approximateArrivalOfFirstRecord": _iso(batch[0].arrival),
-            "approximateArrivalOfLastRecord": _iso(batch[-1].arrival),
+            "approximateArrivalOfFirstRecord": iso_ms(batch[0].arrival),
+            "approximateArrivalOfLastRecord": iso_ms(batch[-1].arrival),
             "batchSize": len(batch),
             "streamArn": src.arn,
         }
         self.on_failure(record)
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
 
 def create_mapping(
