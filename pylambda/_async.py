@@ -393,8 +393,7 @@ class AsyncInvocation:
         """One attempt of an asynchronous event (same request id every time; no client context)."""
         self._check_open()
         version, arn, fn = self.resolve(target)
-        if version.code.kind == "directory" and version.version == LATEST and self._watch_code:
-            version = self._reload_if_changed(fn, version)
+        version = self._reload_if_changed(fn, version)
         _rid, trace = new_ids()
         return self._run(fn, version, arn, request_id, trace, None, b"", body, False)
 

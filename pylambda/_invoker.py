@@ -392,8 +392,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 f"invocation_type must be RequestResponse, Event or DryRun, got {invocation_type!r}"
             )
         version, invoked_arn, fn = self.resolve(target)
-        if version.code.kind == "directory" and version.version == LATEST and self._watch_code:
-            version = self._reload_if_changed(fn, version)
+        version = self._reload_if_changed(fn, version)
         if payload is not None:
             if event is not None:
                 raise InvalidParameterValueError("pass event or payload, not both")
@@ -549,6 +548,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         change makes a new ``$LATEST`` revision, whose environments start cold
         with the new code.  Published versions are snapshots and never change.
         """
+        if version.code.kind != "directory" or version.version != LATEST or not self._watch_code:
+            return version
         now = time.monotonic()
         state = self._watch.get(fn.name)
         if state is not None and state[2] == version.revision and now < state[0]:
