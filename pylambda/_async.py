@@ -445,17 +445,10 @@ class AsyncInvocation:
         configs = self._event_configs
         return configs.get((function_name, qualifier)) or configs.get((function_name, None)) or _DEFAULT_EVENT_CONFIG
 
-    @staticmethod
-    def _config_qualifier(target: Any) -> str | None:
-        if isinstance(target, Function):
-            return None
-        if isinstance(target, Alias):
-            return target.name
-        if isinstance(target, Version):
-            return None if target.version == LATEST else target.version
-        parts = str(target).split(":")
-        q = parts[7] if target.startswith("arn:") and len(parts) == 8 else (parts[1] if len(parts) == 2 else None)
-        return None if q == LATEST else q
+    def _config_qualifier(self, target: Any) -> str | None:
+        """The alias or version a config applies to (None: the function), from the ARN ``resolve`` gives."""
+        qualifier = qualifier_of(self.resolve(target)[1])
+        return None if qualifier == LATEST else qualifier
 
     def _destination_name(self, destination: Any) -> str:
         if isinstance(destination, (Function, Alias)):

@@ -10,10 +10,10 @@ import threading
 import time
 from typing import Any
 
-from ._alias import Alias
 from ._environment.process import Environment
 from ._errors import InvalidParameterValueError, ResourceNotFoundError
 from ._function import Function
+from ._history import qualifier_of
 from ._logs import log_text
 from ._runtime.protocol import INIT_DONE
 from ._version import LATEST, Version
@@ -26,24 +26,14 @@ class ProvisionedConcurrency:
 
     def _config_target(self, target: Any) -> tuple[Version, Function]:
         """The version a configuration applies to: an alias means its primary version."""
-        if isinstance(target, Alias):
-            fn, version = target.function, target.version
-        elif isinstance(target, str) and ":" in target and not target.startswith("arn:"):
-            name, qualifier = target.split(":", 1)
-            fn = self._lookup(name, None, None, qualifier)
-            version = (
-                fn.get_alias(qualifier).version
-                if not qualifier.isdigit() and qualifier != LATEST
-                else (fn.get_version(qualifier))
-            )
-        else:
-            version, _arn, fn = self.resolve(target)
+        version, arn, fn = self.resolve(target)
+        qualifier = qualifier_of(arn)
+        if qualifier is not None and qualifier != LATEST and not qualifier.isdigit():
+            version = fn.get_alias(qualifier).version  # not the version routing picked
         if version.version == LATEST:
             raise InvalidParameterValueError(
                 "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
             )
-        if self._functions.get(fn.name) is not fn:
-            self.register(fn)
         return version, fn
 
     def put_provisioned_concurrency_config(self, target: Any, provisioned_concurrency: int) -> dict:

@@ -399,3 +399,15 @@ def test_advancing_the_clock_runs_due_work_first(handlers_dir):
         attempts = [h.timestamp for h in inv.history]
     assert (outcome.condition, outcome.attempts) == ("Success", 2)
     assert len(attempts) == 2
+
+
+def test_event_invoke_config_targets_agree(vinvoker):
+    """A config put through a partial ARN is the one read through name:alias or the Alias."""
+    fn = Function("cfg-forms", ok)
+    v1 = fn.publish_version()
+    live = fn.create_alias("live", v1)
+    vinvoker.register(fn)
+    vinvoker.put_function_event_invoke_config("123456789012:function:cfg-forms:live", maximum_retry_attempts=1)
+    assert vinvoker.get_function_event_invoke_config("cfg-forms:live").maximum_retry_attempts == 1
+    assert vinvoker.get_function_event_invoke_config(live).maximum_retry_attempts == 1
+    assert vinvoker.get_function_event_invoke_config(f"{fn.arn}:live").maximum_retry_attempts == 1

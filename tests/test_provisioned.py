@@ -117,3 +117,16 @@ def test_delete_config(invoker):
     assert invoker.environments() == []
     with pytest.raises(ResourceNotFoundError):
         invoker.get_provisioned_concurrency_config(v1)
+
+
+def test_alias_arn_means_the_primary_version(invoker):
+    """Provisioning through an alias ARN applies to its primary version, whatever the routing."""
+    fn = Function("prov-arn", handler)
+    v1 = fn.publish_version()
+    fn.update_configuration(description="two")
+    v2 = fn.publish_version()
+    fn.create_alias("live", v1, routing={v2: 0.5})
+    invoker.register(fn)
+    for _ in range(6):
+        invoker.put_provisioned_concurrency_config(f"{fn.arn}:live", 1)
+    assert {e.key[1] for e in invoker.environments()} == {"1"}
