@@ -6,7 +6,16 @@ import math
 
 import attrs
 
-__all__ = ["Bill", "BillRow", "billed_duration_ms", "make_bill", "max_memory_used_mb"]
+__all__ = [
+    "Bill",
+    "BillRow",
+    "billed_duration_ms",
+    "gb_seconds",
+    "invocation_cost",
+    "make_bill",
+    "max_memory_used_mb",
+    "storage_gb_seconds",
+]
 
 
 def billed_duration_ms(duration_ms: float, init_ms: float | None = None) -> int:
@@ -91,13 +100,22 @@ class Bill:
         return html_table(cols, rows)
 
 
-def invocation_cost(r) -> float:
-    """The cost of one invocation record, without free tier."""
-    seconds = r.billed_duration_ms / 1000
+def gb_seconds(memory_mb: int, billed_ms: int) -> float:
+    """Memory (GB) × billed seconds."""
+    return memory_mb / 1024 * billed_ms / 1000
+
+
+def storage_gb_seconds(storage_mb: int, billed_ms: int) -> float:
+    """Ephemeral storage above the free 512 MB (GB) × billed seconds."""
+    return max(0, storage_mb - 512) / 1024 * billed_ms / 1000
+
+
+def invocation_cost(memory_mb: int, billed_ms: int, architecture: str, storage_mb: int = 512) -> float:
+    """The cost of one invocation, without free tier."""
     return (
-        r.memory_size_mb / 1024 * seconds * PRICE_PER_GB_S[r.architecture]
+        gb_seconds(memory_mb, billed_ms) * PRICE_PER_GB_S[architecture]
         + PRICE_PER_REQUEST
-        + max(0, r.ephemeral_storage_mb - 512) / 1024 * seconds * PRICE_STORAGE_PER_GB_S
+        + storage_gb_seconds(storage_mb, billed_ms) * PRICE_STORAGE_PER_GB_S
     )
 
 
@@ -113,8 +131,8 @@ def make_bill(records: list, free_tier: bool = False) -> Bill:
         groups.setdefault((r.function_name, r.executed_version, r.architecture), []).append(r)
     rows = []
     for (name, version, arch), recs in groups.items():
-        gb_s = sum(r.memory_size_mb / 1024 * r.billed_duration_ms / 1000 for r in recs)
-        storage_gb_s = sum(max(0, r.ephemeral_storage_mb - 512) / 1024 * r.billed_duration_ms / 1000 for r in recs)
+        gb_s = sum(gb_seconds(r.memory_size_mb, r.billed_duration_ms) for r in recs)
+        storage_gb_s = sum(storage_gb_seconds(r.ephemeral_storage_mb, r.billed_duration_ms) for r in recs)
         rows.append(
             BillRow(
                 function_name=name,

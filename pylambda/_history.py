@@ -79,7 +79,9 @@ class InvocationRecord:
         """What this one invocation costs (duration, request, /tmp above 512 MB)."""
         from ._billing import invocation_cost
 
-        return invocation_cost(self)
+        return invocation_cost(
+            self.memory_size_mb, self.billed_duration_ms, self.architecture, self.ephemeral_storage_mb
+        )
 
 
 @attrs.frozen(kw_only=True)

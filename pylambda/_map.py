@@ -135,18 +135,8 @@ def run_map(
             bar.close()
     config = invoker.resolve(target)[0].config
     cost = sum(
-        invocation_cost(_Priced(r.memory_size_mb, r.billed_duration_ms, config.architecture, config.ephemeral_storage))
+        invocation_cost(r.memory_size_mb, r.billed_duration_ms, config.architecture, config.ephemeral_storage)
         for r in results
         if r.status_code == 200
     )
     return MapResult(results=tuple(results), wall_seconds=time.perf_counter() - start, cost_usd=cost)
-
-
-@attrs.frozen
-class _Priced:
-    """The fields ``invocation_cost`` reads."""
-
-    memory_size_mb: int
-    billed_duration_ms: int
-    architecture: str
-    ephemeral_storage_mb: int
