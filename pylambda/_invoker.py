@@ -565,6 +565,9 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if version.version == LATEST and self._latest_revision.get(version.function_name) != version.revision:
             self._latest_revision[version.function_name] = version.revision
             self._pool.retire_older(version.function_name, LATEST, version.revision)
+            for cache in (self._init_specs, self._platform_lines):  # an old revision's spec is never used again
+                for old in [k for k in list(cache) if k[:2] == key[:2] and k[2] < version.revision]:
+                    cache.pop(old, None)
         return key
 
     def _init_spec(self, key: tuple, version: Version, fn: Function) -> dict:

@@ -466,3 +466,13 @@ def test_setup_hook_runs_before_the_handler_is_loaded(invoker):
         return os.environ.get("PATCHED_BY_SETUP")
 
     assert invoker.invoke(Function("setup-demo", handler, setup=setup)).payload == "1"
+
+
+def test_old_latest_revisions_leave_no_cached_state(invoker):
+    """Each $LATEST revision's init spec is dropped once a newer revision runs."""
+    fn = Function("revisions", lambda e, c: 1)
+    for i in range(5):
+        fn.update_configuration(description=str(i))
+        invoker.invoke(fn)
+    assert [k[2] for k in invoker._init_specs if k[0] == "revisions"] == [fn.latest.revision]
+    assert [k[2] for k in invoker._platform_lines if k[0] == "revisions"] == [fn.latest.revision]

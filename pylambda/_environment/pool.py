@@ -199,11 +199,6 @@ class EnvironmentPool:
         with self._lock:
             return list(self._live)
 
-    def idle_count(self) -> int:
-        """How many environments are idle."""
-        with self._lock:
-            return sum(len(s) for s in self._idle.values())
-
     # -- closing -------------------------------------------------------------------
     def close(self, timeout: float = 1.0) -> None:
         """End every environment: idle ones get EOF, busy ones SIGKILL; bounded."""
