@@ -284,14 +284,14 @@ class Environment:
                     chunk = read_exact(resp_r, head_end, chunk)
                 size, kind, status, n_type, duration_ms, rss_kib = RESULT_FRAME.unpack_from(chunk)
                 total = HEADER.size + size
+                body_start = head_end + n_type
+                if len(chunk) < body_start:
+                    chunk = read_exact(resp_r, body_start, chunk)
+                error_type = chunk[head_end:body_start].decode() if n_type else ""
                 if len(chunk) >= total:
-                    payload = chunk[head_end + n_type : total]
-                    error_type = chunk[head_end : head_end + n_type].decode() if n_type else ""
+                    payload = chunk[body_start:total]
                 else:  # a large reply: read the rest straight into one buffer
-                    if len(chunk) < head_end + n_type:
-                        chunk = read_exact(resp_r, head_end + n_type, chunk)
-                    error_type = chunk[head_end : head_end + n_type].decode() if n_type else ""
-                    payload = read_exact(resp_r, total - head_end - n_type, chunk[head_end + n_type :])
+                    payload = read_exact(resp_r, total - body_start, chunk[body_start:])
             except EOFError:
                 return self._died(b"".join(logs))
             if rss_kib > self.max_rss_kib:
