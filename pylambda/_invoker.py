@@ -612,24 +612,20 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         return env, env.wait_init(timeout_s)
 
     @staticmethod
-    def _init_failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes]:
-        """(REPORT status, error type, payload) for an init that did not finish."""
-        if outcome.kind == "result":  # INIT_FAILED: the runtime's own error document
-            return "error", outcome.error_type, outcome.payload
+    def _failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes, str]:
+        """(REPORT status, error type, payload, platform message) for an init or invocation that failed.
+
+        The message is empty when the runtime reported the error itself
+        (``INIT_FAILED``: its own error document is the payload).
+        """
+        if outcome.kind == "result":
+            return "error", outcome.error_type, outcome.payload, ""
         if outcome.kind == "timeout":
-            return (
-                "timeout",
-                "Sandbox.Timedout",
-                _platform_error(
-                    "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
-                ),
-            )
+            message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+            return "timeout", "Sandbox.Timedout", _platform_error("Sandbox.Timedout", message), message
         error_type = "Runtime.OutOfMemory" if outcome.kind == "oom" else "Runtime.ExitError"
-        return (
-            "error",
-            error_type,
-            _platform_error(error_type, f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"),
-        )
+        message = f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"
+        return "error", error_type, _platform_error(error_type, message), message
 
     def _cold_start(
         self, key: tuple, version: Version, fn: Function, request_id: str, phase: _Phase, lines: PlatformLines
@@ -652,7 +648,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             if out.kind == "result" and out.frame == INIT_DONE:
                 phase.init_ms = out.duration_ms
                 return env
-            status, etype, _ = self._init_failure(out, request_id, INIT_PHASE_TIMEOUT_S)
+            status, etype, _, _ = self._failure(out, request_id, INIT_PHASE_TIMEOUT_S)
             init_ms = INIT_PHASE_TIMEOUT_S * 1000 if status == "timeout" else out.duration_ms
             phase.before.append(lines.init_report(init_ms, "init", status, etype))
             self._pool.discard(env, keep_tmp=True)
@@ -662,7 +658,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         env, out = self._start_env(key, version, fn, timeout_s)
         phase.inside.append(log_text(out.logs))
         if out.kind != "result" or out.frame != INIT_DONE:
-            status, etype, payload = self._init_failure(out, request_id, timeout_s)
+            status, etype, payload, _ = self._failure(out, request_id, timeout_s)
             if status == "timeout":
                 init_ms = timeout_s * 1000
             else:
@@ -751,22 +747,16 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             phase = _Phase()
         elapsed_ms = (time.monotonic() - start) * 1000
         phase.inside.append(log_text(out.logs))
+        status, etype, payload, message = self._failure(out, request_id, timeout_s)
         if out.kind == "timeout":
             phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
-            etype = "Sandbox.Timedout"
-            message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
-            return self._result(
-                fn, version, lines, trace, request_id, phase, env, _platform_error(etype, message), etype, "timeout",
-                timeout_s * 1000.0, tail, rss_kib=out.rss_kib,
-            )  # fmt: skip
-        etype = "Runtime.OutOfMemory" if out.kind == "oom" else "Runtime.ExitError"
-        reason = describe_exit(out.exit_status) if out.kind == "exit" else "Runtime exited with error: signal: killed"
-        phase.inside.append(f"RequestId: {request_id} Error: {reason}\n{etype}\n")
-        payload = _platform_error(etype, f"RequestId: {request_id} Error: {reason}")
-        rss = cfg.memory_size * 1024 if out.kind == "oom" else out.rss_kib
+            duration_ms, rss = timeout_s * 1000.0, out.rss_kib
+        else:
+            phase.inside.append(f"{message}\n{etype}\n")
+            duration_ms, rss = elapsed_ms, cfg.memory_size * 1024 if out.kind == "oom" else out.rss_kib
         return self._result(
-            fn, version, lines, trace, request_id, phase, env, payload, etype, "error", elapsed_ms, tail, rss_kib=rss
-        )  # fmt: skip
+            fn, version, lines, trace, request_id, phase, env, payload, etype, status, duration_ms, tail, rss_kib=rss
+        )
 
     @staticmethod
     def _result(

@@ -104,7 +104,7 @@ class ProvisionedConcurrency:
             env, out = self._start_env(key, version, fn, timeout, "provisioned-concurrency")
             lines = self._lines(key, version, fn)
             ok = out.kind == "result" and out.frame == INIT_DONE
-            status, etype = (None, None) if ok else self._init_failure(out, "", timeout)[:2]
+            status, etype = (None, None) if ok else self._failure(out, "", timeout)[:2]
             text = (
                 lines.init_start(env.stream_name, "provisioned-concurrency")
                 + log_text(out.logs)
@@ -114,7 +114,7 @@ class ProvisionedConcurrency:
             if ok:
                 self._pool.checkin(env)
             else:
-                failures.append(f"{self._init_failure(out, '', timeout)[1]} during init")
+                failures.append(f"{etype} during init")
                 self._pool.discard(env, keep_tmp=False)
 
         threads = [threading.Thread(target=start) for _ in range(count)]
