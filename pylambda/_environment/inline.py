@@ -26,7 +26,6 @@ import io
 import json
 import logging
 import os
-import pickle
 import sys
 import tempfile
 import threading
@@ -34,7 +33,7 @@ import time
 
 from .._runtime import bootstrap as _bootstrap
 from .._runtime import context as _context
-from .._runtime.faults import error_log_line, error_payload, resolve_handler
+from .._runtime.faults import resolve_handler
 from .._runtime.protocol import INIT_DONE, INIT_FAILED, RESULT, STATUS_ERROR
 from .process import Outcome
 
@@ -113,29 +112,19 @@ class InlineEnvironment:
         start = time.perf_counter()
         with self._worn(out):
             try:
-                setup = self._spec.get("setup")
-                if setup is not None:
-                    pickle.loads(setup)()
-                if self._spec.get("handler_pickle") is not None:
-                    handler = pickle.loads(self._spec["handler_pickle"])
-                    if self._spec.get("handler_file"):
-                        _bootstrap._restore_filenames(handler, self._spec["handler_file"])
-                else:
-                    handler = self._import(self._spec["handler"])
+                handler = _bootstrap.load_handler(self._spec, self._import)
             except SystemExit as e:
                 self.state = "DEAD"
                 return Outcome("exit", logs=out.getvalue().encode(), exit_status=_bootstrap._exit_code(e) << 8)
-            except BaseException as e:
-                error_type, payload = error_payload(e, "")
-                out.write(error_log_line(error_type, payload, self._json_logs))
-                logging.warning(_bootstrap._INIT_WARNING + ("" if self._json_logs else "\r"))
+            except BaseException as e:  # any init failure is reported, as RIC does
+                error_type, payload = _bootstrap.report_init_error(e, self._json_logs, out)
                 self.state = "DEAD"
                 return Outcome(
                     "result",
                     frame=INIT_FAILED,
                     status=STATUS_ERROR,
                     error_type=error_type,
-                    payload=json.dumps(payload).encode(),
+                    payload=payload,
                     duration_ms=(time.perf_counter() - start) * 1000,
                     logs=out.getvalue().encode(),
                 )

@@ -50,7 +50,7 @@ from .protocol import (
     write_all,
 )
 
-__all__ = ["main", "parse_invoke", "run_handler"]
+__all__ = ["load_handler", "main", "parse_invoke", "report_init_error", "run_handler"]
 
 # Lambda's synchronous response limit (6 MiB + 100 bytes): a larger response is
 # a function error, checked here so an oversized body never crosses the pipe.
@@ -284,6 +284,27 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def load_handler(spec: dict, resolve=resolve_handler):
+    """The user's part of init: the setup hook, then the handler (unpickled, or imported by ``resolve``)."""
+    setup = spec.get("setup")
+    if setup is not None:
+        pickle.loads(setup)()
+    if spec.get("handler_pickle") is not None:
+        handler = pickle.loads(spec["handler_pickle"])
+        if spec.get("handler_file"):
+            _restore_filenames(handler, spec["handler_file"])
+        return handler
+    return resolve(spec["handler"])
+
+
+def report_init_error(exc: BaseException, json_logs: bool, stdout) -> tuple[str, bytes]:
+    """Log an init failure as RIC does (the error line, then LAMBDA_WARNING); return (type, payload)."""
+    error_type, payload = error_payload(exc, "")
+    stdout.write(error_log_line(error_type, payload, json_logs))
+    logging.warning(_INIT_WARNING + ("" if json_logs else "\r"))
+    return error_type, json.dumps(payload).encode()
+
+
 def _init(req_r: int, resp_w: int):
     """Run the init phase; return the handler or exit the process."""
     frame = _read_frame(req_r)
@@ -309,23 +330,12 @@ def _init(req_r: int, resp_w: int):
     _setup_logging(os.environ.get("AWS_LAMBDA_LOG_LEVEL"), json_logs)
     _context.load_static_fields()
     try:
-        setup = spec.get("setup")
-        if setup is not None:
-            pickle.loads(setup)()
-        if spec.get("handler_pickle") is not None:
-            handler = pickle.loads(spec["handler_pickle"])
-            if spec.get("handler_file"):
-                _restore_filenames(handler, spec["handler_file"])
-        else:
-            handler = resolve_handler(spec["handler"])
+        handler = load_handler(spec)
     except SystemExit as e:
         _exit(_exit_code(e))
     except BaseException as e:
-        error_type, payload = error_payload(e, "")
-        sys.stdout.write(error_log_line(error_type, payload, json_logs))
-        logging.warning(_INIT_WARNING + ("" if json_logs else "\r"))
+        error_type, body = report_init_error(e, json_logs, sys.stdout)
         elapsed = (time.perf_counter() - start) * 1000.0
-        body = json.dumps(payload).encode()
         etype = error_type.encode()
         _send(resp_w, INIT_FAILED, RESULT_HEAD.pack(STATUS_ERROR, len(etype), elapsed, _peak_rss_kib()) + etype + body)
         _exit(1)
