@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import shutil
 import sys
@@ -75,7 +76,7 @@ from ._logs import (
 from ._map import MapResult, run_map
 from ._metrics import FunctionMetrics
 from ._provisioned import ProvisionedConcurrency
-from ._result import InvocationResult
+from ._result import InvocationResult, blank_result, result_template
 from ._runtime.marshal import encoder
 from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
 from ._sources.mapping import Trigger, create_mapping
@@ -100,6 +101,25 @@ DEFAULT_SPIN_US = 100
 # bursty concurrent workload from spinning; shorter returns to low latency
 # sooner when a caller goes back to sequential calls.
 SPIN_QUIET_S = 0.05
+
+
+def _check_size(body: bytes) -> None:
+    if len(body) > MAX_REQUEST_BYTES:
+        raise RequestTooLargeError(
+            f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+        )
+
+
+def _event_body(event: Any) -> bytes:
+    """The request body for an ``event`` (a JSON-serialisable value), within Lambda's size limit."""
+    if event is None:
+        return b"{}"
+    try:
+        body = _encode_event(event).encode()
+    except (TypeError, ValueError, RecursionError) as e:
+        raise InvalidRequestContentError(f"Could not serialize the event to JSON: {e}") from e
+    _check_size(body)
+    return body
 
 
 # How often a $LATEST code directory is checked for edits.  Shorter notices
@@ -158,6 +178,39 @@ class _Phase:
         self.cold = False
         self.env_id: str | None = None  # of an environment that failed its init
         self.stream: str | None = None
+
+
+class _Route:
+    """What the warm path needs to invoke one target's ``$LATEST``, resolved once (internal).
+
+    Made by ``invoke`` for a Function or a name/ARN without qualifier; valid
+    while the function's ``$LATEST`` is the version it was made for (an
+    update or a code edit makes a new one).
+    """
+
+    __slots__ = ("arn", "arn_len", "fn", "key", "lines", "reuse", "sampled", "template", "timeout_s", "version",
+                 "watch")  # fmt: skip
+
+    def __init__(self, invoker: Invoker, fn: Function, version: Version) -> None:
+        cfg = version.config
+        self.fn = fn
+        self.version = version
+        self.arn = fn.arn
+        self.arn_len = len(self.arn)
+        self.key = invoker._key(version)
+        self.lines = invoker._lines(self.key, version, fn)
+        self.timeout_s = cfg.timeout
+        self.sampled = cfg.tracing == "Active"
+        self.watch = invoker._watch_code and version.code.kind == "directory"
+        self.reuse = not (invoker._stateless or fn.stateless)
+        self.template = result_template(
+            status_code=200, executed_version=version.version, function_name=fn.name, memory_size_mb=cfg.memory_size
+        )
+
+
+_GONE = Outcome("gone")
+# Target types whose $LATEST invocations take the warm route (hashable, cheap to hash).
+_ROUTABLE = (Function, str)
 
 
 class Invoker(AsyncInvocation, ProvisionedConcurrency):
@@ -253,6 +306,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
         self._lock = threading.Lock()
         self._functions: dict[str, Function] = {}
+        self._routes: dict[Any, _Route] = {}
+        self._spare_ids: list[tuple[str, str]] = []  # drawn while a handler ran, for the next invocation
         self._inflight: dict[str, int] = {}
         self._unreserved_inflight = 0
         self._total_inflight = 0
@@ -270,7 +325,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             def factory(key, env_id, name, spec, memory_mb):
                 return InlineEnvironment(key, env_id, spec, memory_mb)
 
-        self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl, factory)
+        self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl, factory, self._lock)
         self._init_specs: dict[tuple, dict] = {}
         self._watch_code = bool(watch_code)
         self._watch: dict[str, tuple[float, int, int]] = {}
@@ -386,6 +441,17 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             TooManyRequestsError: throttled by reserved or account concurrency.
             InvokerClosedError: the Invoker is closed.
         """
+        if (
+            payload is None
+            and log_type is None
+            and client_context is None
+            and trace_header is None
+            and invocation_type == "RequestResponse"
+            and self._state == "OPEN"
+        ):
+            route = self._routes.get(target) if type(target) in _ROUTABLE else None
+            if route is not None and route.version is route.fn._latest:
+                return self._invoke_routed(route, event)
         self._check_open()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise InvalidParameterValueError(
@@ -406,24 +472,115 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                     raise InvalidRequestContentError(
                         f"Could not parse request body into json: Could not parse payload into json: {e}"
                     ) from None
-        elif event is None:
-            body = b"{}"
+            _check_size(body)
         else:
-            try:
-                body = _encode_event(event).encode()
-            except (TypeError, ValueError, RecursionError) as e:
-                raise InvalidRequestContentError(f"Could not serialize the event to JSON: {e}") from e
-        if len(body) > MAX_REQUEST_BYTES:
-            raise RequestTooLargeError(
-                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
-            )
+            body = _event_body(event)
         if log_type not in (None, "None", "Tail"):
             raise InvalidParameterValueError(f"log_type must be 'None' or 'Tail', got {log_type!r}")
         if invocation_type != "RequestResponse":
             return self._invoke_async(target, fn, invoked_arn, body, invocation_type == "DryRun")
         cc = self._client_context_bytes(client_context)
+        if type(target) in _ROUTABLE and version.version == LATEST and invoked_arn == fn.arn:
+            self._routes[target] = _Route(self, fn, version)
         request_id, trace = new_ids()
         return self._run(fn, version, invoked_arn, request_id, trace, trace_header, cc, body, log_type == "Tail")
+
+    def _invoke_routed(self, route: _Route, event: Any) -> InvocationResult:
+        """The warm path of ``invoke(function_or_name, event)``: one flat function.
+
+        Everything a target's invocations share (version, ARN, pool key,
+        log-line formatter, the result's constant fields) was resolved when
+        the route was made.  What is left is ordered so that the caller's
+        bookkeeping overlaps the handler: the request is sent first, then the
+        result is prepared and the next request's ids drawn, and only then
+        does the caller wait.  Anything unusual (no idle environment, a
+        failure, a retired environment) goes through the general ``_execute``.
+        """
+        fn = route.fn
+        version = route.version
+        if route.watch and self._reload_if_changed(fn, version) is not version:
+            return self.invoke(fn, event)  # an edit: a new revision (and a new route)
+        body = b"{}" if event is None else _event_body(event)
+        try:
+            request_id, trace = self._spare_ids.pop()
+        except IndexError:
+            request_id, trace = new_ids()
+        if route.sampled:
+            trace = trace.replace("Sampled=0", "Sampled=1")
+        started = time.time()
+        lock = self._lock
+        with lock:
+            try:
+                concurrency = self._count_in(fn)
+            except TooManyRequestsError as e:
+                self._recorder.throttled(fn.name, None, e.reason, started)
+                raise
+            env = self._pool.checkout_locked(route.key)
+        try:
+            spin_s = self._spin_s if concurrency == 1 and time.monotonic() >= self._concurrent_until else 0.0
+            if env is None:
+                result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s)
+            else:
+                timeout_s = route.timeout_s
+                start = time.monotonic()
+                head = (
+                    _pack_head(int((started + timeout_s) * 1000), FLAG_SPIN if spin_s else 0, 36, route.arn_len,
+                               len(trace), 0, 0)
+                    + f"{request_id}{route.arn}{trace}".encode()
+                )  # fmt: skip
+                if env.send(head, body):
+                    # While the handler runs: the result's known fields, the next ids.
+                    result, state = blank_result(route.template)
+                    state["request_id"] = request_id
+                    state["environment_id"] = env.id
+                    state["log_stream_name"] = env.stream_name
+                    if not self._spare_ids:
+                        self._spare_ids.append(new_ids())
+                    out = env.receive(start + timeout_s, spin_s)
+                else:
+                    out = _GONE
+                if (
+                    out.kind == "result"
+                    and route.reuse
+                    and (self._max_invocations is None or env.invocations < self._max_invocations)
+                ):
+                    with lock:
+                        kept = self._pool.checkin_locked(env)
+                        self._count_out(fn)
+                        concurrency = -concurrency  # counted out already
+                    if not kept:
+                        env.shut_down()
+                    duration_ms = out.duration_ms
+                    shown_ms = round(duration_ms, 2)
+                    billed = math.ceil(shown_ms) or 1
+                    used_mb = env.max_rss_kib // 1024
+                    logs = out.logs
+                    state["raw_payload"] = out.payload
+                    if out.status == STATUS_ERROR:
+                        error_type = state["error_type"] = out.error_type
+                        state["function_error"] = "Unhandled"
+                    else:
+                        error_type = None
+                        state["payload_is_bytes"] = out.status == STATUS_BYTES
+                    state["log_parts"] = (route.lines, "", request_id, log_text(logs) if logs else "", duration_ms,
+                                          billed, used_mb, None, None, error_type, time.time(), trace)  # fmt: skip
+                    state["duration_ms"] = shown_ms
+                    state["billed_duration_ms"] = billed
+                    state["max_memory_used_mb"] = used_mb
+                elif out.kind == "gone":  # killed while idle: nothing ran
+                    self._pool.discard(env, keep_tmp=True)
+                    self._replace_if_provisioned(env, route.key, version, fn)
+                    result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s)
+                else:
+                    result = self._conclude(out, env, None, start, route.key, fn, version, route.lines, request_id,
+                                            trace, False)  # fmt: skip
+        finally:
+            if concurrency > 0:
+                self._release(fn)
+        self._recorder.invocations.append((started, time.time(), route.arn, abs(concurrency), result, version, trace))
+        if self._echo is not None:
+            self._echo(result.logs)
+        return result
 
     def _run(
         self,
@@ -510,34 +667,42 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
     # -- concurrency -----------------------------------------------------------------
     def _acquire(self, fn: Function) -> int:
         """Count the invocation in, or raise TooManyRequestsError; return how many are in flight."""
+        with self._lock:
+            return self._count_in(fn)
+
+    def _count_in(self, fn: Function) -> int:
+        """``_acquire`` for a caller that holds the lock."""
         name = fn.name
         reserved = fn.reserved_concurrency
-        with self._lock:
-            inflight = self._inflight.get(name, 0)
-            if reserved is not None:
-                if inflight >= reserved:
-                    raise TooManyRequestsError("ReservedFunctionConcurrentInvocationLimitExceeded")
-            else:
-                epoch, carved = self._carved
-                if epoch != Function.reserved_epoch:
-                    epoch = Function.reserved_epoch
-                    carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
-                    self._carved = (epoch, carved)
-                if self._unreserved_inflight >= self._concurrency_limit - carved:
-                    raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
-                self._unreserved_inflight += 1
-            self._inflight[name] = inflight + 1
-            self._total_inflight += 1
-            if self._total_inflight > 1:
-                self._concurrent_until = time.monotonic() + SPIN_QUIET_S
-            return self._total_inflight
+        inflight = self._inflight.get(name, 0)
+        if reserved is not None:
+            if inflight >= reserved:
+                raise TooManyRequestsError("ReservedFunctionConcurrentInvocationLimitExceeded")
+        else:
+            epoch, carved = self._carved
+            if epoch != Function.reserved_epoch:
+                epoch = Function.reserved_epoch
+                carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
+                self._carved = (epoch, carved)
+            if self._unreserved_inflight >= self._concurrency_limit - carved:
+                raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
+            self._unreserved_inflight += 1
+        self._inflight[name] = inflight + 1
+        self._total_inflight += 1
+        if self._total_inflight > 1:
+            self._concurrent_until = time.monotonic() + SPIN_QUIET_S
+        return self._total_inflight
 
     def _release(self, fn: Function) -> None:
         with self._lock:
-            self._inflight[fn.name] -= 1
-            self._total_inflight -= 1
-            if fn.reserved_concurrency is None:
-                self._unreserved_inflight -= 1
+            self._count_out(fn)
+
+    def _count_out(self, fn: Function) -> None:
+        """``_release`` for a caller that holds the lock."""
+        self._inflight[fn.name] -= 1
+        self._total_inflight -= 1
+        if fn.reserved_concurrency is None:
+            self._unreserved_inflight -= 1
 
     # -- environments ----------------------------------------------------------------
     def _reload_if_changed(self, fn: Function, version: Version) -> Version:
@@ -721,6 +886,23 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another
             self._replace_if_provisioned(env, key, version, fn)
             env = self._pool.checkout(key)
+        return self._conclude(out, env, phase, start, key, fn, version, lines, request_id, trace, tail)
+
+    def _conclude(
+        self,
+        out: Outcome,
+        env: Environment,
+        phase: _Phase | None,
+        start: float,
+        key: tuple,
+        fn: Function,
+        version: Version,
+        lines: PlatformLines,
+        request_id: str,
+        trace: str,
+        tail: bool,
+    ) -> InvocationResult:
+        """Turn an exchange's outcome into the result; return or retire the environment."""
         if out.kind == "result":
             if (
                 self._stateless
@@ -747,13 +929,13 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             phase = _Phase()
         elapsed_ms = (time.monotonic() - start) * 1000
         phase.inside.append(log_text(out.logs))
-        status, etype, payload, message = self._failure(out, request_id, timeout_s)
+        status, etype, payload, message = self._failure(out, request_id, version.config.timeout)
         if out.kind == "timeout":
             phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
-            duration_ms, rss = timeout_s * 1000.0, out.rss_kib
+            duration_ms, rss = version.config.timeout * 1000.0, out.rss_kib
         else:
             phase.inside.append(f"{message}\n{etype}\n")
-            duration_ms, rss = elapsed_ms, cfg.memory_size * 1024 if out.kind == "oom" else out.rss_kib
+            duration_ms, rss = elapsed_ms, version.config.memory_size * 1024 if out.kind == "oom" else out.rss_kib
         return self._result(
             fn, version, lines, trace, request_id, phase, env, payload, etype, status, duration_ms, tail, rss_kib=rss
         )

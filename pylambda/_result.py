@@ -16,7 +16,10 @@ from ._logs import render
 __all__ = ["InvocationResult"]
 
 
-@attrs.frozen(kw_only=True)
+# Not slotted: the warm path builds results from a per-target template with
+# one dict update (see ``warm_result``), about a sixth of the cost of the
+# frozen __init__ with its 18 keyword arguments.
+@attrs.frozen(kw_only=True, slots=False)
 class InvocationResult:
     """The response of ``Invoker.invoke`` (Lambda's Invoke API response, plus the REPORT).
 
@@ -112,3 +115,30 @@ class InvocationResult:
     def ok(self) -> bool:
         """True when there was no function error."""
         return self.function_error is None
+
+
+_new = object.__new__
+
+
+def result_template(**constant: Any) -> dict[str, Any]:
+    """Every field's default, overridden by ``constant``: the fields a target's warm results share."""
+    fields = {f.name: f.default for f in attrs.fields(InvocationResult) if f.default is not attrs.NOTHING}
+    unknown = set(constant) - {f.name for f in attrs.fields(InvocationResult)}
+    if unknown:
+        raise TypeError(f"not InvocationResult fields: {sorted(unknown)}")
+    fields.update(constant)
+    return fields
+
+
+def blank_result(template: dict[str, Any]) -> tuple[InvocationResult, dict[str, Any]]:
+    """A result holding ``template``'s fields, and its field dict for the caller to finish.
+
+    The warm path fills in the per-invocation fields while the handler runs
+    and after the reply, without the frozen ``__init__``; a test checks the
+    outcome equals the same result built by ``__init__``.  ``template``
+    must come from ``result_template``.
+    """
+    result = _new(InvocationResult)
+    state = result.__dict__
+    state.update(template)
+    return result, state

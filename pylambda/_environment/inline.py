@@ -58,6 +58,7 @@ class InlineEnvironment:
         self.created = self.last_used = time.monotonic()
         self.invocations = 0
         self.max_rss_kib = 0
+        self._request: tuple[bytes, bytes] | None = None
         self.memory_limit_kib = memory_mb * 1024
         self._spec = init_spec
         self._handler = None
@@ -157,8 +158,20 @@ class InlineEnvironment:
 
     def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0) -> Outcome:
         """Run one invocation in this thread; a late handler is reported as timed out."""
+        self.send(head, body)
+        return self.receive(deadline, spin_s)
+
+    def send(self, head: bytes, body: bytes) -> bool:
+        """Take the request (it runs in ``receive``, in the calling thread)."""
         self.state = "BUSY"
         self.invocations += 1
+        self._request = (head, body)
+        return True
+
+    def receive(self, deadline: float, spin_s: float = 0.0) -> Outcome:
+        """Run the request ``send`` took; a late handler is reported as timed out."""
+        head, body = self._request
+        self._request = None
         deadline_ms, _flags, request_id, arn, trace, client_context, cognito, _pos = _bootstrap.parse_invoke(
             head, 0, self._decode
         )

@@ -36,7 +36,9 @@ __all__ = ["EnvironmentPool"]
 class EnvironmentPool:
     """Idle stacks per version key, every live environment, and their /tmp dirs."""
 
-    def __init__(self, zygote: Zygote, workdir: str, idle_ttl: float | None, factory=None) -> None:
+    def __init__(
+        self, zygote: Zygote, workdir: str, idle_ttl: float | None, factory=None, lock: threading.Lock | None = None
+    ) -> None:
         self._zygote = zygote
         # Builds an environment: a process forked by the zygote by default, or
         # another implementation of the same interface (the inline one).
@@ -45,7 +47,9 @@ class EnvironmentPool:
         )
         self._workdir = workdir
         self._idle_ttl = idle_ttl
-        self._lock = threading.Lock()
+        # The Invoker shares its lock, so that its warm path counts an
+        # invocation in and takes an environment in one critical section.
+        self.lock = self._lock = lock or threading.Lock()
         self._idle: dict[tuple, list[Environment]] = {}
         # Provisioned-concurrency environments: checked out first, never reaped.
         self._provisioned: dict[tuple, list[Environment]] = {}
@@ -95,24 +99,34 @@ class EnvironmentPool:
         the Invoker retries on another one.
         """
         with self._lock:
-            stack = self._provisioned.get(key)
-            if stack:
-                return stack.pop()
-            stack = self._idle.get(key)
-            if stack:
-                return stack.pop()
+            return self.checkout_locked(key)
+
+    def checkout_locked(self, key: tuple) -> Environment | None:
+        """``checkout`` for a caller that holds ``lock``."""
+        stack = self._provisioned.get(key)
+        if stack:
+            return stack.pop()
+        stack = self._idle.get(key)
+        if stack:
+            return stack.pop()
         return None
 
     def checkin(self, env: Environment) -> None:
         """Return a healthy environment to its idle stack."""
-        env.last_used = time.monotonic()
         with self._lock:
-            if not self._closed:
-                (self._provisioned if env.provisioned else self._idle).setdefault(env.key, []).append(env)
-                if self._reaper is None and self._idle_ttl is not None:
-                    self._start_reaper()
-                return
-        env.shut_down()
+            kept = self.checkin_locked(env)
+        if not kept:
+            env.shut_down()
+
+    def checkin_locked(self, env: Environment) -> bool:
+        """``checkin`` for a caller that holds ``lock``; False: the pool is closed, shut ``env`` down."""
+        env.last_used = time.monotonic()
+        if self._closed:
+            return False
+        (self._provisioned if env.provisioned else self._idle).setdefault(env.key, []).append(env)
+        if self._reaper is None and self._idle_ttl is not None:
+            self._start_reaper()
+        return True
 
     def discard(self, env: Environment, keep_tmp: bool) -> None:
         """Forget a dead or failed environment; ``keep_tmp`` as Lambda's reset does."""

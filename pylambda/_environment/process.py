@@ -202,8 +202,18 @@ class Environment:
 
         Returns an outcome of kind ``"gone"`` when the process was already dead
         before anything was sent (killed while idle): nothing ran, and the
-        caller may retry on another environment.  Only the first write can
-        tell: a request pipe with no reader fails it with EPIPE.
+        caller may retry on another environment.
+        """
+        if not self.send(head, body):
+            return Outcome("gone")
+        return self.receive(deadline, spin_s)
+
+    def send(self, head: bytes, body: bytes) -> bool:
+        """Send one INVOKE frame; False if the process was dead before anything was sent.
+
+        Only the first write can tell: a request pipe with no reader fails it
+        with EPIPE.  Split from ``receive`` so that the caller can do its own
+        work while the environment runs the handler.
         """
         self.state = "BUSY"
         self.invocations += 1
@@ -212,12 +222,16 @@ class Environment:
             sent = os.write(self._req_w, data)
         except BrokenPipeError:
             self.reap()
-            return Outcome("gone")
+            return False
         if sent < len(data):  # a large body may go in several writes
             try:
                 write_all(self._req_w, data[sent:])
             except OSError:
-                return self._died(b"")
+                pass  # it died: receive() sees EOF and reports the exit
+        return True
+
+    def receive(self, deadline: float, spin_s: float = 0.0) -> Outcome:
+        """Wait for the reply to the frame ``send`` sent, a death or the deadline (monotonic)."""
         outcome = self._wait(deadline, spin_s)
         if outcome.kind == "result":
             self.state = "IDLE"
