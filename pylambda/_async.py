@@ -3,7 +3,7 @@
 ::
 
     invoke(..., invocation_type="Event") ──▶ 202 ──▶ schedule (heap by due time, on the clock)
-                                                        │ dispatcher thread: due → worker pool
+                                                        │ worker threads take what is due
                                                         ▼
                                attempt = a synchronous invocation, same request id every time
                  success ─▶ on_success      function error ─▶ retry after 60 s, then 120 s
@@ -19,13 +19,13 @@ Invoker is closed with events still queued (``condition="Discarded"``).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import json
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -61,6 +61,9 @@ MAX_ASYNC_REQUEST_BYTES = 1_048_576
 # How many attempts run at once.  More drains a burst sooner and needs as many
 # environments; fewer keeps the machine free for the caller.
 DEFAULT_ASYNC_WORKERS = 16
+# Beyond two workers, more are started only once an attempt took this long:
+# shorter handlers are bound by the caller's own Python (one GIL), not by waiting.
+GROW_AFTER_MS = 1.0
 
 
 def _check_int_range(field: str, low: int, high: int):
@@ -101,10 +104,23 @@ class AsyncOutcome:
     """Attempts made (Lambda's ``approximateInvokeCount``)."""
     delivered_to: tuple[str, ...]
     """``on_success``, ``on_failure``, ``dead_letter``; empty when dropped."""
-    record: dict | None = attrs.field(repr=False)
-    """The invocation record sent to destinations."""
     timestamp: float
     """When the outcome was decided (clock time)."""
+    _record: Any = attrs.field(alias="record", repr=False, eq=False)
+
+    @property
+    def record(self) -> dict:
+        """The invocation record (as sent to destinations).
+
+        Built when first read unless a destination needed it: parsing the
+        event and the response back into JSON values was a third of the
+        cost of processing an asynchronous event.
+        """
+        record = self._record
+        if callable(record):
+            record = record()
+            object.__setattr__(self, "_record", record)
+        return record
 
 
 class _Event:
@@ -131,20 +147,30 @@ def _json_or_text(raw: bytes) -> Any:
 
 
 class AsyncQueue:
-    """The Invoker's event queue and its single dispatcher thread."""
+    """The Invoker's event queue and the worker threads that attempt its events.
+
+    Workers take due events from the heap themselves (no dispatcher between
+    the queue and them): each handoff between threads is a wakeup, which
+    costs more than a warm invocation.  A new worker starts only when an
+    event is queued and every worker is busy, up to ``workers``, so a fast
+    handler is served by one or two threads and a slow one gets many.
+    """
 
     def __init__(self, invoker: Invoker, clock: Clock, workers: int = DEFAULT_ASYNC_WORKERS) -> None:
         self._invoker = invoker
         self._clock = clock
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # workers wait on it (the clock notifies it too)
+        self._changed = threading.Condition(lock)  # wait_for_idle, settle and join wait on it
         clock.subscribe(self._cond)
         clock.register(self)
         self._heap: list[tuple[float, int, _Event]] = []
         self._seq = itertools.count()
         self._running = 0
+        self._waiting = 0  # workers waiting for work
+        self._last_duration_ms = 0.0  # of the last attempt: long ones make more workers worthwhile
         self._workers = workers
-        self._pool: ThreadPoolExecutor | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self.outcomes: list[AsyncOutcome] = []
 
@@ -156,38 +182,62 @@ class AsyncQueue:
             if self._closed:
                 raise InvokerClosedError("Cannot use an Invoker once it has been closed.")
             self._push(self._clock.now(), event)
-            if self._thread is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="pylambda-async")
-                self._thread = threading.Thread(target=self._dispatch, name="pylambda-dispatcher", daemon=True)
-                self._thread.start()
 
     def _push(self, due: float, event: _Event) -> None:
+        """Schedule ``event`` (lock held): wake a waiting worker, or start one if all are busy."""
         heapq.heappush(self._heap, (due, next(self._seq), event))
-        self._cond.notify_all()
+        if self._waiting:
+            self._cond.notify()
+        else:
+            self._grow()
+        self._changed.notify_all()
 
-    # -- dispatching ---------------------------------------------------------------
-    def _dispatch(self) -> None:
+    def _grow(self) -> None:
+        """Start another worker (lock held) if every worker is busy and more would help.
+
+        More workers help when attempts wait on handlers (their Duration is
+        long); with short handlers the work is the caller's own Python, which
+        more threads only contend for, so a second worker is the limit until
+        an attempt is seen to take ``GROW_AFTER_MS``.
+        """
+        n = len(self._threads)
+        if n >= self._workers or self._closed or (n >= 2 and self._last_duration_ms < GROW_AFTER_MS):
+            return
+        thread = threading.Thread(target=self._work, name=f"pylambda-async-{n}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    # -- working ---------------------------------------------------------------------
+    def _work(self) -> None:
+        """A worker: attempt due events until the queue is closed."""
+        clock = self._clock
         with self._cond:
             while not self._closed:
-                now = self._clock.now()
-                if self._heap and self._heap[0][0] <= now and self._running < self._workers:
-                    _due, _seq, event = heapq.heappop(self._heap)
+                heap = self._heap
+                if heap and heap[0][0] <= clock.now():
+                    _due, _seq, event = heapq.heappop(heap)
                     self._running += 1
-                    assert self._pool is not None
-                    self._pool.submit(self._attempt, event)
+                    self._cond.release()
+                    try:
+                        self._attempt(event)
+                    finally:
+                        self._cond.acquire()
+                        self._running -= 1
+                        self._changed.notify_all()
+                    if heap and not self._waiting and heap[0][0] <= clock.now():
+                        self._grow()  # a backlog: maybe more hands
                     continue
-                until = self._heap[0][0] if self._heap and self._running < self._workers else None
-                self._clock.wait(self._cond, until)
+                self._waiting += 1
+                try:
+                    clock.wait(self._cond, heap[0][0] if heap else None)
+                finally:
+                    self._waiting -= 1
 
     def _attempt(self, event: _Event) -> None:
         try:
             self._attempt_once(event)
         except Exception as e:
             self._finish(event, "Discarded" if self._closed else "RetriesExhausted", note=repr(e))
-        finally:
-            with self._cond:
-                self._running -= 1
-                self._cond.notify_all()
 
     def _attempt_once(self, event: _Event) -> None:
         inv = self._invoker
@@ -213,6 +263,7 @@ class AsyncQueue:
             return
         event.attempts += 1
         event.last = result
+        self._last_duration_ms = result.duration_ms
         if result.function_error is None:
             self._finish(event, "Success")
         elif event.attempts <= config.maximum_retry_attempts:
@@ -223,12 +274,13 @@ class AsyncQueue:
             self._finish(event, "RetriesExhausted")
 
     # -- outcomes ------------------------------------------------------------------
-    def _record(self, event: _Event, condition: str) -> dict:
+    @staticmethod
+    def _record(event: _Event, condition: str, when: float) -> dict:
         last = event.last
         executed = last.executed_version if last is not None else "$LATEST"
         record: dict[str, Any] = {
             "version": "1.0",
-            "timestamp": iso_ms(self._clock.now()),
+            "timestamp": iso_ms(when),
             "requestContext": {
                 "requestId": event.request_id,
                 "functionArn": f"{event.fn.arn}:{executed}",
@@ -247,16 +299,17 @@ class AsyncQueue:
 
     def _finish(self, event: _Event, condition: str, note: str | None = None) -> None:
         inv = self._invoker
-        record = self._record(event, condition)
+        when = self._clock.now()
+        record: Any = functools.partial(self._record, event, condition, when)
         delivered: list[str] = []
         if condition != "Discarded":
             config = inv.event_invoke_config_for(event.fn.name, event.qualifier)
-            if condition == "Success":
-                if config.on_success is not None and self._deliver(config.on_success, record, event):
-                    delivered.append("on_success")
-            else:
-                if config.on_failure is not None and self._deliver(config.on_failure, record, event):
-                    delivered.append("on_failure")
+            destination = config.on_success if condition == "Success" else config.on_failure
+            if destination is not None:
+                record = record()
+                if self._deliver(destination, record, event):
+                    delivered.append("on_success" if condition == "Success" else "on_failure")
+            if condition != "Success":
                 dlq = event.fn.dead_letter_target
                 if dlq is not None and self._dead_letter(dlq, event):
                     delivered.append("dead_letter")
@@ -273,11 +326,11 @@ class AsyncQueue:
             attempts=event.attempts,
             delivered_to=tuple(delivered),
             record=record,
-            timestamp=self._clock.now(),
+            timestamp=when,
         )
         with self._cond:
             self.outcomes.append(outcome)
-            self._cond.notify_all()
+            self._changed.notify_all()
 
     def _deliver(self, destination: Any, record: dict, event: _Event) -> bool:
         try:
@@ -321,9 +374,14 @@ class AsyncQueue:
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
                 if self._clock.manual and not self._running and self._heap and self._heap[0][0] > self._clock.now():
-                    self._clock.set(self._heap[0][0])  # type: ignore[attr-defined]
+                    due = self._heap[0][0]
+                    self._cond.release()
+                    try:
+                        self._clock.set(due)  # type: ignore[attr-defined]
+                    finally:
+                        self._cond.acquire()
                     continue
-                self._cond.wait(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
+                self._changed.wait(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
         return True
 
     def next_due(self) -> float | None:
@@ -336,9 +394,9 @@ class AsyncQueue:
         deadline = time.monotonic() + timeout
         with self._cond:
             while (self._running or (self._heap and self._heap[0][0] <= now)) and not self._closed:
-                if self._thread is None or time.monotonic() >= deadline:
+                if not self._threads or time.monotonic() >= deadline:
                     return
-                self._cond.wait(0.05)
+                self._changed.wait(0.05)
 
     def pending(self) -> int:
         """Events queued or being attempted."""
@@ -354,20 +412,19 @@ class AsyncQueue:
             left = [e for _d, _s, e in self._heap]
             self._heap.clear()
             self._cond.notify_all()
+            self._changed.notify_all()
         for event in left:
             self._finish(event, "Discarded")
-        if self._thread is not None:
-            self._thread.join(2.0)
         return [o for o in self.outcomes if o.condition == "Discarded"]
 
     def join(self, timeout: float) -> None:
-        """Wait (bounded) for attempts still running after close; stop the workers."""
+        """Wait (bounded) for attempts still running after close, and for the workers to end."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._running and time.monotonic() < deadline:
-                self._cond.wait(0.05)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+                self._changed.wait(0.05)
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 _DEFAULT_EVENT_CONFIG = EventInvokeConfig()
@@ -392,8 +449,12 @@ class AsyncInvocation:
     def _run_attempt(self, target: Any, request_id: str, body: bytes) -> InvocationResult:
         """One attempt of an asynchronous event (same request id every time; no client context)."""
         self._check_open()
+        route = self._route_of(target)
+        if route is not None:
+            return self._invoke_routed(route, body, request_id)
         version, arn, fn = self.resolve(target)
         version = self._reload_if_changed(fn, version)
+        self._remember_route(target, version, arn, fn)
         _rid, trace = new_ids()
         return self._run(fn, version, arn, request_id, trace, None, b"", body, False)
 

@@ -249,7 +249,10 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             callable taking the log text.
         clock: what asynchronous retries, backoff and event age follow:
             real time by default, or ``pylambda.ManualClock()`` in tests.
-        async_workers: how many asynchronous attempts may run at once.
+        async_workers: how many asynchronous attempts may run at once
+            (default 16).  Workers start as a backlog needs them: two for
+            short handlers, more once attempts are seen to wait on handlers
+            (1 ms or longer).
         watch_code: serve edits to a ``$LATEST`` code directory without a
             restart (its files are checked at most every 0.2 s per function).
         mode: ``"process"`` (default: environments are worker processes) or
@@ -449,9 +452,9 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             and invocation_type == "RequestResponse"
             and self._state == "OPEN"
         ):
-            route = self._routes.get(target) if type(target) in _ROUTABLE else None
-            if route is not None and route.version is route.fn._latest:
-                return self._invoke_routed(route, event)
+            route = self._route_of(target)
+            if route is not None:
+                return self._invoke_routed(route, b"{}" if event is None else _event_body(event))
         self._check_open()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise InvalidParameterValueError(
@@ -480,12 +483,23 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if invocation_type != "RequestResponse":
             return self._invoke_async(target, fn, invoked_arn, body, invocation_type == "DryRun")
         cc = self._client_context_bytes(client_context)
-        if type(target) in _ROUTABLE and version.version == LATEST and invoked_arn == fn.arn:
-            self._routes[target] = _Route(self, fn, version)
+        self._remember_route(target, version, invoked_arn, fn)
         request_id, trace = new_ids()
         return self._run(fn, version, invoked_arn, request_id, trace, trace_header, cc, body, log_type == "Tail")
 
-    def _invoke_routed(self, route: _Route, event: Any) -> InvocationResult:
+    def _route_of(self, target: Any) -> _Route | None:
+        """The warm route of ``target``, if it has a valid one."""
+        route = self._routes.get(target) if type(target) in _ROUTABLE else None
+        if route is not None and route.version is route.fn._latest:
+            return route
+        return None
+
+    def _remember_route(self, target: Any, version: Version, invoked_arn: str, fn: Function) -> None:
+        """Make the warm route of ``target`` after the general path resolved it (unqualified ``$LATEST`` only)."""
+        if type(target) in _ROUTABLE and version.version == LATEST and invoked_arn == fn.arn:
+            self._routes[target] = _Route(self, fn, version)
+
+    def _invoke_routed(self, route: _Route, body: bytes, request_id: str | None = None) -> InvocationResult:
         """The warm path of ``invoke(function_or_name, event)``: one flat function.
 
         Everything a target's invocations share (version, ARN, pool key,
@@ -495,16 +509,21 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         result is prepared and the next request's ids drawn, and only then
         does the caller wait.  Anything unusual (no idle environment, a
         failure, a retired environment) goes through the general ``_execute``.
+        ``request_id`` is given for an asynchronous attempt (the event's).
         """
         fn = route.fn
         version = route.version
-        if route.watch and self._reload_if_changed(fn, version) is not version:
-            return self.invoke(fn, event)  # an edit: a new revision (and a new route)
-        body = b"{}" if event is None else _event_body(event)
-        try:
-            request_id, trace = self._spare_ids.pop()
-        except IndexError:
-            request_id, trace = new_ids()
+        if request_id is None:
+            try:
+                request_id, trace = self._spare_ids.pop()
+            except IndexError:
+                request_id, trace = new_ids()
+        else:
+            trace = new_ids()[1]
+        if route.watch:
+            current = self._reload_if_changed(fn, version)
+            if current is not version:  # an edit: a new revision, cold (and a new route next time)
+                return self._run(fn, current, route.arn, request_id, trace, None, b"", body, False)
         if route.sampled:
             trace = trace.replace("Sampled=0", "Sampled=1")
         started = time.time()

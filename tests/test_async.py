@@ -411,3 +411,35 @@ def test_event_invoke_config_targets_agree(vinvoker):
     assert vinvoker.get_function_event_invoke_config("cfg-forms:live").maximum_retry_attempts == 1
     assert vinvoker.get_function_event_invoke_config(live).maximum_retry_attempts == 1
     assert vinvoker.get_function_event_invoke_config(f"{fn.arn}:live").maximum_retry_attempts == 1
+
+
+def naps(event, context):
+    time.sleep(0.02)
+    return event
+
+
+@pytest.mark.parametrize(("handler", "many"), [(ok, False), (naps, True)])
+def test_workers_grow_only_for_slow_handlers(handler, many):
+    """A burst of short events is served by two workers; attempts that wait on handlers get more."""
+    with Invoker(async_workers=6) as inv:
+        fn = Function("burst", handler)
+        for n in range(40 if many else 400):
+            inv.invoke(fn, {"n": n}, invocation_type="Event")
+        assert inv.wait_for_idle(60)
+        assert {o.condition for o in inv.async_outcomes} == {"Success"}
+        environments = {r.environment_id for r in inv.history}
+    assert (len(environments) > 2) is many
+
+
+def test_outcome_record_is_built_when_read(vinvoker):
+    """Without a destination the record is built lazily, with the values of the moment it ended."""
+    fn = Function("lazy", ok)
+    r = vinvoker.invoke(fn, {"k": 1}, invocation_type="Event")
+    assert vinvoker.wait_for_idle(10)
+    outcome = vinvoker.async_outcomes[0]
+    vinvoker.clock.advance(3600)
+    record = outcome.record
+    assert record is outcome.record
+    assert record["requestPayload"] == {"k": 1}
+    assert record["requestContext"]["requestId"] == r.request_id
+    assert record["timestamp"] == "2023-11-14T22:13:20.000Z"  # not an hour later
