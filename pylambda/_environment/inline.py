@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import sys
@@ -33,6 +32,7 @@ import time
 
 from .._runtime import bootstrap as _bootstrap
 from .._runtime import context as _context
+from .._runtime import marshal as _marshal
 from .._runtime.faults import resolve_handler
 from .._runtime.protocol import INIT_DONE, INIT_FAILED, RESULT, STATUS_ERROR
 from .process import Outcome
@@ -64,7 +64,7 @@ class InlineEnvironment:
         self._handler = None
         self._json_logs = environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
         self._encode = _bootstrap._encoder(init_spec["runtime"])
-        self._decode = json.JSONDecoder().decode
+        self._decode = _marshal.decoder()
 
     @property
     def provisioned(self) -> bool:

@@ -87,6 +87,9 @@ def describe_exit(status: int | None) -> str:
     return f"Runtime exited with error: exit status {code}"
 
 
+_RESULT_HEAD_END = HEADER.size + RESULT_HEAD.size
+
+
 class Outcome:
     """What one exchange with an environment produced (internal, not public)."""
 
@@ -250,8 +253,10 @@ class Environment:
         sampled_kib = 0
         events = None
         if spin_s:
-            until = time.perf_counter() + spin_s
-            while not events and time.perf_counter() < until:
+            clock = time.perf_counter
+            until = clock() + spin_s
+            events = poll(0)
+            while not events and clock() < until:
                 events = poll(0)
         while True:
             if not events:
@@ -292,7 +297,7 @@ class Environment:
                 self._drain_logs(logs)
             if not chunk:
                 return self._died(b"".join(logs))
-            head_end = HEADER.size + RESULT_HEAD.size
+            head_end = _RESULT_HEAD_END
             try:
                 if len(chunk) < head_end:
                     chunk = read_exact(resp_r, head_end, chunk)
@@ -311,14 +316,7 @@ class Environment:
             if rss_kib > self.max_rss_kib:
                 self.max_rss_kib = rss_kib
             outcome = Outcome(
-                "result",
-                frame=kind,
-                status=status,
-                error_type=error_type,
-                payload=payload,
-                duration_ms=duration_ms,
-                rss_kib=rss_kib,
-                logs=b"".join(logs),
+                "result", kind, status, error_type, payload, duration_ms, rss_kib, b"".join(logs) if logs else b""
             )
             if rss_kib > self.memory_limit_kib:
                 # The peak passed the limit between samples: Lambda's sandbox

@@ -33,7 +33,7 @@ import types
 
 from . import context as _context
 from .faults import Fault, error_log_line, error_payload, resolve_handler
-from .marshal import encoder
+from .marshal import decoder, encoder
 from .protocol import (
     FLAG_SPIN,
     HEADER,
@@ -401,7 +401,7 @@ def main(req_r: int, resp_w: int) -> None:
     """
     handler, runtime, json_logs = _init(req_r, resp_w)
     encode = _encoder(runtime)
-    decode = json.JSONDecoder().decode
+    decode = decoder()
     environ = os.environ
     perf = time.perf_counter
     read = os.read
