@@ -526,16 +526,17 @@ class AsyncInvocation:
         retry, visibility timeout or batch window when nothing else is
         running, so delays cost no real time.
         """
-        from ._sources.mapping import wait_mappings_idle
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not self._async.wait_for_idle(left):
                 return False
             mappings = list(self._mappings.values())
-            if not wait_mappings_idle(mappings, self._clock, deadline):
-                return False
+            if mappings:  # (their module is loaded once there are any)
+                from ._sources.mapping import wait_mappings_idle
+
+                if not wait_mappings_idle(mappings, self._clock, deadline):
+                    return False
             if self._async.pending() == 0 and all(m.idle() for m in mappings):
                 return True
 

@@ -46,7 +46,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._alias import Alias, not_found
 from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
@@ -79,9 +79,11 @@ from ._provisioned import ProvisionedConcurrency
 from ._result import InvocationResult, blank_result, result_template
 from ._runtime.marshal import encoder
 from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
-from ._sources.mapping import Trigger, create_mapping
-from ._sources.url import HttpEndpoint
 from ._version import LATEST, Version, function_arn
+
+if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
+    from ._sources.mapping import Trigger
+    from ._sources.url import HttpEndpoint
 
 __all__ = ["Invoker"]
 
@@ -1049,6 +1051,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
           invoked asynchronously on each matching change.
         """
         self._check_open()
+        from ._sources.mapping import create_mapping
+
         return create_mapping(
             self, source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
             function_response_types=function_response_types, filter_criteria=filter_criteria, enabled=enabled,
@@ -1068,6 +1072,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         """Serve ``target`` over HTTP on 127.0.0.1 (a function URL); close it, or the Invoker, to stop."""
         self._check_open()
         self.resolve(target)
+        from ._sources.url import HttpEndpoint
+
         endpoint = HttpEndpoint(self, target, "127.0.0.1", port)
         self._endpoints.append(endpoint)
         return endpoint
