@@ -211,6 +211,7 @@ class _Route:
 
 
 _GONE = Outcome("gone")
+_CORES = os.cpu_count() or 1
 # Target types whose $LATEST invocations take the warm route (hashable, cheap to hash).
 _ROUTABLE = (Function, str)
 
@@ -228,12 +229,12 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             environment underneath, or pass an iterable of names to pass just
             those.
         spin_us: when only one invocation is in flight, the caller polls for
-            the reply, and the environment for the next request, this many
-            microseconds before blocking.  A sleeping thread that is woken
-            costs 10-15 us on a VM, more than a short handler, so this halves
-            sequential warm latency; it never applies when invocations run
-            concurrently, where the cores are better left to the work.  0
-            disables it.
+            the reply this many microseconds before blocking; while
+            invocations do not outnumber the cores, environments poll for
+            their next request for 100 us, yielding their CPU to anything
+            runnable.  A sleeping process that is woken costs 10-15 us on a
+            VM, more than a short handler, so this halves sequential warm
+            latency and raises concurrent throughput.  0 disables both.
         stateless: give every invocation a fresh environment (and a fresh
             /tmp), so a test proves a handler does not depend on warm state.
             Slower: every invocation is a cold start.  Also per function
@@ -538,14 +539,14 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 raise
             env = self._pool.checkout_locked(route.key)
         try:
-            spin_s = self._spin_s if concurrency == 1 and time.monotonic() >= self._concurrent_until else 0.0
+            spin_s, flags = self._spin(concurrency)
             if env is None:
-                result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s)
+                result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags)
             else:
                 timeout_s = route.timeout_s
                 start = time.monotonic()
                 head = (
-                    _pack_head(int((started + timeout_s) * 1000), FLAG_SPIN if spin_s else 0, 36, route.arn_len,
+                    _pack_head(int((started + timeout_s) * 1000), flags, 36, route.arn_len,
                                len(trace), 0, 0)
                     + f"{request_id}{route.arn}{trace}".encode()
                 )  # fmt: skip
@@ -591,7 +592,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 elif out.kind == "gone":  # killed while idle: nothing ran
                     self._pool.discard(env, keep_tmp=True)
                     self._replace_if_provisioned(env, route.key, version, fn)
-                    result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s)
+                    result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags)
                 else:
                     result = self._conclude(out, env, None, start, route.key, fn, version, route.lines, request_id,
                                             trace, False)  # fmt: skip
@@ -627,12 +628,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             self._recorder.throttled(fn.name, qualifier_of(invoked_arn), e.reason, started)
             raise
         try:
-            # Spin only for a sequential caller: alone now, and not concurrent lately
-            # (between two concurrent calls a thread is briefly alone; spinning
-            # then would hold the GIL and a core that the other call needs).
-            alone = concurrency == 1 and time.monotonic() >= self._concurrent_until
-            spin_s = self._spin_s if alone else 0.0
-            result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s)
+            spin_s, flags = self._spin(concurrency)
+            result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s, flags)
         finally:
             self._release(fn)
         self._recorder.record(started, time.time(), invoked_arn, concurrency, result, version, trace)
@@ -690,6 +687,24 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         """Count the invocation in, or raise TooManyRequestsError; return how many are in flight."""
         with self._lock:
             return self._count_in(fn)
+
+    def _spin(self, concurrency: int) -> tuple[float, int]:
+        """(how long the caller spins, the INVOKE flags) with ``concurrency`` invocations in flight.
+
+        The caller spins only when sequential: alone now and not concurrent
+        lately (between two concurrent calls a thread is briefly alone, and
+        spinning then holds the GIL the other call needs).  The environment
+        spins for the next request while invocations do not outnumber the
+        cores: its spin yields its CPU to anything runnable there, so it
+        costs only idle time, and it spares the wakeup of a halted CPU,
+        which is most of a warm invocation on a VM.
+        """
+        if not self._spin_s:
+            return 0.0, 0
+        flags = FLAG_SPIN if concurrency <= _CORES else 0
+        if concurrency == 1 and time.monotonic() >= self._concurrent_until:
+            return self._spin_s, flags
+        return 0.0, flags
 
     def _count_in(self, fn: Function) -> int:
         """``_acquire`` for a caller that holds the lock."""
@@ -869,6 +884,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         body: bytes,
         tail: bool,
         spin_s: float,
+        flags: int,
     ) -> InvocationResult:
         cfg = version.config
         timeout_s = cfg.timeout
@@ -891,7 +907,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             head = (
                 _pack_head(
                     int((time.time() + timeout_s) * 1000 - suppressed_ms),
-                    FLAG_SPIN if spin_s else 0,
+                    flags,
                     36,
                     len(arn),
                     len(trace),

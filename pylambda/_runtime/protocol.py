@@ -64,7 +64,8 @@ RESULT = 12
 # the five strings follow in that order, then the event bytes fill the rest.
 INVOKE_HEAD = struct.Struct("<QBBHHHH")
 # Flag: after replying, poll for the next request for a moment before
-# blocking (the caller is invoking sequentially; see Invoker(spin_us=...)).
+# blocking, yielding the CPU meanwhile (few invocations are in flight; see
+# Invoker._spin).
 FLAG_SPIN = 1
 
 # RESULT body: status, length of the error type, handler duration (ms), peak
