@@ -318,7 +318,9 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._unreserved_inflight = 0
         self._total_inflight = 0
         self._concurrent_until = 0.0  # no spinning before this (monotonic): concurrency was seen
-        self._carved = (-1, 0)  # (Function.reserved_epoch, sum of reserved concurrency)
+        # The account limit less every reservation, as of Function.reserved_epoch.
+        self._carved_epoch = -1
+        self._unreserved_limit = concurrency_limit
         if mode not in ("process", "inline"):
             raise InvalidParameterValueError(f"mode must be 'process' or 'inline', got {mode!r}")
         self._mode = mode
@@ -715,19 +717,18 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             if inflight >= reserved:
                 raise TooManyRequestsError("ReservedFunctionConcurrentInvocationLimitExceeded")
         else:
-            epoch, carved = self._carved
-            if epoch != Function.reserved_epoch:
-                epoch = Function.reserved_epoch
+            if self._carved_epoch != Function.reserved_epoch:  # some reservation changed
+                self._carved_epoch = Function.reserved_epoch
                 carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
-                self._carved = (epoch, carved)
-            if self._unreserved_inflight >= self._concurrency_limit - carved:
+                self._unreserved_limit = self._concurrency_limit - carved
+            if self._unreserved_inflight >= self._unreserved_limit:
                 raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
             self._unreserved_inflight += 1
         self._inflight[name] = inflight + 1
-        self._total_inflight += 1
-        if self._total_inflight > 1:
+        total = self._total_inflight = self._total_inflight + 1
+        if total > 1:
             self._concurrent_until = time.monotonic() + SPIN_QUIET_S
-        return self._total_inflight
+        return total
 
     def _release(self, fn: Function) -> None:
         with self._lock:

@@ -55,6 +55,8 @@ class InlineEnvironment:
         self.stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self.tmpdir = environ.get("TMPDIR")
         self.init_type = environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        # True for an environment started by a provisioned-concurrency config.
+        self.provisioned = self.init_type == "provisioned-concurrency"
         self.created = self.last_used = time.monotonic()
         self.invocations = 0
         self.max_rss_kib = 0
@@ -65,11 +67,6 @@ class InlineEnvironment:
         self._json_logs = environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
         self._encode = _bootstrap._encoder(init_spec["runtime"])
         self._decode = _marshal.decoder()
-
-    @property
-    def provisioned(self) -> bool:
-        """True for an environment started by a provisioned-concurrency config."""
-        return self.init_type == "provisioned-concurrency"
 
     @contextlib.contextmanager
     def _worn(self, out: io.StringIO):

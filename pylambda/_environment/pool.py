@@ -123,7 +123,12 @@ class EnvironmentPool:
         env.last_used = time.monotonic()
         if self._closed:
             return False
-        (self._provisioned if env.provisioned else self._idle).setdefault(env.key, []).append(env)
+        stacks = self._provisioned if env.provisioned else self._idle
+        stack = stacks.get(env.key)
+        if stack is None:
+            stacks[env.key] = [env]
+        else:
+            stack.append(env)
         if self._reaper is None and self._idle_ttl is not None:
             self._start_reaper()
         return True

@@ -142,6 +142,7 @@ class Environment:
         "max_rss_kib",
         "memory_limit_kib",
         "pid",
+        "provisioned",
         "state",
         "stream_name",
         "tmpdir",
@@ -172,6 +173,8 @@ class Environment:
         self.stream_name = init_spec["environ"].get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self.tmpdir = init_spec["environ"].get("TMPDIR")
         self.init_type = init_spec["environ"].get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        # True for an environment started by a provisioned-concurrency config.
+        self.provisioned = self.init_type == "provisioned-concurrency"
         self.created = self.last_used = time.monotonic()
         self.invocations = 0
         self.max_rss_kib = 0
@@ -412,11 +415,6 @@ class Environment:
         if self._req_w >= 0:
             os.close(self._req_w)
             self._req_w = -1
-
-    @property
-    def provisioned(self) -> bool:
-        """True for an environment started by a provisioned-concurrency config."""
-        return self.init_type == "provisioned-concurrency"
 
     def __repr__(self) -> str:
         return f"<Environment {self.id} pid={self.pid} state={self.state} invocations={self.invocations}>"
