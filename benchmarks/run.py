@@ -504,8 +504,8 @@ def report(results: dict, quick: bool) -> str:
         "",
         "Where the time goes, what was tried, and how these compare with the targets: "
         "[performance.md](performance.md). This machine's speed drifts from run to run "
-        "(the same build measured 34 µs and 66 µs warm p50 in two runs an hour apart, "
-        "with the peers moving alike); compare ratios within one run.",
+        "(the same build measured 24 µs and 55 µs warm p50 in runs minutes apart; "
+        "the pipe floor moves less); compare ratios within one run.",
     ]
     return "\n".join(lines) + "\n"
 
