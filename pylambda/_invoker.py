@@ -2,6 +2,8 @@
 
 ::
 
+    invoke(function or name, event) ─▶ route valid? ─yes─▶ _invoke_routed (the warm path, flat;
+         │                                                  falls back to _execute for anything unusual)
     invoke(target, event) ─▶ resolve ─▶ version (alias routing) ─▶ body (JSON, limits)
          │                                                  └─ Event/DryRun ─▶ AsyncInvocation (_async)
          ▼
@@ -20,7 +22,10 @@ What happens when:
 - a caller invokes: the target is resolved and validated, the invocation is
   counted in (or throttled), an environment is taken from the pool (warmest
   first) or started and initialised, the INVOKE frame is sent, and the
-  outcome becomes a result and a history record;
+  outcome becomes a result and a history record.  The first invocation of a
+  Function (or plain name) leaves a *route*: the resolved ``$LATEST`` and
+  everything its invocations share, so the next ones skip straight to the
+  exchange while that version stays current;
 - an environment dies or times out: it is discarded, its /tmp is kept for the
   next environment of the same version, and the result carries Lambda's error;
 - ``$LATEST`` changes (an update, or an edit of its code directory): a new
