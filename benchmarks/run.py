@@ -215,6 +215,74 @@ def bench_warm(quick: bool) -> dict:
     return out
 
 
+def bench_profile(quick: bool) -> dict:
+    """Where a warm invocation's time goes, in this run.
+
+    Stamps at the caller's stage boundaries (``Environment.send`` and
+    ``receive`` wrapped) split each invocation into: the caller's work before
+    the request is sent, the send, the work it overlaps with the handler,
+    the wait for the reply (the environment's work and both transits), and
+    the caller's work after it.  Then cProfile over the same calls
+    names the caller-side functions (its overhead inflates small calls, so
+    only the ranking is meaningful).
+    """
+    import cProfile
+    import pstats
+
+    from pylambda._environment import process
+
+    n = 2_000 if quick else 10_000
+    invoker = Invoker()
+    fn = Function("profiled", noop)
+    invoker.invoke(fn, EVENT)
+    stamps: list[int] = []
+    clock = time.perf_counter_ns
+    send, receive = process.Environment.send, process.Environment.receive
+
+    def timed_send(self, head, body):
+        stamps.append(clock())
+        ok = send(self, head, body)
+        stamps.append(clock())
+        return ok
+
+    def timed_receive(self, deadline, spin_s=0.0):
+        stamps.append(clock())
+        out = receive(self, deadline, spin_s)
+        stamps.append(clock())
+        return out
+
+    process.Environment.send, process.Environment.receive = timed_send, timed_receive
+    try:
+        rows = []
+        for _ in range(n):
+            del stamps[:]
+            t0 = clock()
+            invoker.invoke(fn, EVENT)
+            t1 = clock()
+            if len(stamps) == 4:
+                a, b, c, d = stamps
+                rows.append((a - t0, b - a, c - b, d - c, t1 - d, t1 - t0))
+    finally:
+        process.Environment.send, process.Environment.receive = send, receive
+    names = ("caller before the send", "send (frame, write)", "caller work overlapped with the handler",
+             "wait for the reply", "caller after the reply", "total")  # fmt: skip
+    stages = {name: statistics.median(r[i] for r in rows) / 1000 for i, name in enumerate(names)}
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(n):
+        invoker.invoke(fn, EVENT)
+    profile.disable()
+    invoker.close()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    top = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:12]
+    total = sum(v[2] for v in stats.values())
+    functions = [
+        (f"{Path(file).name}:{line} {name}" if file != "~" else name, v[2] / n * 1e6, v[2] / total)
+        for (file, line, name), v in top
+    ]
+    return {"stages": stages, "functions": functions, "n": n}
+
+
 def bench_cold(quick: bool) -> dict:
     n = 20 if quick else 100
     results = {}
@@ -497,6 +565,26 @@ def report(results: dict, quick: bool) -> str:
         f"{a['events']:,} events: accepted at {a['accepted per second']:,.0f}/s; accepted and processed "
         f"(every outcome recorded) at {a['accepted and processed per second']:,.0f}/s.",
     ]
+    prof = results["profile"]
+    lines += [
+        "",
+        f"## Where a warm invocation's time goes ({prof['n']:,} sequential no-op invocations, medians)",
+        "",
+        "| stage | µs |",
+        "| --- | ---: |",
+    ]
+    for name, us in prof["stages"].items():
+        lines.append(f"| {name} | {us:.1f} |")
+    lines += [
+        "",
+        "Caller-side functions by own time under cProfile (its overhead inflates small calls; the ranking is",
+        'what matters). The environment\'s share is inside "wait for the reply"; performance.md splits it.',
+        "",
+        "| function | µs per invocation | share |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, us, share in prof["functions"]:
+        lines.append(f"| `{name}` | {us:.2f} | {share:.0%} |")
     lines += ["", "## Against the targets (design.md)", "", "| target | this run | met |", "| --- | --- | :---: |"]
     for target, measured, met in targets(results):
         lines.append(f"| {target} | {measured} | {'yes' if met else '**no**'} |")
@@ -556,6 +644,7 @@ def main() -> None:
     results = {}
     for name, fn in (
         ("warm", lambda: bench_warm(args.quick)),
+        ("profile", lambda: bench_profile(args.quick)),
         ("cold", lambda: bench_cold(args.quick)),
         ("startup", bench_startup),
         ("throughput", lambda: bench_throughput(args.quick)),
