@@ -216,7 +216,9 @@ class _Route:
 
 
 _GONE = Outcome("gone")
-_CORES = os.cpu_count() or 1
+# CPUs this process may run on.  With one, nothing spins: a spinning caller
+# would hold the CPU its environment needs to answer.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 # Target types whose $LATEST invocations take the warm route (hashable, cheap to hash).
 _ROUTABLE = (Function, str)
 
@@ -706,7 +708,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         costs only idle time, and it spares the wakeup of a halted CPU,
         which is most of a warm invocation on a VM.
         """
-        if not self._spin_s:
+        if not self._spin_s or _CORES < 2:
             return 0.0, 0
         flags = FLAG_SPIN if concurrency <= _CORES else 0
         if concurrency == 1 and time.monotonic() >= self._concurrent_until:

@@ -142,3 +142,25 @@ def test_request_ids_stay_unique_across_threads(invoker, make_fn):
         t.join()
     assert len(ids) == 900
     assert len(set(ids)) == 900
+
+
+@pytest.mark.parametrize(
+    ("cores", "spin_us", "concurrency", "caller_spins", "environment_spins"),
+    [
+        (2, 100, 1, True, True),  # sequential: both sides spin
+        (2, 100, 2, False, True),  # concurrent, within the cores: only environments (yielding)
+        (2, 100, 3, False, False),  # more invocations than cores: nobody
+        (8, 100, 8, False, True),
+        (1, 100, 1, False, False),  # one CPU: a spinning caller would hold the CPU its environment needs
+        (2, 0, 1, False, False),  # turned off
+    ],
+)
+def test_spin_policy(monkeypatch, cores, spin_us, concurrency, caller_spins, environment_spins):
+    import pylambda._invoker as engine
+    from pylambda import Invoker
+    from pylambda._runtime.protocol import FLAG_SPIN
+
+    monkeypatch.setattr(engine, "_CORES", cores)
+    with Invoker(spin_us=spin_us) as inv:
+        spin_s, flags = inv._spin(concurrency)
+    assert (spin_s > 0, bool(flags & FLAG_SPIN)) == (caller_spins, environment_spins)
