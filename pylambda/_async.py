@@ -19,6 +19,7 @@ Invoker is closed with events still queued (``condition="Discarded"``).
 
 from __future__ import annotations
 
+import collections
 import functools
 import heapq
 import itertools
@@ -61,9 +62,12 @@ MAX_ASYNC_REQUEST_BYTES = 1_048_576
 # How many attempts run at once.  More drains a burst sooner and needs as many
 # environments; fewer keeps the machine free for the caller.
 DEFAULT_ASYNC_WORKERS = 16
-# Beyond two workers, more are started only once an attempt took this long:
-# shorter handlers are bound by the caller's own Python (one GIL), not by waiting.
+# Beyond two workers, more are started only once the median of the last few
+# attempts' Durations is this long: shorter handlers are bound by the caller's
+# own Python (one GIL), not by waiting.  The median ignores the odd slow
+# attempt of a short handler (a preempted process, a garbage collection).
 GROW_AFTER_MS = 1.0
+GROW_WINDOW = 5
 
 
 def _check_int_range(field: str, low: int, high: int):
@@ -168,7 +172,8 @@ class AsyncQueue:
         self._seq = itertools.count()
         self._running = 0
         self._waiting = 0  # workers waiting for work
-        self._last_duration_ms = 0.0  # of the last attempt: long ones make more workers worthwhile
+        # Durations of the last attempts: long ones make more workers worthwhile.
+        self._durations: collections.deque[float] = collections.deque(maxlen=GROW_WINDOW)
         self._workers = workers
         self._threads: list[threading.Thread] = []
         self._closed = False
@@ -198,11 +203,15 @@ class AsyncQueue:
         More workers help when attempts wait on handlers (their Duration is
         long); with short handlers the work is the caller's own Python, which
         more threads only contend for, so a second worker is the limit until
-        an attempt is seen to take ``GROW_AFTER_MS``.
+        recent attempts take ``GROW_AFTER_MS`` (median of the last few).
         """
         n = len(self._threads)
-        if n >= self._workers or self._closed or (n >= 2 and self._last_duration_ms < GROW_AFTER_MS):
+        if n >= self._workers or self._closed:
             return
+        if n >= 2:
+            recent = sorted(self._durations)
+            if len(recent) < 3 or recent[len(recent) // 2] < GROW_AFTER_MS:
+                return
         thread = threading.Thread(target=self._work, name=f"pylambda-async-{n}", daemon=True)
         self._threads.append(thread)
         thread.start()
@@ -263,7 +272,7 @@ class AsyncQueue:
             return
         event.attempts += 1
         event.last = result
-        self._last_duration_ms = result.duration_ms
+        self._durations.append(result.duration_ms)
         if result.function_error is None:
             self._finish(event, "Success")
         elif event.attempts <= config.maximum_retry_attempts:
