@@ -261,8 +261,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             real time by default, or ``pylambda.ManualClock()`` in tests.
         async_workers: how many asynchronous attempts may run at once
             (default 16).  Workers start as a backlog needs them: two for
-            short handlers, more once attempts are seen to wait on handlers
-            (1 ms or longer).
+            short handlers, more once recent attempts wait on handlers
+            (a median Duration of 1 ms or longer).
         watch_code: serve edits to a ``$LATEST`` code directory without a
             restart (its files are checked at most every 0.2 s per function).
         mode: ``"process"`` (default: environments are worker processes) or
