@@ -57,6 +57,7 @@ from ._alias import Alias, not_found
 from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
 from ._billing import Bill, billed_duration_ms, make_bill, max_memory_used_mb
 from ._clock import Clock, RealClock
+from ._environment.cpus import usable_cpus
 from ._environment.pool import EnvironmentPool
 from ._environment.process import Environment, Outcome, describe_exit
 from ._environment.spec import build_init_spec
@@ -216,9 +217,9 @@ class _Route:
 
 
 _GONE = Outcome("gone")
-# CPUs this process may run on.  With one, nothing spins: a spinning caller
+# CPUs this process can use.  With one, nothing spins: a spinning caller
 # would hold the CPU its environment needs to answer.
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+_CORES = usable_cpus()
 # Target types whose $LATEST invocations take the warm route (hashable, cheap to hash).
 _ROUTABLE = (Function, str)
 
