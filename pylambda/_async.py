@@ -19,7 +19,6 @@ Invoker is closed with events still queued (``condition="Discarded"``).
 
 from __future__ import annotations
 
-import collections
 import functools
 import heapq
 import itertools
@@ -45,6 +44,7 @@ from ._history import qualifier_of
 from ._ids import new_ids
 from ._result import InvocationResult
 from ._version import LATEST, Version
+from ._workers import Growth
 
 if TYPE_CHECKING:
     from ._invoker import Invoker
@@ -62,12 +62,6 @@ MAX_ASYNC_REQUEST_BYTES = 1_048_576
 # How many attempts run at once.  More drains a burst sooner and needs as many
 # environments; fewer keeps the machine free for the caller.
 DEFAULT_ASYNC_WORKERS = 16
-# Beyond two workers, more are started only once the median of the last few
-# attempts' Durations is this long: shorter handlers are bound by the caller's
-# own Python (one GIL), not by waiting.  The median ignores the odd slow
-# attempt of a short handler (a preempted process, a garbage collection).
-GROW_AFTER_MS = 1.0
-GROW_WINDOW = 5
 
 
 def _check_int_range(field: str, low: int, high: int):
@@ -172,9 +166,7 @@ class AsyncQueue:
         self._seq = itertools.count()
         self._running = 0
         self._waiting = 0  # workers waiting for work
-        # Durations of the last attempts: long ones make more workers worthwhile.
-        self._durations: collections.deque[float] = collections.deque(maxlen=GROW_WINDOW)
-        self._workers = workers
+        self._growth = Growth(base=2, limit=workers)  # two workers, more for slow handlers
         self._threads: list[threading.Thread] = []
         self._closed = False
         self.outcomes: list[AsyncOutcome] = []
@@ -198,20 +190,10 @@ class AsyncQueue:
         self._changed.notify_all()
 
     def _grow(self) -> None:
-        """Start another worker (lock held) if every worker is busy and more would help.
-
-        More workers help when attempts wait on handlers (their Duration is
-        long); with short handlers the work is the caller's own Python, which
-        more threads only contend for, so a second worker is the limit until
-        recent attempts take ``GROW_AFTER_MS`` (median of the last few).
-        """
+        """Start another worker (lock held) if every worker is busy and more would help (``_workers.Growth``)."""
         n = len(self._threads)
-        if n >= self._workers or self._closed:
+        if self._closed or not self._growth.wants_more(n):
             return
-        if n >= 2:
-            recent = sorted(self._durations)
-            if len(recent) < 3 or recent[len(recent) // 2] < GROW_AFTER_MS:
-                return
         thread = threading.Thread(target=self._work, name=f"pylambda-async-{n}", daemon=True)
         self._threads.append(thread)
         thread.start()
@@ -272,7 +254,7 @@ class AsyncQueue:
             return
         event.attempts += 1
         event.last = result
-        self._durations.append(result.duration_ms)
+        self._growth.note(result.duration_ms)
         if result.function_error is None:
             self._finish(event, "Success")
         elif event.attempts <= config.maximum_retry_attempts:

@@ -658,9 +658,13 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
     ) -> MapResult:
         """Invoke ``target`` once per event, ``concurrency`` at a time; results in event order.
 
-        Throttled invocations are retried with backoff, as an SDK client
-        would.  ``progress`` shows a tqdm bar (default: when stderr is a
-        terminal and tqdm is installed).  The returned ``MapResult`` is a
+        Without ``concurrency``, two threads start and more are added (up to
+        32) while invocations take a millisecond or more; an explicit value
+        runs exactly that many.  Throttled invocations are retried with
+        backoff, as an SDK client would; any other error is raised (the
+        first, in event order) after every event has been tried.
+        ``progress`` shows a tqdm bar (default: when stderr is a terminal and
+        tqdm is installed).  The returned ``MapResult`` is a
         sequence of results with ``summary()``: count, errors, cold starts,
         p50/p99 duration and cost.
         """

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._billing import invocation_cost
 from ._errors import InvalidParameterValueError, TooManyRequestsError
+from ._workers import Growth
 
 if TYPE_CHECKING:
     from ._invoker import Invoker
     from ._result import InvocationResult
 
 __all__ = ["MapResult", "run_map"]
+
+# The most threads a map starts by default (an explicit concurrency can ask for more).
+DEFAULT_MAP_CONCURRENCY = 32
 
 
 @attrs.frozen(kw_only=True)
@@ -101,38 +105,78 @@ def run_map(
     invocation_type: str,
     progress: bool | None,
 ) -> MapResult:
+    """Invoke ``target`` per event from worker threads that take the next index themselves.
+
+    An explicit ``concurrency`` runs exactly that many threads.  The default
+    starts two and adds threads, up to 32, while invocations are slow enough
+    for more to help (``_workers.Growth``): a short handler is bound by the
+    caller's Python, which more threads only contend for.  A worker that hits
+    an error other than a throttle keeps it for that event; the first such
+    error, in event order, is raised once every event has been tried.
+    """
     import time
 
     items = list(events)
-    if concurrency is None:
-        concurrency = min(32, max(1, len(items)))
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
         raise InvalidParameterValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
-    bar = _progress(len(items), progress)
+    n = len(items)
+    limit = min(DEFAULT_MAP_CONCURRENCY, max(1, n)) if concurrency is None else concurrency
+    growth = Growth(base=limit if concurrency is not None else min(2, limit), limit=limit)
+    bar = _progress(n, progress)
     lock = threading.Lock()
-    results: list[Any] = [None] * len(items)
+    results: list[Any] = [None] * n
+    errors: dict[int, BaseException] = {}
+    indices = itertools.count()
+    threads: list[threading.Thread] = []
 
-    def one(i: int) -> None:
-        delay = 0.01
+    def work() -> None:
         while True:
-            try:
-                results[i] = invoker.invoke(target, items[i], invocation_type=invocation_type)
-                break
-            except TooManyRequestsError:  # a client retries throttles, as the SDKs do
-                time.sleep(delay)
-                delay = min(1.0, delay * 2)
-        if bar is not None:
-            with lock:
-                bar.update(1)
+            i = next(indices)  # atomic: each index goes to one worker
+            if i >= n:
+                return
+            delay = 0.01
+            while True:
+                try:
+                    result = invoker.invoke(target, items[i], invocation_type=invocation_type)
+                    break
+                except TooManyRequestsError:  # a client retries throttles, as the SDKs do
+                    time.sleep(delay)
+                    delay = min(1.0, delay * 2)
+                except BaseException as e:  # kept for its event; raised in order at the end
+                    errors[i] = e
+                    result = None
+                    break
+            results[i] = result
+            if result is not None:
+                growth.note(result.duration_ms)
+            if bar is not None or growth.wants_more(len(threads)):
+                with lock:
+                    if bar is not None:
+                        bar.update(1)
+                    if growth.wants_more(len(threads)):
+                        start_worker()
+
+    def start_worker() -> None:
+        thread = threading.Thread(target=work, name=f"pylambda-map-{len(threads)}", daemon=True)
+        threads.append(thread)
+        thread.start()
 
     start = time.perf_counter()
     try:
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="pylambda-map") as pool:
-            for future in [pool.submit(one, i) for i in range(len(items))]:
-                future.result()
+        with lock:
+            for _ in range(growth.base):
+                start_worker()
+        joined = 0
+        while joined < len(threads):  # threads may be added while joining
+            threads[joined].join()
+            joined += 1
     finally:
         if bar is not None:
             bar.close()
+    if errors:
+        raise errors[min(errors)]
     config = invoker.resolve(target)[0].config
     cost = sum(
         invocation_cost(r.memory_size_mb, r.billed_duration_ms, config.architecture, config.ephemeral_storage)

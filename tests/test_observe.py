@@ -8,7 +8,15 @@ import time
 
 import pytest
 
-from pylambda import Bill, Function, History, InvalidParameterValueError, Invoker, TooManyRequestsError
+from pylambda import (
+    Bill,
+    Function,
+    History,
+    InvalidParameterValueError,
+    InvalidRequestContentError,
+    Invoker,
+    TooManyRequestsError,
+)
 from pylambda._billing import PRICE_PER_GB_S, PRICE_PER_REQUEST, PRICE_STORAGE_PER_GB_S, make_bill
 from pylambda._history import InvocationRecord
 
@@ -254,3 +262,29 @@ def test_map_reports_errors_and_retries_throttles():
         result = inv.map(fn, [{"d": 1}, {"d": 0}, {"d": 2}], concurrency=3, progress=False)
     assert [r.error_type for r in result] == [None, "ZeroDivisionError", None]
     assert len(result.errors) == 1
+
+
+def test_map_tries_every_event_then_raises_the_first_error_in_order(invoker):
+    """An event that cannot be sent does not stop the others; the first such error is raised."""
+    fn = Function("mapped-bad-events", lambda event, context: event)
+    events = [{"i": 0}, {"bad": {1, 2}}, {"i": 2}, {"bad": object()}, {"i": 4}]
+    with pytest.raises(InvalidRequestContentError, match="set"):
+        invoker.map(fn, events, concurrency=2, progress=False)
+    seen = sorted(r.result.payload["i"] for r in invoker.history if r.function_name == fn.name)
+    assert seen == [0, 2, 4]
+
+
+def _naps(event, context):
+    import time
+
+    time.sleep(0.01)
+    return event
+
+
+@pytest.mark.parametrize(("handler", "more_than_two"), [(lambda event, context: event, False), (_naps, True)])
+def test_map_default_concurrency_grows_only_for_slow_handlers(invoker, handler, more_than_two):
+    """By default two threads serve short handlers; slow ones get more (up to 32)."""
+    fn = Function(f"mapped-growth-{more_than_two}", handler)
+    result = invoker.map(fn, [{"i": i} for i in range(120)], progress=False)
+    assert result.payloads == [{"i": i} for i in range(120)]
+    assert (len({r.environment_id for r in result}) > 2) is more_than_two
