@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import shutil
 import sys
@@ -196,7 +195,7 @@ class _Route:
     update or a code edit makes a new one).
     """
 
-    __slots__ = ("arn", "arn_len", "fn", "key", "lines", "reuse", "sampled", "template", "timeout_s", "version",
+    __slots__ = ("arn", "arn_len", "fn", "key", "lines", "sampled", "template", "timeout_s", "version",
                  "watch")  # fmt: skip
 
     def __init__(self, invoker: Invoker, fn: Function, version: Version) -> None:
@@ -210,7 +209,6 @@ class _Route:
         self.timeout_s = cfg.timeout
         self.sampled = cfg.tracing == "Active"
         self.watch = invoker._watch_code and version.code.kind == "directory"
-        self.reuse = not (invoker._stateless or fn.stateless)
         self.template = result_template(
             status_code=200, executed_version=version.version, function_name=fn.name, memory_size_mb=cfg.memory_size
         )
@@ -571,11 +569,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                     out = env.receive(start + timeout_s, spin_s)
                 else:
                     out = _GONE
-                if (
-                    out.kind == "result"
-                    and route.reuse
-                    and (self._max_invocations is None or env.invocations < self._max_invocations)
-                ):
+                if out.kind == "result" and self._keeps(env, fn):
                     with lock:
                         kept = self._pool.checkin_locked(env)
                         self._count_out(fn)
@@ -584,8 +578,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                         env.shut_down()
                     duration_ms = out.duration_ms
                     shown_ms = round(duration_ms, 2)
-                    billed = math.ceil(shown_ms) or 1
-                    used_mb = env.max_rss_kib // 1024
+                    billed = billed_duration_ms(duration_ms)
+                    used_mb = max_memory_used_mb(env.max_rss_kib)
                     logs = out.logs
                     state["raw_payload"] = out.payload
                     if out.status == STATUS_ERROR:
@@ -609,10 +603,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         finally:
             if concurrency > 0:
                 self._release(fn)
-        self._recorder.invocations.append((started, time.time(), route.arn, abs(concurrency), result, version, trace))
-        if self._echo is not None:
-            self._echo(result.logs)
-        return result
+        return self._recorded(started, route.arn, abs(concurrency), result, version, trace)
 
     def _run(
         self,
@@ -642,7 +633,13 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s, flags)
         finally:
             self._release(fn)
-        self._recorder.record(started, time.time(), invoked_arn, concurrency, result, version, trace)
+        return self._recorded(started, invoked_arn, concurrency, result, version, trace)
+
+    def _recorded(
+        self, started: float, arn: str, concurrency: int, result: InvocationResult, version: Version, trace: str
+    ) -> InvocationResult:
+        """Remember a finished invocation (history, logs, metrics, bills) and echo its log if asked; return it."""
+        self._recorder.record(started, time.time(), arn, concurrency, result, version, trace)
         if self._echo is not None:
             self._echo(result.logs)
         return result
@@ -938,6 +935,12 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             env = self._pool.checkout(key)
         return self._conclude(out, env, phase, start, key, fn, version, lines, request_id, trace, tail)
 
+    def _keeps(self, env: Environment, fn: Function) -> bool:
+        """Whether an environment that answered goes back to the pool (not stateless, not worn out)."""
+        return not (self._stateless or fn.stateless) and (
+            self._max_invocations is None or env.invocations < self._max_invocations
+        )
+
     def _conclude(
         self,
         out: Outcome,
@@ -954,14 +957,10 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
     ) -> InvocationResult:
         """Turn an exchange's outcome into the result; return or retire the environment."""
         if out.kind == "result":
-            if (
-                self._stateless
-                or fn.stateless
-                or (self._max_invocations is not None and env.invocations >= self._max_invocations)
-            ):
-                self._pool.discard(env, keep_tmp=False)
-            else:
+            if self._keeps(env, fn):
                 self._pool.checkin(env)
+            else:
+                self._pool.discard(env, keep_tmp=False)
             if out.status == STATUS_ERROR:
                 error_type, status = out.error_type, None
             else:
