@@ -49,7 +49,7 @@ class EnvironmentPool:
         self._idle_ttl = idle_ttl
         # The Invoker shares its lock, so that its warm path counts an
         # invocation in and takes an environment in one critical section.
-        self.lock = self._lock = lock or threading.Lock()
+        self._lock = lock or threading.Lock()
         self._idle: dict[tuple, list[Environment]] = {}
         # Provisioned-concurrency environments: checked out first, never reaped.
         self._provisioned: dict[tuple, list[Environment]] = {}
@@ -102,7 +102,7 @@ class EnvironmentPool:
             return self.checkout_locked(key)
 
     def checkout_locked(self, key: tuple) -> Environment | None:
-        """``checkout`` for a caller that holds ``lock``."""
+        """``checkout`` for a caller that holds the pool's lock."""
         stack = self._provisioned.get(key)
         if stack:
             return stack.pop()
@@ -119,7 +119,7 @@ class EnvironmentPool:
             env.shut_down()
 
     def checkin_locked(self, env: Environment) -> bool:
-        """``checkin`` for a caller that holds ``lock``; False: the pool is closed, shut ``env`` down."""
+        """``checkin`` for a caller that holds the pool's lock; False: the pool is closed, shut ``env`` down."""
         env.last_used = time.monotonic()
         if self._closed:
             return False
