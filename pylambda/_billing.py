@@ -9,24 +9,30 @@ import attrs
 __all__ = [
     "Bill",
     "BillRow",
-    "billed_duration_ms",
     "gb_seconds",
     "invocation_cost",
     "make_bill",
     "max_memory_used_mb",
+    "report_durations",
     "storage_gb_seconds",
 ]
 
 
-def billed_duration_ms(duration_ms: float, init_ms: float | None = None) -> int:
-    """``ceil(Duration + Init Duration)`` in ms, from the two-decimal values the REPORT shows.
+def report_durations(duration_ms: float, init_ms: float | None = None) -> tuple[float, float | None, int]:
+    """(Duration, Init Duration, Billed Duration) in ms, as the REPORT line shows them.
 
-    Rounding each value to two decimals first keeps the bill consistent with
-    the REPORT line (3000.00 + 402.04 -> 3403), and the final ``round`` removes
-    binary floating-point noise before the ceiling.
+    The bill is ``ceil(Duration + Init Duration)`` of the two-decimal values
+    the REPORT shows, which keeps it consistent with that line
+    (3000.00 + 402.04 -> 3403); the sum is rounded again to remove binary
+    floating-point noise before the ceiling.  A warm invocation (no init)
+    rounds once: ``round(x, 2)`` formats and parses a decimal string, the
+    dearest step of a warm invocation's bookkeeping.
     """
-    total = round(duration_ms, 2) + (round(init_ms, 2) if init_ms is not None else 0.0)
-    return max(1, math.ceil(round(total, 2)))
+    duration = round(duration_ms, 2)
+    if init_ms is None:
+        return duration, None, max(1, math.ceil(duration))
+    init = round(init_ms, 2)
+    return duration, init, max(1, math.ceil(round(duration + init, 2)))
 
 
 def max_memory_used_mb(rss_kib: int) -> int:

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._alias import Alias, not_found
 from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
-from ._billing import Bill, billed_duration_ms, make_bill, max_memory_used_mb
+from ._billing import Bill, make_bill, max_memory_used_mb, report_durations
 from ._clock import Clock, RealClock
 from ._environment.cpus import usable_cpus
 from ._environment.pool import EnvironmentPool
@@ -577,8 +577,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                     if not kept:
                         env.shut_down()
                     duration_ms = out.duration_ms
-                    shown_ms = round(duration_ms, 2)
-                    billed = billed_duration_ms(duration_ms)
+                    shown_ms, _, billed = report_durations(duration_ms)
                     used_mb = max_memory_used_mb(env.max_rss_kib)
                     logs = out.logs
                     state["raw_payload"] = out.payload
@@ -1010,7 +1009,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         """Build the result; ``status`` is the REPORT status (None, "timeout", "error")."""
         memory = version.config.memory_size
         init_ms = phase.init_ms if phase is not None else None
-        billed = billed_duration_ms(duration_ms, init_ms)
+        shown_ms, shown_init_ms, billed = report_durations(duration_ms, init_ms)
         used_mb = max_memory_used_mb(rss_kib or (env.max_rss_kib if env is not None else 0))
         if phase is None:
             before = ""
@@ -1032,9 +1031,9 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 time.time(), trace,
             ),
             tail=tail,
-            duration_ms=round(duration_ms, 2),
+            duration_ms=shown_ms,
             billed_duration_ms=billed,
-            init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
+            init_duration_ms=shown_init_ms,
             memory_size_mb=memory,
             max_memory_used_mb=used_mb,
             cold_start=phase is not None and phase.cold,
