@@ -125,7 +125,8 @@ def _event_body(event: Any) -> bytes:
         body = _encode_event(event).encode()
     except (TypeError, ValueError, RecursionError) as e:
         raise InvalidRequestContentError(f"Could not serialize the event to JSON: {e}") from e
-    _check_size(body)
+    if len(body) > MAX_REQUEST_BYTES:
+        _check_size(body)
     return body
 
 
@@ -323,7 +324,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._inflight: dict[str, int] = {}
         self._unreserved_inflight = 0
         self._total_inflight = 0
-        self._concurrent_until = 0.0  # no spinning before this (monotonic): concurrency was seen
+        self._concurrent_until = 0.0  # no spinning before this (epoch s): concurrency was seen
         # The account limit less every reservation, as of Function.reserved_epoch.
         self._carved_epoch = -1
         self._unreserved_limit = concurrency_limit
@@ -463,8 +464,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             and invocation_type == "RequestResponse"
             and self._state == "OPEN"
         ):
-            route = self._route_of(target)
-            if route is not None:
+            route = self._routes.get(target) if type(target) in _ROUTABLE else None
+            if route is not None and route.version is route.fn._latest:  # as _route_of, inlined
                 return self._invoke_routed(route, b"{}" if event is None else _event_body(event))
         self._check_open()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
@@ -547,7 +548,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 raise
             env = self._pool.checkout_locked(route.key)
         try:
-            spin_s, flags = self._spin(concurrency)
+            spin_s, flags = self._spin(concurrency, started)
             if env is None:
                 result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags)
             else:
@@ -566,10 +567,11 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                     state["log_stream_name"] = env.stream_name
                     if not self._spare_ids:
                         self._spare_ids.append(new_ids())
+                    keep = self._keeps(env, fn)
                     out = env.receive(start + timeout_s, spin_s)
                 else:
-                    out = _GONE
-                if out.kind == "result" and self._keeps(env, fn):
+                    keep, out = False, _GONE
+                if out.kind == "result" and keep:
                     with lock:
                         kept = self._pool.checkin_locked(env)
                         self._count_out(fn)
@@ -587,11 +589,13 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                     else:
                         error_type = None
                         state["payload_is_bytes"] = out.status == STATUS_BYTES
+                    ended = time.time()
                     state["log_parts"] = (route.lines, "", request_id, log_text(logs) if logs else "", duration_ms,
-                                          billed, used_mb, None, None, error_type, time.time(), trace)  # fmt: skip
+                                          billed, used_mb, None, None, error_type, ended, trace)  # fmt: skip
                     state["duration_ms"] = shown_ms
                     state["billed_duration_ms"] = billed
                     state["max_memory_used_mb"] = used_mb
+                    return self._recorded(started, route.arn, -concurrency, result, version, trace, ended)
                 elif out.kind == "gone":  # killed while idle: nothing ran
                     self._pool.discard(env, keep_tmp=True)
                     self._replace_if_provisioned(env, route.key, version, fn)
@@ -628,17 +632,24 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             self._recorder.throttled(fn.name, qualifier_of(invoked_arn), e.reason, started)
             raise
         try:
-            spin_s, flags = self._spin(concurrency)
+            spin_s, flags = self._spin(concurrency, started)
             result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s, flags)
         finally:
             self._release(fn)
         return self._recorded(started, invoked_arn, concurrency, result, version, trace)
 
     def _recorded(
-        self, started: float, arn: str, concurrency: int, result: InvocationResult, version: Version, trace: str
+        self,
+        started: float,
+        arn: str,
+        concurrency: int,
+        result: InvocationResult,
+        version: Version,
+        trace: str,
+        ended: float | None = None,
     ) -> InvocationResult:
         """Remember a finished invocation (history, logs, metrics, bills) and echo its log if asked; return it."""
-        self._recorder.record(started, time.time(), arn, concurrency, result, version, trace)
+        self._recorder.record(started, ended or time.time(), arn, concurrency, result, version, trace)
         if self._echo is not None:
             self._echo(result.logs)
         return result
@@ -698,7 +709,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         with self._lock:
             return self._count_in(fn)
 
-    def _spin(self, concurrency: int) -> tuple[float, int]:
+    def _spin(self, concurrency: int, now: float) -> tuple[float, int]:
         """(how long the caller spins, the INVOKE flags) with ``concurrency`` invocations in flight.
 
         The caller spins only when sequential: alone now and not concurrent
@@ -712,7 +723,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if not self._spin_s or _CORES < 2:
             return 0.0, 0
         flags = FLAG_SPIN if concurrency <= _CORES else 0
-        if concurrency == 1 and time.monotonic() >= self._concurrent_until:
+        if concurrency == 1 and now >= self._concurrent_until:
             return self._spin_s, flags
         return 0.0, flags
 
@@ -735,7 +746,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._inflight[name] = inflight + 1
         total = self._total_inflight = self._total_inflight + 1
         if total > 1:
-            self._concurrent_until = time.monotonic() + SPIN_QUIET_S
+            self._concurrent_until = time.time() + SPIN_QUIET_S
         return total
 
     def _release(self, fn: Function) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import attrs
 import pytest
@@ -162,5 +163,10 @@ def test_spin_policy(monkeypatch, cores, spin_us, concurrency, caller_spins, env
 
     monkeypatch.setattr(engine, "_CORES", cores)
     with Invoker(spin_us=spin_us) as inv:
-        spin_s, flags = inv._spin(concurrency)
-    assert (spin_s > 0, bool(flags & FLAG_SPIN)) == (caller_spins, environment_spins)
+        now = time.time()
+        spin_s, flags = inv._spin(concurrency, now)
+        assert (spin_s > 0, bool(flags & FLAG_SPIN)) == (caller_spins, environment_spins)
+        inv._concurrent_until = now + engine.SPIN_QUIET_S  # concurrency was seen just now
+        spin_s, flags = inv._spin(concurrency, now)
+        assert spin_s == 0  # a briefly lone caller between concurrent calls does not spin
+        assert bool(flags & FLAG_SPIN) == environment_spins

@@ -237,30 +237,42 @@ class Environment:
         return True
 
     def receive(self, deadline: float, spin_s: float = 0.0) -> Outcome:
-        """Wait for the reply to the frame ``send`` sent, a death or the deadline (monotonic)."""
-        outcome = self._wait(deadline, spin_s)
-        if outcome.kind == "result":
-            self.state = "IDLE"
-        return outcome
-
-    def _wait(self, deadline: float, spin_s: float = 0.0) -> Outcome:
-        """Wait for a frame, a death or the deadline.
+        """Wait for the reply to the frame ``send`` sent, a death or the deadline (monotonic).
 
         With ``spin_s``, poll without blocking for that long first: a reply
         that comes within it is picked up without the thread going to sleep
         and being woken again, which on a VM costs more than the reply itself.
+        The common case (the reply alone, no log output) is parsed here
+        directly; anything else goes through ``_wait``.
         """
+        poll = self._poll
+        if spin_s:
+            events = poll(0)
+            if not events:
+                clock = time.perf_counter
+                until = clock() + spin_s
+                while not events and clock() < until:
+                    events = poll(0)
+        else:
+            remaining = deadline - time.monotonic()
+            events = poll(max(1, int(min(remaining, MEMORY_SAMPLE_S) * 1000) + 1)) if remaining > 0 else []
+        if len(events) == 1 and events[0][0] == self._resp_r:
+            chunk = os.read(self._resp_r, 1 << 16)
+            if not chunk:
+                return self._died(b"")
+            outcome = self._reply(chunk, None)
+        else:
+            outcome = self._wait(deadline, events)
+        if outcome.kind == "result":
+            self.state = "IDLE"
+        return outcome
+
+    def _wait(self, deadline: float, events: list | None = None) -> Outcome:
+        """Wait for a frame, a death or the deadline (``events``: what a first poll found)."""
         resp_r, log_r, poll = self._resp_r, self._log_r, self._poll
         logs: list[bytes] = []
         log_seen = False
         sampled_kib = 0
-        events = None
-        if spin_s:
-            clock = time.perf_counter
-            until = clock() + spin_s
-            events = poll(0)
-            while not events and clock() < until:
-                events = poll(0)
         while True:
             if not events:
                 remaining = deadline - time.monotonic()
@@ -300,34 +312,39 @@ class Environment:
                 self._drain_logs(logs)
             if not chunk:
                 return self._died(b"".join(logs))
-            head_end = _RESULT_HEAD_END
-            try:
-                if len(chunk) < head_end:
-                    chunk = read_exact(resp_r, head_end, chunk)
-                size, kind, status, n_type, duration_ms, rss_kib = RESULT_FRAME.unpack_from(chunk)
-                total = HEADER.size + size
-                body_start = head_end + n_type
-                if len(chunk) < body_start:
-                    chunk = read_exact(resp_r, body_start, chunk)
-                error_type = chunk[head_end:body_start].decode() if n_type else ""
-                if len(chunk) >= total:
-                    payload = chunk[body_start:total]
-                else:  # a large reply: read the rest straight into one buffer
-                    payload = read_exact(resp_r, total - body_start, chunk[body_start:])
-            except EOFError:
-                return self._died(b"".join(logs))
-            if rss_kib > self.max_rss_kib:
-                self.max_rss_kib = rss_kib
-            outcome = Outcome(
-                "result", kind, status, error_type, payload, duration_ms, rss_kib, b"".join(logs) if logs else b""
-            )
-            if rss_kib > self.memory_limit_kib:
-                # The peak passed the limit between samples: Lambda's sandbox
-                # would have been killed at that moment.
-                self.kill()
-                outcome.kind = "oom"
-                outcome.exit_status = self.reap()
-            return outcome
+            return self._reply(chunk, logs)
+
+    def _reply(self, chunk: bytes, logs: list[bytes] | None) -> Outcome:
+        """The outcome of a frame whose first bytes are ``chunk`` (the rest is read as needed)."""
+        resp_r = self._resp_r
+        head_end = _RESULT_HEAD_END
+        try:
+            if len(chunk) < head_end:
+                chunk = read_exact(resp_r, head_end, chunk)
+            size, kind, status, n_type, duration_ms, rss_kib = RESULT_FRAME.unpack_from(chunk)
+            total = HEADER.size + size
+            body_start = head_end + n_type
+            if len(chunk) < body_start:
+                chunk = read_exact(resp_r, body_start, chunk)
+            error_type = chunk[head_end:body_start].decode() if n_type else ""
+            if len(chunk) >= total:
+                payload = chunk[body_start:total]
+            else:  # a large reply: read the rest straight into one buffer
+                payload = read_exact(resp_r, total - body_start, chunk[body_start:])
+        except EOFError:
+            return self._died(b"".join(logs) if logs else b"")
+        if rss_kib > self.max_rss_kib:
+            self.max_rss_kib = rss_kib
+        outcome = Outcome(
+            "result", kind, status, error_type, payload, duration_ms, rss_kib, b"".join(logs) if logs else b""
+        )
+        if rss_kib > self.memory_limit_kib:
+            # The peak passed the limit between samples: Lambda's sandbox
+            # would have been killed at that moment.
+            self.kill()
+            outcome.kind = "oom"
+            outcome.exit_status = self.reap()
+        return outcome
 
     def _poll_unregister_log(self):
         # The log pipe closed (the process is exiting): keep waiting on the
