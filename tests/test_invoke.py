@@ -166,6 +166,26 @@ def test_cwd_tmp_and_trace_header(invoker, make_fn):
     assert r["environ"]["_X_AMZN_TRACE_ID"] == header
 
 
+def trace_everywhere(event, context):
+    import os
+    import subprocess
+
+    child = subprocess.run(["sh", "-c", 'printf %s "$_X_AMZN_TRACE_ID"'], capture_output=True, text=True)
+    return [os.environ.get("_X_AMZN_TRACE_ID"), os.getenv("_X_AMZN_TRACE_ID"), child.stdout]
+
+
+def test_each_invocation_sets_its_own_trace_variable_for_python_and_child_processes(invoker):
+    """_X_AMZN_TRACE_ID is the invocation's header in os.environ and in the C environment a child inherits."""
+    fn = Function("traced_env", trace_everywhere)
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    seen = [invoker.invoke(fn).payload, invoker.invoke(fn, trace_header=header).payload, invoker.invoke(fn).payload]
+    headers = [record.trace_header for record in list(invoker.history)[-3:]]
+    assert headers[1] == header
+    assert len(set(headers)) == 3
+    for values, expected in zip(seen, headers, strict=True):
+        assert values == [expected] * 3
+
+
 def test_globals_and_tmp_persist_while_warm(invoker, make_fn):
     """Module globals and /tmp survive warm invocations of one environment."""
     fn = make_fn("faults.counter")

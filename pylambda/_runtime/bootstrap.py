@@ -405,6 +405,12 @@ def main(req_r: int, resp_w: int) -> None:
     encode = _encoder(runtime)
     decode = decoder()
     environ = os.environ
+    # os.environ's __setitem__ encodes key and value in three Python-level
+    # calls; the trace header changes on every invocation, so the loop sets it
+    # as that method does (putenv, then the mapping's bytes store) directly.
+    environ_data = getattr(environ, "_data", None)
+    putenv, unsetenv = os.putenv, os.unsetenv
+    trace_key = b"_X_AMZN_TRACE_ID"
     perf = time.perf_counter
     read = os.read
     write = os.write
@@ -436,10 +442,18 @@ def main(req_r: int, resp_w: int) -> None:
             chunk, HEADER.size, decode
         )
         spin_s = SPIN_S if flags & FLAG_SPIN else 0.0
-        if trace:
-            environ["_X_AMZN_TRACE_ID"] = trace
-        else:
-            environ.pop("_X_AMZN_TRACE_ID", None)
+        if environ_data is None:  # not CPython's POSIX os.environ
+            if trace:
+                environ["_X_AMZN_TRACE_ID"] = trace
+            else:
+                environ.pop("_X_AMZN_TRACE_ID", None)
+        elif trace:
+            value = trace.encode()
+            putenv(trace_key, value)
+            environ_data[trace_key] = value
+        elif trace_key in environ_data:
+            unsetenv(trace_key)
+            del environ_data[trace_key]
         _current.value = request_id
         ctx = make_context(request_id, client_context, cognito, deadline_ms, arn)
         start = perf()

@@ -71,7 +71,9 @@ class CognitoIdentity:
     __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
 
     def __init__(self, data: dict | None) -> None:
-        data = data or {}
+        if not data:  # the usual case: no identity, built once per invocation
+            self.cognito_identity_id = self.cognito_identity_pool_id = None
+            return
         self.cognito_identity_id = data.get("cognitoIdentityId")
         self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
 
