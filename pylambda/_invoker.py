@@ -70,7 +70,7 @@ from ._errors import (
 )
 from ._function import Function
 from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, qualifier_of
-from ._ids import new_ids
+from ._ids import new_id_parts, new_ids, trace_root
 from ._logs import (
     LogGroup,
     PlatformLines,
@@ -320,7 +320,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._lock = threading.Lock()
         self._functions: dict[str, Function] = {}
         self._routes: dict[Any, _Route] = {}
-        self._spare_ids: list[tuple[str, str]] = []  # drawn while a handler ran, for the next invocation
+        # new_id_parts() drawn while a handler ran, for the next invocation
+        self._spare_ids: list[tuple[str, str]] = []
         self._inflight: dict[str, int] = {}
         self._unreserved_inflight = 0
         self._total_inflight = 0
@@ -525,20 +526,20 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         """
         fn = route.fn
         version = route.version
+        started = time.time()
+        try:
+            spare_id, rest = self._spare_ids.pop()
+        except IndexError:
+            spare_id, rest = new_id_parts()
+        trace = trace_root(started) + rest
         if request_id is None:
-            try:
-                request_id, trace = self._spare_ids.pop()
-            except IndexError:
-                request_id, trace = new_ids()
-        else:
-            trace = new_ids()[1]
+            request_id = spare_id
         if route.watch:
             current = self._reload_if_changed(fn, version)
             if current is not version:  # an edit: a new revision, cold (and a new route next time)
                 return self._run(fn, current, route.arn, request_id, trace, None, b"", body, False)
         if route.sampled:
             trace = trace.replace("Sampled=0", "Sampled=1")
-        started = time.time()
         lock = self._lock
         with lock:
             try:
@@ -566,7 +567,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                     state["environment_id"] = env.id
                     state["log_stream_name"] = env.stream_name
                     if not self._spare_ids:
-                        self._spare_ids.append(new_ids())
+                        self._spare_ids.append(new_id_parts())
                     keep = self._keeps(env, fn)
                     out = env.receive(start + timeout_s, spin_s)
                 else:

@@ -126,6 +126,21 @@ def test_routed_invocations_recycle_environments(make_fn, options, fn_options, e
     assert len({r.environment_id for r in results}) == environments
 
 
+def test_ids_drawn_ahead_carry_the_time_of_the_request_that_uses_them(invoker, make_fn, monkeypatch):
+    """The trace id's time part is the invocation's start, even for ids drawn during an earlier one."""
+    fn = make_fn("faults.echo")
+    invoker.invoke(fn)
+    invoker.invoke(fn)  # warm: draws the next invocation's ids while it runs
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600)  # an hour later
+    invoker.invoke(fn)
+    record = list(invoker.history)[-1]
+    root = re.match(r"Root=1-([0-9a-f]{8})-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$", record.trace_header)
+    assert root is not None
+    assert int(root.group(1), 16) == int(record.timestamp)
+    assert record.timestamp > real() + 3000
+
+
 def test_request_ids_stay_unique_across_threads(invoker, make_fn):
     """Ids drawn ahead (while a handler runs) are never handed out twice."""
     fn = make_fn("faults.echo")
