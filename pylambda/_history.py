@@ -16,7 +16,6 @@ import attrs
 
 if TYPE_CHECKING:
     from ._result import InvocationResult
-    from ._version import Version
 
 __all__ = ["History", "InvocationRecord", "Recorder", "ThrottleRecord", "qualifier_of"]
 
@@ -108,12 +107,10 @@ class Recorder:
         # outside any invocation, e.g. a provisioned environment's init.
         self.platform_logs: collections.deque = collections.deque(maxlen=size)
         self._lock = threading.Lock()
-
-    def record(
-        self, start: float, end: float, arn: str, concurrency: int, result: Any, version: Version, trace: str
-    ) -> None:
-        """Remember one invocation (called on the warm path: a tuple append)."""
-        self.invocations.append((start, end, arn, concurrency, result, version, trace))
+        # record((start, end, invoked ARN, concurrency, result, version, trace)):
+        # remember one invocation.  The deque's own append, so that the warm
+        # path pays no Python call for it.
+        self.record = self.invocations.append
 
     def platform_log(self, function_name: str, stream: str, when: float, text: str) -> None:
         """Remember platform lines written outside an invocation."""
