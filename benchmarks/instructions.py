@@ -74,6 +74,13 @@ def count(n: int, workdir: str) -> dict[str, int]:
     return {"caller": caller[0][2], "zygote": others[0][2], "environment": others[1][2]}
 
 
+def measure(small: int = 200, large: int = 1200) -> dict[str, float]:
+    """Instructions per warm invocation of the caller and the environment (valgrind must be on PATH)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        a, b = count(small, workdir), count(large, workdir)
+    return {role: (b[role] - a[role]) / (large - small) for role in ("caller", "environment")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=200)
@@ -85,12 +92,10 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not on PATH: install it (e.g. apt install valgrind) to count instructions")
-    with tempfile.TemporaryDirectory() as workdir:
-        small, large = count(args.small, workdir), count(args.large, workdir)
-    n = args.large - args.small
-    print(f"instructions per warm invocation ({n} invocations, no-op handler, ~100-byte event)")
-    for role in ("caller", "environment"):
-        print(f"  {role:12s} {(large[role] - small[role]) / n:>9,.0f}")
+    per_invocation = measure(args.small, args.large)
+    print(f"instructions per warm invocation ({args.large - args.small} invocations, no-op handler, ~100-byte event)")
+    for role, n in per_invocation.items():
+        print(f"  {role:12s} {n:>9,.0f}")
 
 
 if __name__ == "__main__":

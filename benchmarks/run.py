@@ -283,6 +283,17 @@ def bench_profile(quick: bool) -> dict:
     return {"stages": stages, "functions": functions, "n": n}
 
 
+def bench_instructions(quick: bool) -> dict:
+    """Instructions per warm invocation, both sides, when valgrind is installed (``instructions.py``)."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind is not installed"}
+    import instructions
+
+    return instructions.measure(100, 400) if quick else instructions.measure()
+
+
 def bench_cold(quick: bool) -> dict:
     n = 20 if quick else 100
     results = {}
@@ -585,6 +596,16 @@ def report(results: dict, quick: bool) -> str:
     ]
     for name, us, share in prof["functions"]:
         lines.append(f"| `{name}` | {us:.2f} | {share:.0%} |")
+    counted = results["instructions"]
+    lines.append("")
+    if "skipped" in counted:
+        lines.append(f"Instructions per warm invocation: not counted ({counted['skipped']}).")
+    else:
+        lines.append(
+            f"Instructions per warm invocation (valgrind, user space only; stable where timings drift): "
+            f"caller {counted['caller']:,.0f}, environment {counted['environment']:,.0f} "
+            "(`python benchmarks/instructions.py`)."
+        )
     lines += ["", "## Against the targets (design.md)", "", "| target | this run | met |", "| --- | --- | :---: |"]
     for target, measured, met in targets(results):
         lines.append(f"| {target} | {measured} | {'yes' if met else '**no**'} |")
@@ -645,6 +666,7 @@ def main() -> None:
     for name, fn in (
         ("warm", lambda: bench_warm(args.quick)),
         ("profile", lambda: bench_profile(args.quick)),
+        ("instructions", lambda: bench_instructions(args.quick)),
         ("cold", lambda: bench_cold(args.quick)),
         ("startup", bench_startup),
         ("throughput", lambda: bench_throughput(args.quick)),
