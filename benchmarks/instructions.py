@@ -6,7 +6,7 @@ Wall-clock figures on a shared VM move by up to 2x between runs minutes
 apart; instruction counts do not (two runs agree within 0.2%).  This counts
 the user-space instructions (callgrind's ``Ir``) that each process executes
 for ``large - small`` warm no-op invocations, so that start-up and shutdown
-cancel out, and divides.  The kernel's share (syscalls, pipe wakeups) is not
+cancel out, and divides (each count the least of three runs).  The kernel's share (syscalls, pipe wakeups) is not
 counted: this measures the Python on both sides, which is what a change to
 the warm path changes.  Spinning is turned off (``spin_us=0``) so that
 waiting costs no instructions.
@@ -74,11 +74,22 @@ def count(n: int, workdir: str) -> dict[str, int]:
     return {"caller": caller[0][2], "zygote": others[0][2], "environment": others[1][2]}
 
 
-def measure(small: int = 200, large: int = 1200) -> dict[str, float]:
-    """Instructions per warm invocation of the caller and the environment (valgrind must be on PATH)."""
-    with tempfile.TemporaryDirectory() as workdir:
-        a, b = count(small, workdir), count(large, workdir)
-    return {role: (b[role] - a[role]) / (large - small) for role in ("caller", "environment")}
+def measure(small: int = 200, large: int = 1200, repeats: int = 3) -> dict[str, float]:
+    """Instructions per warm invocation of the caller and the environment (valgrind must be on PATH).
+
+    Each count is the least of ``repeats`` runs: now and then the zygote
+    executes ~20 million extra instructions once while starting (a forked
+    environment's count includes what its zygote ran before the fork), which
+    the difference would otherwise spread over the invocations.
+    """
+    totals = {}
+    for n in (small, large):
+        runs = []
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as workdir:
+                runs.append(count(n, workdir))
+        totals[n] = {role: min(run[role] for run in runs) for role in runs[0]}
+    return {role: (totals[large][role] - totals[small][role]) / (large - small) for role in ("caller", "environment")}
 
 
 def main() -> None:

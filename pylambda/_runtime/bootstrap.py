@@ -375,6 +375,8 @@ def run_handler(handler, event_text: str, ctx, request_id: str, encode, decode, 
         except ValueError as e:
             raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
         result = handler(event, ctx)
+        if result is None:  # the most common result: no encoder call
+            return STATUS_JSON, b"null", b""
         if result.__class__ is bytes:
             status, out = STATUS_BYTES, result
         else:
