@@ -186,6 +186,37 @@ def test_each_invocation_sets_its_own_trace_variable_for_python_and_child_proces
         assert values == [expected] * 3
 
 
+def decimals_and_tmp(event, context):
+    import os
+    import tempfile
+    from decimal import Decimal
+
+    return {
+        "whole": Decimal("3"),
+        "fraction": Decimal("1.5"),
+        "nested": [Decimal("10")],
+        "tmp_is_private": tempfile.gettempdir() == os.environ["TMPDIR"] != "/tmp",
+    }
+
+
+def test_decimals_and_private_tmp_in_an_invokers_first_environment():
+    """Decimal results encode as RIC's (integral -> int, else float) and tempfile uses the private /tmp.
+
+    The first environment of a new Invoker is usually forked before the zygote
+    has imported decimal and tempfile (it does that once idle), so this covers
+    environments that import them themselves.
+    """
+    from pylambda import Invoker
+
+    with Invoker() as inv:
+        out = inv.invoke(Function("decimals", decimals_and_tmp)).payload
+    assert out["whole"] == 3
+    assert isinstance(out["whole"], int)
+    assert out["fraction"] == 1.5
+    assert out["nested"] == [10]
+    assert out["tmp_is_private"] is True
+
+
 def test_globals_and_tmp_persist_while_warm(invoker, make_fn):
     """Module globals and /tmp survive warm invocations of one environment."""
     fn = make_fn("faults.counter")

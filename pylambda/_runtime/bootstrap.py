@@ -16,7 +16,6 @@ overruns are enforced from outside by killing the process.
 
 from __future__ import annotations
 
-import decimal
 import io
 import json
 import logging
@@ -26,7 +25,6 @@ import pickle
 import resource
 import select
 import sys
-import tempfile
 import time
 import traceback
 import types
@@ -179,6 +177,8 @@ def _encoder(runtime: str):
         ensure_ascii = True
 
     def default(o):
+        import decimal  # here: the zygote imports it only once idle, see zygote._preload_later
+
         if isinstance(o, decimal.Decimal):
             # RIC emits the decimal text verbatim (simplejson RawJSON); the
             # stdlib encoder cannot, so integral values stay exact and others
@@ -317,7 +317,9 @@ def _init(req_r: int, resp_w: int):
     os.environ.clear()
     os.environ.update(spec["environ"])
     time.tzset()  # TZ=:UTC, as on Lambda
-    tempfile.tempdir = None  # re-read TMPDIR: /tmp is private to this environment
+    tempfile = sys.modules.get("tempfile")  # if imported: re-read TMPDIR, /tmp is private here
+    if tempfile is not None:
+        tempfile.tempdir = None
     task_root = spec["task_root"]
     os.chdir(task_root)
     sys.path[:] = [task_root, *spec["sys_path"]]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import os
+import select
 import signal
 import socket
 import struct
@@ -47,7 +48,6 @@ def _preload() -> None:
     import json  # noqa: F401
     import logging  # noqa: F401
     import pickle  # noqa: F401
-    import tempfile  # noqa: F401
     import traceback  # noqa: F401
 
     from . import bootstrap  # noqa: F401
@@ -56,6 +56,19 @@ def _preload() -> None:
         import cloudpickle  # noqa: F401  (callable handlers unpickle with it)
     except ImportError:
         pass
+
+
+def _preload_later() -> None:
+    """Import what handlers commonly use, once the zygote has nothing to do.
+
+    ``tempfile`` (with shutil and random) and ``decimal`` are a seventh of the
+    zygote's imports, and an environment needs them only if its handler
+    does: importing them after the first fork takes them off the first
+    invocation of every Invoker.  Environments forked before this import
+    them themselves if they need them.
+    """
+    import decimal  # noqa: F401
+    import tempfile  # noqa: F401
 
 
 def main(sock_fd: int) -> None:
@@ -84,7 +97,12 @@ def main(sock_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     zygote_pid = os.getpid()
+    later = True
     while True:
+        if later and not select.select([sock], [], [], 0)[0]:  # idle: the rest of the imports
+            later = False
+            _preload_later()
+            gc.freeze()
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 1024, 3)
         except OSError:
