@@ -22,9 +22,10 @@ import gc
 import os
 import select
 import signal
-import socket
 import struct
 import sys
+from _socket import CMSG_LEN, SCM_RIGHTS, SOL_SOCKET
+from _socket import socket as _Socket
 
 __all__ = ["main"]
 
@@ -71,11 +72,34 @@ def _preload_later() -> None:
     import tempfile  # noqa: F401
 
 
+# File descriptors travel as SCM_RIGHTS ancillary data, native ints.  Written
+# against ``_socket`` rather than with ``socket.recv_fds``/``send_fds``: the
+# ``socket`` module (with ``selectors``) is a fifteenth of the zygote's
+# imports, and nothing else in an environment needs it.
+_FD = struct.Struct("i")
+
+
+def _recv_fds(sock: _Socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
+    """One message and the descriptors attached to it."""
+    msg, ancdata, _flags, _addr = sock.recvmsg(bufsize, CMSG_LEN(maxfds * _FD.size))
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            whole = len(data) - len(data) % _FD.size
+            fds.extend(fd for (fd,) in _FD.iter_unpack(data[:whole]))
+    return msg, fds
+
+
+def _send_fds(sock: _Socket, data: bytes, fds: list[int]) -> None:
+    """Send ``data`` with ``fds`` attached."""
+    sock.sendmsg([data], [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in fds))])
+
+
 def main(sock_fd: int) -> None:
     """Serve fork requests until the Invoker closes the socket."""
     _preload()
     prctl = _prctl()
-    sock = socket.socket(fileno=sock_fd)
+    sock = _Socket(fileno=sock_fd)
     children: dict[int, int] = {}  # pid -> write end of its status pipe
 
     def reap(_signum=None, _frame=None) -> None:
@@ -104,7 +128,7 @@ def main(sock_fd: int) -> None:
             _preload_later()
             gc.freeze()
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 1024, 3)
+            msg, fds = _recv_fds(sock, 1024, 3)
         except OSError:
             break
         if not msg:
@@ -120,7 +144,7 @@ def main(sock_fd: int) -> None:
                 os.close(fd)
             children[pid] = status_w
             try:
-                socket.send_fds(sock, [_PID.pack(pid)], [status_r])
+                _send_fds(sock, _PID.pack(pid), [status_r])
             finally:
                 os.close(status_r)
         finally:
