@@ -13,7 +13,6 @@ __all__ = ["new_id_parts", "new_ids", "trace_root"]
 _random = random.Random()
 _getrandbits = _random.getrandbits
 os.register_at_fork(after_in_child=_random.seed)
-_time = time.time
 
 
 # The UUID variant nibble (8, 9, a or b) for any hex digit.
@@ -28,7 +27,7 @@ _root = (0, "")
 def new_ids() -> tuple[str, str]:
     """A UUID4-shaped request id and an X-Ray trace header (``Sampled=0``) for a request made now."""
     request_id, rest = new_id_parts()
-    return request_id, trace_root(_time()) + rest
+    return request_id, trace_root(time.time()) + rest
 
 
 def new_id_parts() -> tuple[str, str]:
