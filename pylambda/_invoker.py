@@ -125,8 +125,7 @@ def _event_body(event: Any) -> bytes:
         body = _encode_event(event).encode()
     except (TypeError, ValueError, RecursionError) as e:
         raise InvalidRequestContentError(f"Could not serialize the event to JSON: {e}") from e
-    if len(body) > MAX_REQUEST_BYTES:
-        _check_size(body)
+    _check_size(body)
     return body
 
 
@@ -209,7 +208,7 @@ class _Route:
         self.lines = invoker._lines(self.key, version, fn)
         self.timeout_s = cfg.timeout
         self.sampled = cfg.tracing == "Active"
-        self.watch = invoker._watch_code and version.code.kind == "directory"
+        self.watch = invoker._watches(version)
         self.template = result_template(
             status_code=200, executed_version=version.version, function_name=fn.name, memory_size_mb=cfg.memory_size
         )
@@ -465,8 +464,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             and invocation_type == "RequestResponse"
             and self._state == "OPEN"
         ):
-            route = self._routes.get(target) if type(target) in _ROUTABLE else None
-            if route is not None and route.version is route.fn._latest:  # as _route_of, inlined
+            route = self._route_of(target)
+            if route is not None:
                 return self._invoke_routed(route, b"{}" if event is None else _event_body(event))
         self._check_open()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
@@ -770,7 +769,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         change makes a new ``$LATEST`` revision, whose environments start cold
         with the new code.  Published versions are snapshots and never change.
         """
-        if version.code.kind != "directory" or version.version != LATEST or not self._watch_code:
+        if not self._watches(version):
             return version
         now = time.monotonic()
         state = self._watch.get(fn.name)
@@ -781,6 +780,10 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             version = fn.reload_code()
         self._watch[fn.name] = (now + WATCH_INTERVAL_S, fingerprint, version.revision)
         return version
+
+    def _watches(self, version: Version) -> bool:
+        """Whether edits to ``version``'s code are served (a ``$LATEST`` code directory, watching on)."""
+        return self._watch_code and version.code.kind == "directory" and version.version == LATEST
 
     def _key(self, version: Version) -> tuple:
         key = (version.function_name, version.version, version.revision)
