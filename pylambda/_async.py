@@ -295,11 +295,12 @@ class AsyncQueue:
         delivered: list[str] = []
         if condition != "Discarded":
             config = inv.event_invoke_config_for(event.fn.name, event.qualifier)
-            destination = config.on_success if condition == "Success" else config.on_failure
+            which = "on_success" if condition == "Success" else "on_failure"
+            destination = getattr(config, which)
             if destination is not None:
                 record = record()
                 if self._deliver(destination, record, event):
-                    delivered.append("on_success" if condition == "Success" else "on_failure")
+                    delivered.append(which)
             if condition != "Success":
                 dlq = event.fn.dead_letter_target
                 if dlq is not None and self._dead_letter(dlq, event):

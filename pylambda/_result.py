@@ -17,7 +17,7 @@ __all__ = ["InvocationResult"]
 
 
 # Not slotted: the warm path builds results from a per-target template with
-# one dict update (see ``warm_result``), about a sixth of the cost of the
+# one dict update (see ``blank_result``), about a sixth of the cost of the
 # frozen __init__ with its 18 keyword arguments.
 @attrs.frozen(kw_only=True, slots=False)
 class InvocationResult:

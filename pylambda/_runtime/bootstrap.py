@@ -430,7 +430,7 @@ def main(req_r: int, resp_w: int) -> None:
     sched_yield = getattr(os, "sched_yield", lambda: None)
     spin_s = 0.0
     while True:
-        if spin_s:  # the caller is sequential: the next request comes soon
+        if spin_s:  # asked to (invocations do not outnumber the cores): the next request comes soon
             until = perf() + spin_s
             while not ready(0) and perf() < until:
                 sched_yield()

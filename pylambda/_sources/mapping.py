@@ -339,7 +339,6 @@ class StreamMapping(Trigger):
         self.maximum_record_age = max_age
         self.on_failure = on_failure
         self._keep = keep
-        self._data_key = "data" if source.kind == "kinesis" else "dynamodb"
         self._position: dict[str, int] = {}
         self._retries: dict[str, int] = {}
         self._limit: dict[str, int] = {}  # a bisected batch's size, per shard
