@@ -928,17 +928,19 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 env = started
             start = time.monotonic() if phase is None or phase.start is None else phase.start
             suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0
+            trace_bytes = trace.encode()  # a caller's trace header may hold non-ASCII: count bytes
             head = (
                 _pack_head(
                     int((time.time() + timeout_s) * 1000 - suppressed_ms),
                     flags,
                     36,
                     len(arn),
-                    len(trace),
+                    len(trace_bytes),
                     len(cc),
                     0,
                 )
-                + f"{request_id}{arn}{trace}".encode()
+                + f"{request_id}{arn}".encode()
+                + trace_bytes
                 + cc
             )
             out = env.invoke(head, body, start + timeout_s, spin_s)

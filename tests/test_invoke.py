@@ -186,6 +186,21 @@ def test_each_invocation_sets_its_own_trace_variable_for_python_and_child_proces
         assert values == [expected] * 3
 
 
+def trace_and_arn(event, context):
+    import os
+
+    return [os.environ["_X_AMZN_TRACE_ID"], context.invoked_function_arn, context.aws_request_id, event]
+
+
+def test_a_non_ascii_trace_header_reaches_the_handler_intact(invoker):
+    """Field lengths on the wire are byte counts: a multi-byte character must not shift the fields after it."""
+    fn = Function("traced_utf8", trace_and_arn)
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Note=caf\u00e9 \u2615"
+    r = invoker.invoke(fn, {"k": "\u00fc"}, trace_header=header)
+    assert r.function_error is None, r.payload
+    assert r.payload == [header, fn.arn, r.request_id, {"k": "\u00fc"}]
+
+
 def decimals_and_tmp(event, context):
     import os
     import tempfile

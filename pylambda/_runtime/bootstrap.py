@@ -348,21 +348,32 @@ def _init(req_r: int, resp_w: int):
     return handler, spec["runtime"], json_logs
 
 
+_unpack_invoke = INVOKE_HEAD.unpack_from
+_INVOKE_HEAD_SIZE = INVOKE_HEAD.size
+
+
 def parse_invoke(body: bytes, start: int, decode):
     """The fields of an INVOKE body that begins at ``start`` in ``body``.
 
     Returns (deadline_ms, flags, request_id, invoked_arn, trace, client
-    context, cognito identity, offset of the event bytes).
+    context, cognito identity, offset of the event bytes).  Each field is
+    decoded from its own bytes (the lengths are byte counts), and the two
+    optional documents are looked at only when present: this runs on every
+    invocation, and the usual one carries neither.
     """
-    deadline_ms, flags, n_id, n_arn, n_trace, n_cc, n_cog = INVOKE_HEAD.unpack_from(body, start)
-    pos = start + INVOKE_HEAD.size
-    end = pos + n_id + n_arn + n_trace
-    ids = body[pos:end].decode()
+    deadline_ms, flags, n_id, n_arn, n_trace, n_cc, n_cog = _unpack_invoke(body, start)
+    arn_at = start + _INVOKE_HEAD_SIZE + n_id
+    trace_at = arn_at + n_arn
+    end = trace_at + n_trace
+    request_id = body[arn_at - n_id : arn_at].decode()
+    arn = body[arn_at:trace_at].decode()
+    trace = body[trace_at:end].decode()
+    if not (n_cc or n_cog):
+        return deadline_ms, flags, request_id, arn, trace, None, None, end
     client_context = decode(body[end : end + n_cc].decode()) if n_cc else None
     end += n_cc
     cognito = decode(body[end : end + n_cog].decode()) if n_cog else None
-    end += n_cog
-    return deadline_ms, flags, ids[:n_id], ids[n_id : n_id + n_arn], ids[n_id + n_arn :], client_context, cognito, end
+    return deadline_ms, flags, request_id, arn, trace, client_context, cognito, end + n_cog
 
 
 def run_handler(handler, event_text: str, ctx, request_id: str, encode, decode, json_logs: bool, stdout):
