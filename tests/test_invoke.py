@@ -322,6 +322,11 @@ def test_billed_duration_includes_init(invoker, make_fn):
         ({"payload": b'{"raw": true}'}, {"raw": True}),
         ({"payload": '"text"'}, "text"),
         ({"payload": b""}, {}),
+        # json.loads accepts these, as RIC does; the environment must too (it used to exit)
+        ({"payload": '{"a": "\u00e9"}'.encode("utf-16")}, {"a": "\u00e9"}),
+        ({"payload": '{"a": "\u00e9"}'.encode("utf-32")}, {"a": "\u00e9"}),
+        ({"payload": b'\xef\xbb\xbf{"bom": 1}'}, {"bom": 1}),
+        ({"payload": b' {"padded": 1}\n'}, {"padded": 1}),
     ],
 )
 def test_payload_forms(invoker, make_fn, kwargs, expected):

@@ -181,7 +181,7 @@ class InlineEnvironment:
             start = time.perf_counter()
             try:
                 status, payload, etype = _bootstrap.run_handler(
-                    self._handler, body.decode(), ctx, request_id, self._encode, self._decode, self._json_logs, out
+                    self._handler, body, ctx, request_id, self._encode, self._decode, self._json_logs, out
                 )
             except SystemExit as e:
                 self.state = "DEAD"

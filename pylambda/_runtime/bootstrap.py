@@ -376,7 +376,23 @@ def parse_invoke(body: bytes, start: int, decode):
     return deadline_ms, flags, request_id, arn, trace, client_context, cognito, end + n_cog
 
 
-def run_handler(handler, event_text: str, ctx, request_id: str, encode, decode, json_logs: bool, stdout):
+def _unmarshal(event_bytes: bytes, decode):
+    """The event, as RIC's ``json.loads`` of the request bytes gives it.
+
+    The fast path decodes UTF-8 text; ``json.loads`` also accepts a BOM and
+    UTF-16/32, and says why anything else is not JSON.
+    """
+    try:
+        return decode(event_bytes.decode())
+    except ValueError:
+        pass
+    try:
+        return json.loads(event_bytes)
+    except ValueError as e:
+        raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
+
+
+def run_handler(handler, event_bytes: bytes, ctx, request_id: str, encode, decode, json_logs: bool, stdout):
     """Call the handler as RIC does: (status, response bytes, error type bytes).
 
     Exceptions become the error document (and the ``[ERROR]`` log line);
@@ -384,9 +400,9 @@ def run_handler(handler, event_text: str, ctx, request_id: str, encode, decode, 
     """
     try:
         try:
-            event = decode(event_text)
-        except ValueError as e:
-            raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
+            event = decode(event_bytes.decode())
+        except ValueError:  # not UTF-8 JSON text: the slow path decides
+            event = _unmarshal(event_bytes, decode)
         result = handler(event, ctx)
         if result is None:  # the most common result: no encoder call
             return STATUS_JSON, b"null", b""
@@ -473,9 +489,7 @@ def main(req_r: int, resp_w: int) -> None:
         ctx = make_context(request_id, client_context, cognito, deadline_ms, arn)
         start = perf()
         try:
-            status, out, etype = run_handler(
-                handler, chunk[pos:].decode(), ctx, request_id, encode, decode, json_logs, stdout
-            )
+            status, out, etype = run_handler(handler, chunk[pos:], ctx, request_id, encode, decode, json_logs, stdout)
         except SystemExit as e:
             _exit(_exit_code(e))
         elapsed = (perf() - start) * 1000.0
