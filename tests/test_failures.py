@@ -275,3 +275,78 @@ def test_memory_report_for_out_of_memory(invoker, make_fn):
     r = invoker.invoke(make_fn("faults.hog"))
     assert r.max_memory_used_mb == 128
     assert "\tMax Memory Used: 128 MB\t" in r.logs
+
+
+def _start_sleeper(pidfile: str, escape: bool) -> None:
+    """Fork a process that outlives the handler (holding its pipes) and write its pid to ``pidfile``."""
+    import os
+    import time
+
+    pid = os.fork()
+    if pid == 0:
+        if escape:
+            os.setsid()  # out of the environment's process group
+        time.sleep(60)
+        os._exit(0)
+    with open(pidfile, "w") as f:
+        f.write(str(pid))
+
+
+def exits_leaving_a_process(event, context):
+    import os
+
+    _start_sleeper(event["pidfile"], event["escape"])
+    os._exit(3)
+
+
+def times_out_leaving_a_process(event, context):
+    import time
+
+    _start_sleeper(event["pidfile"], event["escape"])
+    time.sleep(30)
+
+
+def _gone(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("handler", "escape", "error_type", "message", "gone_with_environment"),
+    [
+        (exits_leaving_a_process, False, "Runtime.ExitError", "exit status 3", True),
+        # a process in a session of its own still cannot hide the exit; it ends with the Invoker
+        (exits_leaving_a_process, True, "Runtime.ExitError", "exit status 3", False),
+        (times_out_leaving_a_process, False, "Sandbox.Timedout", "Task timed out after 1.00 seconds", True),
+    ],
+)
+def test_processes_a_handler_started_neither_hide_its_end_nor_outlive_it(
+    tmp_path, handler, escape, error_type, message, gone_with_environment
+):
+    """The exit is reported at once though a child holds the pipes; the child dies with the sandbox."""
+    import time
+
+    from pylambda import Invoker
+
+    pidfile = str(tmp_path / "pid")
+    with Invoker() as inv:
+        fn = Function("leaves_a_process", handler, timeout=1)
+        t0 = time.monotonic()
+        r = inv.invoke(fn, {"pidfile": pidfile, "escape": escape})
+        took = time.monotonic() - t0
+        child = int((tmp_path / "pid").read_text())
+        assert r.error_type == error_type
+        assert r.payload["errorMessage"].endswith(message)
+        assert took < 5  # not the 60 s the child sleeps, nor a second timeout
+        deadline = time.monotonic() + 5
+        while gone_with_environment and not _gone(child) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _gone(child) == gone_with_environment
+    deadline = time.monotonic() + 5
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _gone(child)

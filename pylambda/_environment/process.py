@@ -182,9 +182,12 @@ class Environment:
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
         self._reap_lock = threading.Lock()
+        # The status pipe too: it reports the exit even when something the
+        # handler started still holds the response pipe open.
         poller = select.poll()
         poller.register(resp_r, _POLLIN)
         poller.register(log_r, _POLLIN)
+        poller.register(self._status_r, _POLLIN)
         self._poll = poller.poll
         body = pickle.dumps(init_spec, protocol=5)
         try:
@@ -293,7 +296,7 @@ class Environment:
                     self._drain_logs(logs)
                     return Outcome("oom", logs=b"".join(logs), rss_kib=sampled_kib, exit_status=self.reap())
                 continue
-            reply_ready = False
+            reply_ready = exited = False
             ready, events = events, None
             for fd, _ev in ready:
                 if fd == log_r:
@@ -303,8 +306,16 @@ class Environment:
                         logs.append(chunk)
                     else:
                         poll = self._poll_unregister_log()
-                else:
+                elif fd == resp_r:
                     reply_ready = True
+                else:  # the zygote reaped it
+                    exited = True
+            if exited and not reply_ready:
+                # A reply written before the exit is in the pipe by now.
+                if not select.select([resp_r], [], [], 0)[0]:
+                    self._drain_logs(logs)
+                    return self._died(b"".join(logs))
+                reply_ready = True
             if not reply_ready:
                 continue
             chunk = os.read(resp_r, 1 << 16)
@@ -351,6 +362,7 @@ class Environment:
         # response pipe only, or poll would spin on the hung-up log fd.
         poller = select.poll()
         poller.register(self._resp_r, _POLLIN)
+        poller.register(self._status_r, _POLLIN)
         self._poll = poller.poll
         return self._poll
 
@@ -382,10 +394,13 @@ class Environment:
         with self._reap_lock:
             if self.state == "DEAD" or select.select([self._status_r], [], [], 0)[0]:
                 return
-            try:
-                os.kill(self.pid, signal.SIGKILL)
+            try:  # the group: it and whatever its handler started
+                os.killpg(self.pid, signal.SIGKILL)
             except ProcessLookupError:
-                pass
+                try:  # not (yet) a group leader
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def reap(self, timeout: float = 5.0) -> int | None:
         """Wait (bounded) for the zygote's report of the exit status; close pipes.

@@ -14,6 +14,13 @@ writes the raw wait status (``<i``) to that pipe and closes it, so the Invoker
 learns exit codes and signals without being the parent.  EOF on the socket
 means the Invoker is gone: the zygote exits, and every environment it forked
 dies with it (``PR_SET_PDEATHSIG``).
+
+Each environment leads a process group of its own, and when one ends the
+zygote kills that group before reaping it: whatever a handler forked dies
+with its environment, as a sandbox's processes do, instead of holding the
+environment's pipes open (which would hide the exit from the Invoker until
+the timeout).  The zygote is also the child subreaper of anything that
+escapes its group, so nothing it is responsible for lingers as a zombie.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ __all__ = ["main"]
 _PID = struct.Struct("<i")
 _PR_SET_NAME = 15
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def _prctl():
@@ -104,12 +112,14 @@ def main(sock_fd: int) -> None:
 
     def reap(_signum=None, _frame=None) -> None:
         while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+            try:  # look, without reaping: while it is a zombie its group id cannot be reused
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 return
-            if pid == 0:
+            if info is None:
                 return
+            _kill_group(info.si_pid)  # what a handler left running dies with its environment
+            pid, status = os.waitpid(info.si_pid, 0)
             w = children.pop(pid, None)
             if w is not None:
                 try:
@@ -119,6 +129,8 @@ def main(sock_fd: int) -> None:
 
     signal.signal(signal.SIGCHLD, reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if prctl is not None:
+        prctl(_PR_SET_CHILD_SUBREAPER, 1)
     gc.freeze()
     zygote_pid = os.getpid()
     later = True
@@ -149,7 +161,32 @@ def main(sock_fd: int) -> None:
                 os.close(status_r)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+    for pid in list(children):  # the environments die by PR_SET_PDEATHSIG; their groups here
+        _kill_group(pid)
+    _kill_adopted()
     os._exit(0)
+
+
+def _kill_adopted() -> None:
+    """SIGKILL what the zygote adopted as subreaper (processes that left their environment's group)."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as f:
+            pids = [int(p) for p in f.read().split()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL process group ``pgid`` (an environment's), if it exists."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _child(fds, name, sock, children, status_r, status_w, prctl, zygote_pid) -> None:
@@ -158,6 +195,7 @@ def _child(fds, name, sock, children, status_r, status_w, prctl, zygote_pid) -> 
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        os.setpgid(0, 0)  # its own group: the zygote ends it with the environment
         sock.close()
         os.close(status_r)
         os.close(status_w)
