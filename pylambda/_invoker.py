@@ -46,7 +46,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Iterable
@@ -71,6 +70,7 @@ from ._errors import (
 from ._function import Function
 from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, qualifier_of
 from ._ids import new_id_parts, new_ids, trace_root
+from ._lock import Lock
 from ._logs import (
     LogGroup,
     PlatformLines,
@@ -316,7 +316,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._event_configs: dict[tuple[str, str | None], EventInvokeConfig] = {}
         self._concurrency_limit = concurrency_limit
         self._inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
-        self._lock = threading.Lock()
+        self._lock = Lock()  # not threading.Lock: see _lock.py
         self._functions: dict[str, Function] = {}
         self._routes: dict[Any, _Route] = {}
         # new_id_parts() drawn while a handler ran, for the next invocation
@@ -540,13 +540,16 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if route.sampled:
             trace = trace.replace("Sampled=0", "Sampled=1")
         lock = self._lock
-        with lock:
-            try:
-                concurrency = self._count_in(fn)
-            except TooManyRequestsError as e:
-                self._recorder.throttled(fn.name, None, e.reason, started)
-                raise
+        if not lock.try_acquire():
+            lock.acquire_contended()
+        try:
+            concurrency = self._count_in(fn)
             env = self._pool.checkout_locked(route.key)
+        except TooManyRequestsError as e:
+            self._recorder.throttled(fn.name, None, e.reason, started)
+            raise
+        finally:
+            lock.release()
         try:
             spin_s, flags = self._spin(concurrency, started)
             if env is None:
@@ -572,10 +575,14 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 else:
                     keep, out = False, _GONE
                 if out.kind == "result" and keep:
-                    with lock:
+                    if not lock.try_acquire():
+                        lock.acquire_contended()
+                    try:
                         kept = self._pool.checkin_locked(env)
                         self._count_out(fn)
                         concurrency = -concurrency  # counted out already
+                    finally:
+                        lock.release()
                     if not kept:
                         env.shut_down()
                     duration_ms = out.duration_ms
