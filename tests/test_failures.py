@@ -282,14 +282,16 @@ def _start_sleeper(pidfile: str, escape: bool) -> None:
     import os
     import time
 
-    pid = os.fork()
-    if pid == 0:
+    if os.fork() == 0:
         if escape:
             os.setsid()  # out of the environment's process group
+        with open(pidfile + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(pidfile + ".tmp", pidfile)  # written once it has left the group (or not)
         time.sleep(60)
         os._exit(0)
-    with open(pidfile, "w") as f:
-        f.write(str(pid))
+    while not os.path.exists(pidfile):
+        time.sleep(0.001)
 
 
 def exits_leaving_a_process(event, context):
