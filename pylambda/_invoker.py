@@ -477,7 +477,12 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if payload is not None:
             if event is not None:
                 raise InvalidParameterValueError("pass event or payload, not both")
-            body = payload.encode() if isinstance(payload, str) else bytes(payload)
+            if isinstance(payload, str):
+                body = payload.encode()
+            elif isinstance(payload, (bytes, bytearray, memoryview)):
+                body = bytes(payload)
+            else:  # bytes(123) would be 123 zero bytes
+                raise InvalidParameterValueError(f"payload must be bytes or str, got {type(payload).__name__}")
             if not body.strip():
                 body = b"{}"
             elif len(body) <= MAX_REQUEST_BYTES:
@@ -692,13 +697,21 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if isinstance(client_context, str):  # base64 JSON, as boto3 sends it
             try:
                 raw = base64.b64decode(client_context, validate=True)
-                json.loads(raw)
+                value = json.loads(raw)
             except ValueError as e:
                 raise InvalidRequestContentError(
                     f"Client context must be a valid Base64-encoded JSON object: {e}"
                 ) from None
+            if not isinstance(value, dict):
+                raise InvalidRequestContentError(
+                    f"Client context must be a valid Base64-encoded JSON object, got a JSON {type(value).__name__}"
+                )
             encoded_len = len(client_context)
         else:
+            if not isinstance(client_context, dict):  # the context's fields are read from an object
+                raise InvalidRequestContentError(
+                    f"Client context must be a JSON object (a dict), got {type(client_context).__name__}"
+                )
             try:
                 raw = json.dumps(client_context).encode()
             except (TypeError, ValueError) as e:

@@ -355,6 +355,11 @@ def test_returning_none_gives_null_and_bytes_pass_through(invoker, make_fn):
         ({"payload": b'"' + b"x" * 6_291_455 + b'"'}, RequestTooLargeError),
         ({"event": {}, "payload": b"{}"}, InvalidParameterValueError),
         ({"log_type": "Full"}, InvalidParameterValueError),
+        ({"payload": 123}, InvalidParameterValueError),  # bytes(123) would be 123 NUL bytes
+        # a client context that is JSON but not an object used to make the environment exit
+        ({"client_context": [1, 2]}, InvalidRequestContentError),
+        ({"client_context": base64.b64encode(b"[1, 2]").decode()}, InvalidRequestContentError),
+        ({"client_context": "not base64!"}, InvalidRequestContentError),
     ],
 )
 def test_bad_requests_raise_before_any_environment(invoker, make_fn, kwargs, error):
