@@ -163,3 +163,37 @@ def test_function_url_round_trip():
             urllib.request.urlopen(endpoint.url + "boom", timeout=30)
         assert info.value.code == 502
         info.value.close()
+
+
+def unmappable(event, context):
+    kind = event["rawPath"]
+    if kind == "/status":
+        return {"statusCode": "not a number", "body": "x"}
+    if kind == "/base64":
+        return {"statusCode": 200, "body": "%%%", "isBase64Encoded": True}
+    return {"ok": True}
+
+
+@pytest.mark.parametrize(
+    ("path", "body_size", "status"),
+    [
+        ("/status", 0, 502),  # a statusCode Lambda cannot read
+        ("/base64", 0, 502),  # says base64, is not
+        ("/big", 6_291_456 + 1, 413),  # over the synchronous limit once wrapped in the event
+        ("/fine", 0, 200),
+    ],
+)
+def test_function_url_answers_every_request(path, body_size, status):
+    """Requests that cannot be served still get an HTTP answer (they used to drop the connection)."""
+    body = b"x" * body_size or None
+    with Invoker() as inv:
+        endpoint = inv.create_function_url(Function("unmappable", unmappable))
+        req = urllib.request.Request(endpoint.url.rstrip("/") + path, data=body, method="POST" if body else "GET")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                got, text = resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            got, text = e.code, e.read()
+            e.close()
+        assert got == status
+        assert json.loads(text)

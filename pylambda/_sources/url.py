@@ -6,13 +6,17 @@
 binary body base64-encoded) and a synchronous invocation; the result becomes
 the response as Lambda maps it: ``statusCode``/``headers``/``body``/
 ``cookies``/``isBase64Encoded`` when the function returns them, otherwise
-200 with the JSON of the return value.  A function error is a 502
-``Internal Server Error``; a throttle a 429.
+200 with the JSON of the return value.  A function error, or a return value
+that cannot be mapped (a ``statusCode`` that is not a number, a body that is
+not base64 when it says it is), is a 502 ``Internal Server Error``; a
+throttle a 429; a body over 6 MB a 413 (the message is the Invoke API's: the
+function URL's own wording is unverified).  Every request gets an answer.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .. import events as _events
-from .._errors import TooManyRequestsError
+from .._errors import PylambdaError, RequestTooLargeError, TooManyRequestsError
 
 if TYPE_CHECKING:
     from .._invoker import Invoker
@@ -70,16 +74,25 @@ class HttpEndpoint:
             request.command, split.path or "/", query=split.query, headers=headers, body=body,
             source_ip=request.client_address[0], domain=f"{request.headers.get('host', 'localhost')}",
         )  # fmt: skip
+        json_type = {"content-type": "application/json"}
         try:
             result = self._invoker.invoke(self._target, event)
         except TooManyRequestsError:
-            self._reply(request, 429, {"content-type": "application/json"}, b'{"Message":"Rate Exceeded."}', [])
+            self._reply(request, 429, json_type, b'{"Message":"Rate Exceeded."}', [])
             return
-        if result.function_error is not None:
-            self._reply(request, 502, {"content-type": "application/json"}, b'{"Message":"Internal Server Error"}',
-                        [], result.request_id)  # fmt: skip
+        except RequestTooLargeError as e:
+            self._reply(request, 413, json_type, json.dumps({"Message": str(e)}).encode(), [])
             return
-        status, out_headers, out_body, cookies = _response(result)
+        except PylambdaError:  # the Invoker closed, or the function went away
+            self._reply(request, 500, json_type, b'{"Message":"Internal Server Error"}', [])
+            return
+        try:
+            if result.function_error is not None:
+                raise ValueError(result.function_error)
+            status, out_headers, out_body, cookies = _response(result)
+        except (TypeError, ValueError, binascii.Error):  # failed, or a response Lambda cannot map
+            self._reply(request, 502, json_type, b'{"Message":"Internal Server Error"}', [], result.request_id)
+            return
         self._reply(request, status, out_headers, out_body, cookies, result.request_id)
 
     @staticmethod
@@ -118,7 +131,7 @@ def _response(result) -> tuple[int, dict, bytes, list]:
     if isinstance(payload, dict) and "statusCode" in payload:
         headers = {str(k).lower(): v for k, v in (payload.get("headers") or {}).items()}
         body = payload.get("body") or ""
-        raw = base64.b64decode(body) if payload.get("isBase64Encoded") else str(body).encode()
+        raw = base64.b64decode(body, validate=True) if payload.get("isBase64Encoded") else str(body).encode()
         return int(payload["statusCode"]), headers, raw, list(payload.get("cookies") or [])
     if isinstance(payload, bytes):
         return 200, {"content-type": "application/octet-stream"}, payload, []
