@@ -874,7 +874,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
 
     def _cold_start(
         self, key: tuple, version: Version, fn: Function, request_id: str, phase: _Phase, lines: PlatformLines
-    ) -> Environment | tuple[str, str, bytes, float]:
+    ) -> Environment | tuple[str, str, bytes, float, int]:
         """Start and init a new environment, with Lambda's init semantics.
 
         A normal cold start inits in the *init phase* (bounded by 10 s; its time
@@ -882,7 +882,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         this version failed, init is retried inside the invocation (*invoke
         phase*, bounded by the function timeout, counted in its Duration).
         Returns the ready environment, or (REPORT status, error type, payload,
-        init ms) when the invoke-phase init failed too.
+        init ms, peak RSS in KiB) when the invoke-phase init failed too.
         """
         cfg = version.config
         phase.cold = True
@@ -911,7 +911,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             phase.inside.append(lines.init_report(init_ms, "invoke", status, etype))
             phase.env_id, phase.stream = env.id, env.stream_name
             self._pool.discard(env, keep_tmp=True)
-            return status, etype, payload, init_ms
+            return status, etype, payload, init_ms, max(out.rss_kib, env.max_rss_kib)
         phase.suppressed_init_ms = out.duration_ms
         phase.inside.append(lines.init_report(out.duration_ms, "invoke", None, None))
         self._pool.set_init_failed(key, False)
@@ -941,10 +941,11 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 phase = _Phase()
                 started = self._cold_start(key, version, fn, request_id, phase, lines)
                 if isinstance(started, tuple):  # the invoke-phase init failed too
-                    status, etype, payload, init_ms = started
+                    status, etype, payload, init_ms, rss_kib = started
                     return self._result(
-                        fn, version, lines, trace, request_id, phase, None, payload, etype, status, init_ms, tail
-                    )
+                        fn, version, lines, trace, request_id, phase, None, payload, etype, status, init_ms, tail,
+                        rss_kib=rss_kib,
+                    )  # fmt: skip
                 env = started
             start = time.monotonic() if phase is None or phase.start is None else phase.start
             suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0

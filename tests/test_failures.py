@@ -220,6 +220,9 @@ def test_init_failure_logs_both_phases(invoker, make_fn):
     assert lines.index(phases[0]) < lines.index(f"START RequestId: {r.request_id} Version: $LATEST")
     assert json.loads(r.raw_payload)["requestId"] == ""
     assert "LAMBDA_WARNING: Unhandled exception." in r.logs
+    # the environment's peak memory, as on any REPORT (it read 0 MB)
+    assert r.max_memory_used_mb > 0
+    assert f"Max Memory Used: {r.max_memory_used_mb} MB\tStatus: error" in r.logs
     later = invoker.invoke(fn)
     assert "Phase: init" not in later.logs
     assert "Phase: invoke\tStatus: error" in later.logs
