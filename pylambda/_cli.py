@@ -26,6 +26,8 @@ def _target(spec: str, handler: str | None) -> tuple[str, str]:
         return str(path.parent), f"{path.stem}.{handler or 'handler'}"
     if path.suffix == ".zip" and path.is_file():
         return str(path), handler or "lambda_function.lambda_handler"
+    if path.is_file():  # README.md would otherwise read as module README, function md
+        raise SystemExit(f"pylambda: {spec!r} is a file but not a .py or .zip file")
     directory, _, module_fn = spec.rpartition("/")
     if "." in module_fn and (directory == "" or Path(directory).is_dir()):
         return directory or ".", module_fn
@@ -38,7 +40,10 @@ def _event_bytes(value: str | None) -> bytes:
     if value == "-":
         return sys.stdin.buffer.read()
     if value.startswith("@"):
-        return Path(value[1:]).read_bytes()
+        try:
+            return Path(value[1:]).read_bytes()
+        except OSError as e:
+            raise SystemExit(f"pylambda: cannot read the event file {value[1:]!r}: {e.strerror}") from None
     return value.encode()
 
 
@@ -75,10 +80,16 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 def _load_definition(path: Path) -> dict:
-    text = path.read_text()
+    """The definition file's contents, or a one-line exit naming what is wrong with it."""
+    if path.suffix not in (".json", ".toml", ".yaml", ".yml"):
+        raise SystemExit(f"pylambda: {path} must end in .json, .toml, .yaml or .yml")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SystemExit(f"pylambda: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     if path.suffix == ".json":
-        return json.loads(text)
-    if path.suffix == ".toml":
+        parse, errors = json.loads, (ValueError,)
+    elif path.suffix == ".toml":
         try:
             import tomllib
         except ImportError:  # Python 3.10
@@ -86,14 +97,20 @@ def _load_definition(path: Path) -> dict:
                 import tomli as tomllib  # type: ignore[no-redef]
             except ImportError:
                 raise SystemExit("pylambda: TOML needs Python 3.11+ or 'pip install tomli'") from None
-        return tomllib.loads(text)
-    if path.suffix in (".yaml", ".yml"):
+        parse, errors = tomllib.loads, (tomllib.TOMLDecodeError,)
+    else:
         try:
             import yaml
         except ImportError:
             raise SystemExit("pylambda: YAML needs PyYAML: pip install 'pylambda[yaml]'") from None
-        return yaml.safe_load(text)
-    raise SystemExit(f"pylambda: {path} must end in .json, .toml, .yaml or .yml")
+        parse, errors = yaml.safe_load, (yaml.YAMLError,)
+    try:
+        spec = parse(text)
+    except errors as e:
+        raise SystemExit(f"pylambda: {path} is not valid {path.suffix[1:].upper()}: {e}") from None
+    if not isinstance(spec, dict):
+        raise SystemExit(f"pylambda: {path} must hold a table/object with [functions], got {type(spec).__name__}")
+    return spec
 
 
 _FUNCTION_KEYS = {

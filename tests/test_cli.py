@@ -98,15 +98,37 @@ def test_run_a_toml_definition():
         ('{"functions": {}}', ".json", "defines no [functions]"),
         ('{"functions": {"f": {"handler": "a.b", "colour": 1}}}', ".json", "unknown keys"),
         ("x = 1", ".ini", "must end in"),
+        ('{"functions": ', ".json", "is not valid JSON"),
+        ("functions = [", ".toml", "is not valid TOML"),
+        ("[1, 2]", ".json", "must hold a table/object"),
+        (None, ".toml", "cannot read"),
     ],
 )
 def test_run_reports_bad_definitions(tmp_path, content, suffix, message):
-    """A bad definition file exits non-zero naming the problem."""
+    """A bad definition file exits non-zero naming the problem, without a traceback."""
     path = tmp_path / f"def{suffix}"
-    path.write_text(content)
+    if content is not None:
+        path.write_text(content)
     out = run("run", str(path))
     assert out.returncode != 0
     assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("examples/hello", "--event", "@/no/such/event.json"), "cannot read the event file"),
+        (("README.md",), "is a file but not a .py or .zip file"),
+        (("examples/hello", "--env", "NOEQUALS"), "--env takes KEY=VALUE"),
+    ],
+)
+def test_invoke_reports_bad_arguments(args, message):
+    """A bad argument exits non-zero with one line naming it, without a traceback."""
+    out = run("invoke", *args)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_run_a_yaml_definition(tmp_path):
