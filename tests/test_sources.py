@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pylambda import Function, InvalidParameterValueError, ManualClock, Queue, events
+from pylambda import Bucket, Function, InvalidParameterValueError, ManualClock, Queue, Stream, events
 from pylambda._sources.filters import compile_filter_criteria
 
 # -- event shapes ---------------------------------------------------------------------------
@@ -331,3 +331,19 @@ def test_the_event_pipeline_example_runs():
     assert "jobs left in the queue: [] dead letters: ['bad-job']" in out.stdout
     assert "audit: [['INSERT', 'o1'], ['MODIFY', 'o1'], ['REMOVE', 'o1']]" in out.stdout
     assert "reports: ['2027-01-16T02:00:00Z']" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("put", "message"),
+    [
+        (lambda: Queue("q").send({1, 2}), "a message body must be str or a JSON value"),
+        (lambda: Queue("q").send(b"raw"), "not bytes"),
+        (lambda: Stream("s").put({"a": 1}, "k"), "a stream record's data must be bytes or str, got dict"),
+        (lambda: Stream("s").put(5, "k"), "got int"),  # bytes(5) would be five NUL bytes
+        (lambda: Bucket("bkt").put("key", 7), "an object's data must be bytes or str, got int"),
+    ],
+)
+def test_sources_refuse_data_they_cannot_hold(put, message):
+    """Wrong data types raise InvalidParameterValueError naming the problem (not a TypeError from inside)."""
+    with pytest.raises(InvalidParameterValueError, match=message):
+        put()

@@ -19,6 +19,7 @@ from typing import Any
 
 from .._clock import RealClock
 from .._errors import InvalidParameterValueError
+from . import data_bytes
 
 __all__ = ["Bucket", "matches_notification"]
 
@@ -57,7 +58,7 @@ class Bucket:
 
     def put(self, key: str, data: bytes | str) -> str:
         """Store an object; notify ``ObjectCreated:Put``; return its ETag."""
-        body = data.encode() if isinstance(data, str) else bytes(data)
+        body = data_bytes(data, "an object's data")
         etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
         with self._lock:
             if self.directory is not None:

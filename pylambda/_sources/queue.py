@@ -100,7 +100,15 @@ class Queue:
         delay_seconds: float = 0.0,
     ) -> str:
         """Send a message (a non-str body is JSON-encoded); return its message id."""
-        text = body if isinstance(body, str) else json.dumps(body)
+        if isinstance(body, str):
+            text = body
+        elif isinstance(body, (bytes, bytearray, memoryview)):  # SQS bodies are text
+            raise InvalidParameterValueError("a message body must be str or a JSON value, not bytes: decode it")
+        else:
+            try:
+                text = json.dumps(body)
+            except (TypeError, ValueError, RecursionError) as e:
+                raise InvalidParameterValueError(f"a message body must be str or a JSON value: {e}") from None
         if self.fifo and group_id is None:
             raise InvalidParameterValueError("FIFO queues need group_id (MessageGroupId)")
         if not self.fifo and group_id is not None:

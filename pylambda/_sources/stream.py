@@ -21,6 +21,7 @@ import attrs
 
 from .._clock import RealClock
 from .._errors import InvalidParameterValueError
+from . import data_bytes
 
 __all__ = ["Stream", "StreamRecord", "Table", "to_dynamodb_json"]
 
@@ -101,7 +102,7 @@ class Stream:
         """Add a record; return (shard id, sequence number)."""
         if not 1 <= len(partition_key) <= 256:
             raise InvalidParameterValueError("partition_key must be 1..256 characters")
-        raw = data.encode() if isinstance(data, str) else bytes(data)
+        raw = data_bytes(data, "a stream record's data")
         shard = self.shard_for(partition_key)
         record = self._shards.append(shard, partition_key, raw)
         return shard, str(record.sequence_number)
