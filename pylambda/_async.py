@@ -466,8 +466,13 @@ class AsyncInvocation:
         callable taking the record.  A function cannot be its own destination.
         """
         _version, _arn, fn = self.resolve(target)
-        for destination in (on_success, on_failure):
+        for name, destination in (("on_success", on_success), ("on_failure", on_failure)):
             is_function = isinstance(destination, (Function, Version, Alias, str))
+            if destination is not None and not is_function and not callable(destination):
+                raise InvalidParameterValueError(
+                    f"{name} must be a function (Function, Version, Alias, name or ARN) or a callable taking the"
+                    f" record, got {type(destination).__name__}"
+                )
             if is_function and self._destination_name(destination) == fn.name:
                 raise InvalidParameterValueError("You can't specify the function as a destination for itself.")
         config = EventInvokeConfig(

@@ -170,10 +170,13 @@ def test_a_function_cannot_be_its_own_destination(vinvoker):
         ({"maximum_retry_attempts": -1}, "0 to 2"),
         ({"maximum_event_age_in_seconds": 59}, "60 to 21600"),
         ({"maximum_event_age_in_seconds": 21601}, "60 to 21600"),
+        # accepted before, and only failed (logged) when an event was delivered
+        ({"on_success": 42}, "on_success must be a function .* or a callable"),
+        ({"on_failure": {"arn": "x"}}, "on_failure must be a function .* or a callable"),
     ],
 )
 def test_event_invoke_config_ranges(vinvoker, kwargs, match):
-    """Retry attempts 0..2 and event age 60..21600 are enforced."""
+    """Retry attempts 0..2, event age 60..21600 and the destinations' kinds are enforced."""
     with pytest.raises(InvalidParameterValueError, match=match):
         vinvoker.put_function_event_invoke_config(Function("cfg", ok), **kwargs)
 
