@@ -55,6 +55,8 @@ class ProvisionedConcurrency:
                 "reservedConcurrentExecution for function"
             )
         key = self._key(version)
+        if fn.reserved_concurrency is None:
+            self._check_unreserved_room(key, n)
         self._provisioned_configs[key] = n
         have = len(self._pool.provisioned(key))
         for env in self._pool.take_idle_provisioned(key, max(0, have - n)):
@@ -63,6 +65,27 @@ class ProvisionedConcurrency:
         return self.get_provisioned_concurrency_config(target) | (
             {"Status": "FAILED", "StatusReason": failures[0]} if failures else {}
         )
+
+    def _check_unreserved_room(self, key: tuple, n: int) -> None:
+        """Refuse ``n`` provisioned environments for a function without a reservation if the
+        account's unreserved concurrency cannot hold them with every other such config.
+
+        Lambda also keeps a minimum unreserved (100 on a default account); that
+        rule is not emulated, for reservations either.
+        """
+        functions = self._functions
+        carved = sum(f.reserved_concurrency or 0 for f in functions.values())
+        elsewhere = sum(
+            count for other, count in self._provisioned_configs.items()
+            if other != key and other[0] in functions and functions[other[0]].reserved_concurrency is None
+        )  # fmt: skip
+        room = self._concurrency_limit - carved - elsewhere
+        if n > room:
+            raise InvalidParameterValueError(
+                f"Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution"
+                f" below zero: {n} requested, {room} left of concurrency_limit {self._concurrency_limit}"
+                f" ({carved} reserved, {elsewhere} provisioned elsewhere)"
+            )
 
     def get_provisioned_concurrency_config(self, target: Any) -> dict:
         """The provisioned-concurrency config of a version or alias, as Lambda reports it."""

@@ -130,3 +130,18 @@ def test_alias_arn_means_the_primary_version(invoker):
     for _ in range(6):
         invoker.put_provisioned_concurrency_config(f"{fn.arn}:live", 1)
     assert {e.key[1] for e in invoker.environments()} == {"1"}
+
+
+def test_provisioned_beyond_the_unreserved_pool_is_refused():
+    """Provisioned environments of unreserved functions come out of the account's unreserved concurrency."""
+    with Invoker(concurrency_limit=5) as inv:
+        a, b = Function("pc_a", handler), Function("pc_b", handler, reserved_concurrency=1)
+        c = Function("pc_c", handler)
+        inv.register(a, b, c)
+        inv.put_provisioned_concurrency_config(a.publish_version(), 2)
+        c1 = c.publish_version()
+        with pytest.raises(InvalidParameterValueError, match="2 left of concurrency_limit 5"):
+            inv.put_provisioned_concurrency_config(c1, 3)  # 5 - 1 reserved - 2 provisioned = 2
+        assert len(inv.environments()) == 2  # nothing was started for the refused config
+        inv.put_provisioned_concurrency_config(c1, 2)
+        assert inv.get_provisioned_concurrency_config(c1)["RequestedProvisionedConcurrentExecutions"] == 2
