@@ -376,16 +376,12 @@ def parse_invoke(body: bytes, start: int, decode):
     return deadline_ms, flags, request_id, arn, trace, client_context, cognito, end + n_cog
 
 
-def _unmarshal(event_bytes: bytes, decode):
-    """The event, as RIC's ``json.loads`` of the request bytes gives it.
+def _unmarshal(event_bytes: bytes):
+    """The event, as RIC's ``json.loads`` of the request bytes gives it, when it is not UTF-8 JSON text.
 
-    The fast path decodes UTF-8 text; ``json.loads`` also accepts a BOM and
-    UTF-16/32, and says why anything else is not JSON.
+    ``json.loads`` also accepts a BOM and UTF-16/32, and says why anything
+    else is not JSON.
     """
-    try:
-        return decode(event_bytes.decode())
-    except ValueError:
-        pass
     try:
         return json.loads(event_bytes)
     except ValueError as e:
@@ -402,7 +398,7 @@ def run_handler(handler, event_bytes: bytes, ctx, request_id: str, encode, decod
         try:
             event = decode(event_bytes.decode())
         except ValueError:  # not UTF-8 JSON text: the slow path decides
-            event = _unmarshal(event_bytes, decode)
+            event = _unmarshal(event_bytes)
         result = handler(event, ctx)
         if result is None:  # the most common result: no encoder call
             return STATUS_JSON, b"null", b""
