@@ -16,7 +16,6 @@ function URL's own wording is unverified).  Every request gets an answer.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,13 +85,16 @@ class HttpEndpoint:
         except PylambdaError:  # the Invoker closed, or the function went away
             self._reply(request, 500, json_type, b'{"Message":"Internal Server Error"}', [])
             return
-        try:
-            if result.function_error is not None:
-                raise ValueError(result.function_error)
-            status, out_headers, out_body, cookies = _response(result)
-        except (TypeError, ValueError, binascii.Error):  # failed, or a response Lambda cannot map
+        mapped = None
+        if result.function_error is None:
+            try:
+                mapped = _response(result)
+            except (TypeError, ValueError):  # a response Lambda cannot map (binascii.Error is a ValueError)
+                pass
+        if mapped is None:
             self._reply(request, 502, json_type, b'{"Message":"Internal Server Error"}', [], result.request_id)
             return
+        status, out_headers, out_body, cookies = mapped
         self._reply(request, status, out_headers, out_body, cookies, result.request_id)
 
     @staticmethod
