@@ -84,6 +84,7 @@ from ._provisioned import ProvisionedConcurrency
 from ._result import InvocationResult, blank_result, result_template
 from ._runtime.marshal import encoder
 from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
+from ._sources import data_bytes
 from ._version import LATEST, Version, function_arn
 
 if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
@@ -477,12 +478,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if payload is not None:
             if event is not None:
                 raise InvalidParameterValueError("pass event or payload, not both")
-            if isinstance(payload, str):
-                body = payload.encode()
-            elif isinstance(payload, (bytes, bytearray, memoryview)):
-                body = bytes(payload)
-            else:  # bytes(123) would be 123 zero bytes
-                raise InvalidParameterValueError(f"payload must be bytes or str, got {type(payload).__name__}")
+            body = data_bytes(payload, "payload")
             if not body.strip():
                 body = b"{}"
             elif len(body) <= MAX_REQUEST_BYTES:

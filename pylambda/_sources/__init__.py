@@ -10,6 +10,8 @@ from .._errors import InvalidParameterValueError
 def data_bytes(data: Any, what: str) -> bytes:
     """``data`` (bytes-like or str, UTF-8) as bytes, or an error naming ``what`` was given instead.
 
+    For the sources' records and objects, and for ``invoke(payload=...)``.
+
     ``bytes(data)`` alone would turn an int into that many NUL bytes and a
     dict into a TypeError from deep inside.
     """
