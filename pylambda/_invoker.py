@@ -753,9 +753,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 raise TooManyRequestsError("ReservedFunctionConcurrentInvocationLimitExceeded")
         else:
             if self._carved_epoch != Function.reserved_epoch:  # some reservation changed
-                self._carved_epoch = Function.reserved_epoch
-                carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
-                self._unreserved_limit = self._concurrency_limit - carved
+                self._recarve()
             if self._unreserved_inflight >= self._unreserved_limit:
                 raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
             self._unreserved_inflight += 1
@@ -764,6 +762,13 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if total > 1:
             self._concurrent_until = time.time() + SPIN_QUIET_S
         return total
+
+    def _recarve(self) -> int:
+        """The account limit less every reservation, recomputed now (lock held); cached for ``_count_in``."""
+        self._carved_epoch = Function.reserved_epoch
+        carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
+        self._unreserved_limit = self._concurrency_limit - carved
+        return self._unreserved_limit
 
     def _release(self, fn: Function) -> None:
         with self._lock:

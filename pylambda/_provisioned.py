@@ -74,12 +74,14 @@ class ProvisionedConcurrency:
         rule is not emulated, for reservations either.
         """
         functions = self._functions
-        carved = sum(f.reserved_concurrency or 0 for f in functions.values())
-        elsewhere = sum(
-            count for other, count in self._provisioned_configs.items()
-            if other != key and other[0] in functions and functions[other[0]].reserved_concurrency is None
-        )  # fmt: skip
-        room = self._concurrency_limit - carved - elsewhere
+        with self._lock:  # registrations change the functions under it
+            unreserved = self._recarve()
+            elsewhere = sum(
+                count for other, count in self._provisioned_configs.items()
+                if other != key and other[0] in functions and functions[other[0]].reserved_concurrency is None
+            )  # fmt: skip
+        carved = self._concurrency_limit - unreserved
+        room = unreserved - elsewhere
         if n > room:
             raise InvalidParameterValueError(
                 f"Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution"
