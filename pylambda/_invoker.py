@@ -55,6 +55,7 @@ from ._alias import Alias, not_found
 from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
 from ._billing import Bill, make_bill, max_memory_used_mb, report_durations
 from ._clock import Clock, RealClock
+from ._environment import held
 from ._environment.cpus import usable_cpus
 from ._environment.pool import EnvironmentPool
 from ._environment.process import Environment, Outcome, describe_exit
@@ -552,9 +553,9 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         finally:
             lock.release()
         try:
-            spin_s, flags = self._spin(concurrency, started)
+            spin_s, flags, hold = self._spin(concurrency, started)
             if env is None:
-                result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags)
+                result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags, hold)
             else:
                 timeout_s = route.timeout_s
                 start = time.monotonic()
@@ -563,7 +564,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                                len(trace), 0, 0)
                     + f"{request_id}{route.arn}{trace}".encode()
                 )  # fmt: skip
-                if env.send(head, body):
+                if env.send(head, body, hold):
                     # While the handler runs: the result's known fields, the next ids.
                     result, state = blank_result(route.template)
                     state["request_id"] = request_id
@@ -572,7 +573,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                     if not self._spare_ids:
                         self._spare_ids.append(new_id_parts())
                     keep = self._keeps(env, fn)
-                    out = env.receive(start + timeout_s, spin_s)
+                    out = env.receive(start + timeout_s, spin_s, hold)
                 else:
                     keep, out = False, _GONE
                 if out.kind == "result" and keep:
@@ -607,7 +608,9 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 elif out.kind == "gone":  # killed while idle: nothing ran
                     self._pool.discard(env, keep_tmp=True)
                     self._replace_if_provisioned(env, route.key, version, fn)
-                    result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags)
+                    result = self._execute(
+                        fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags, hold
+                    )
                 else:
                     result = self._conclude(out, env, None, start, route.key, fn, version, route.lines, request_id,
                                             trace, False)  # fmt: skip
@@ -640,8 +643,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             self._recorder.throttled(fn.name, qualifier_of(invoked_arn), e.reason, started)
             raise
         try:
-            spin_s, flags = self._spin(concurrency, started)
-            result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s, flags)
+            spin_s, flags, hold = self._spin(concurrency, started)
+            result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s, flags, hold)
         finally:
             self._release(fn)
         return self._recorded(started, invoked_arn, concurrency, result, version, trace)
@@ -725,8 +728,8 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         with self._lock:
             return self._count_in(fn)
 
-    def _spin(self, concurrency: int, now: float) -> tuple[float, int]:
-        """(how long the caller spins, the INVOKE flags) with ``concurrency`` invocations in flight.
+    def _spin(self, concurrency: int, now: float) -> tuple[float, int, bool]:
+        """(how long the caller spins, the INVOKE flags, whether its pipe I/O holds the GIL).
 
         The caller spins only when sequential: alone now and not concurrent
         lately (between two concurrent calls a thread is briefly alone, and
@@ -734,14 +737,16 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         spins for the next request while invocations do not outnumber the
         cores: its spin yields its CPU to anything runnable there, so it
         costs only idle time, and it spares the wakeup of a halted CPU,
-        which is most of a warm invocation on a VM.
+        which is most of a warm invocation on a VM.  While concurrent, the
+        caller writes and reads its environment's pipes without releasing
+        the GIL (see ``_environment.held``).
         """
+        concurrent = concurrency > 1 or now < self._concurrent_until
+        hold = concurrent and held.bind()
         if not self._spin_s or _CORES < 2:
-            return 0.0, 0
+            return 0.0, 0, hold
         flags = FLAG_SPIN if concurrency <= _CORES else 0
-        if concurrency == 1 and now >= self._concurrent_until:
-            return self._spin_s, flags
-        return 0.0, flags
+        return (0.0 if concurrent else self._spin_s), flags, hold
 
     def _count_in(self, fn: Function) -> int:
         """``_acquire`` for a caller that holds the lock."""
@@ -930,6 +935,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         tail: bool,
         spin_s: float,
         flags: int,
+        hold: bool,
     ) -> InvocationResult:
         cfg = version.config
         timeout_s = cfg.timeout
@@ -965,7 +971,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 + trace_bytes
                 + cc
             )
-            out = env.invoke(head, body, start + timeout_s, spin_s)
+            out = env.invoke(head, body, start + timeout_s, spin_s, hold)
             if out.kind != "gone":
                 break
             self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another

@@ -179,9 +179,11 @@ def test_spin_policy(monkeypatch, cores, spin_us, concurrency, caller_spins, env
     monkeypatch.setattr(engine, "_CORES", cores)
     with Invoker(spin_us=spin_us) as inv:
         now = time.time()
-        spin_s, flags = inv._spin(concurrency, now)
+        spin_s, flags, hold = inv._spin(concurrency, now)
         assert (spin_s > 0, bool(flags & FLAG_SPIN)) == (caller_spins, environment_spins)
+        assert hold == (concurrency > 1)  # pipe I/O keeps the GIL only when other callers want it
         inv._concurrent_until = now + engine.SPIN_QUIET_S  # concurrency was seen just now
-        spin_s, flags = inv._spin(concurrency, now)
+        spin_s, flags, hold = inv._spin(concurrency, now)
         assert spin_s == 0  # a briefly lone caller between concurrent calls does not spin
         assert bool(flags & FLAG_SPIN) == environment_spins
+        assert hold

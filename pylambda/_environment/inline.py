@@ -153,19 +153,19 @@ class InlineEnvironment:
         finally:
             sys.modules[modname] = saved
 
-    def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0) -> Outcome:
-        """Run one invocation in this thread; a late handler is reported as timed out."""
+    def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0, hold: bool = False) -> Outcome:
+        """Run one invocation in this thread; a late handler is reported as timed out (no pipes: ``hold`` is moot)."""
         self.send(head, body)
         return self.receive(deadline, spin_s)
 
-    def send(self, head: bytes, body: bytes) -> bool:
+    def send(self, head: bytes, body: bytes, hold: bool = False) -> bool:
         """Take the request (it runs in ``receive``, in the calling thread)."""
         self.state = "BUSY"
         self.invocations += 1
         self._request = (head, body)
         return True
 
-    def receive(self, deadline: float, spin_s: float = 0.0) -> Outcome:
+    def receive(self, deadline: float, spin_s: float = 0.0, hold: bool = False) -> Outcome:
         """Run the request ``send`` took; a late handler is reported as timed out."""
         head, body = self._request
         self._request = None

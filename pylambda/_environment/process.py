@@ -35,6 +35,7 @@ from .._runtime.protocol import (
     read_exact,
     write_all,
 )
+from . import held
 from .zygote import Zygote
 
 __all__ = ["Environment", "Outcome", "describe_exit"]
@@ -126,6 +127,7 @@ class Environment:
     """One worker process acting as a Lambda execution environment."""
 
     __slots__ = (
+        "_held_buf",
         "_log_r",
         "_poll",
         "_reap_lock",
@@ -181,6 +183,7 @@ class Environment:
         self.memory_limit_kib = memory_mb * 1024
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
+        self._held_buf = None
         self._reap_lock = threading.Lock()
         # The status pipe too: it reports the exit even when something the
         # handler started still holds the response pipe open.
@@ -206,29 +209,35 @@ class Environment:
                 self.reap()
         return outcome
 
-    def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0) -> Outcome:
+    def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0, hold: bool = False) -> Outcome:
         """Send one INVOKE frame (``head`` + ``body``) and wait until ``deadline`` (monotonic).
 
         Returns an outcome of kind ``"gone"`` when the process was already dead
         before anything was sent (killed while idle): nothing ran, and the
         caller may retry on another environment.
         """
-        if not self.send(head, body):
+        if not self.send(head, body, hold):
             return Outcome("gone")
-        return self.receive(deadline, spin_s)
+        return self.receive(deadline, spin_s, hold)
 
-    def send(self, head: bytes, body: bytes) -> bool:
+    def send(self, head: bytes, body: bytes, hold: bool = False) -> bool:
         """Send one INVOKE frame; False if the process was dead before anything was sent.
 
         Only the first write can tell: a request pipe with no reader fails it
         with EPIPE.  Split from ``receive`` so that the caller can do its own
-        work while the environment runs the handler.
+        work while the environment runs the handler.  With ``hold`` (another
+        caller thread is running; see ``held``), a small frame is written
+        without releasing the GIL.
         """
         self.state = "BUSY"
         self.invocations += 1
         data = HEADER.pack(len(head) + len(body), INVOKE) + head + body
         try:
-            sent = os.write(self._req_w, data)
+            sent = -1
+            if hold and len(data) <= held.MAX_WRITE:
+                sent = held.write(self._req_w, data, len(data))
+            if sent < 0:  # not held, or the held write failed: os.write says how
+                sent = os.write(self._req_w, data)
         except BrokenPipeError:
             self.reap()
             return False
@@ -239,14 +248,15 @@ class Environment:
                 pass  # it died: receive() sees EOF and reports the exit
         return True
 
-    def receive(self, deadline: float, spin_s: float = 0.0) -> Outcome:
+    def receive(self, deadline: float, spin_s: float = 0.0, hold: bool = False) -> Outcome:
         """Wait for the reply to the frame ``send`` sent, a death or the deadline (monotonic).
 
         With ``spin_s``, poll without blocking for that long first: a reply
         that comes within it is picked up without the thread going to sleep
         and being woken again, which on a VM costs more than the reply itself.
         The common case (the reply alone, no log output) is parsed here
-        directly; anything else goes through ``_wait``.
+        directly; anything else goes through ``_wait``.  With ``hold``, that
+        reply's first bytes are read without releasing the GIL (see ``held``).
         """
         poll = self._poll
         if spin_s:
@@ -260,7 +270,15 @@ class Environment:
             remaining = deadline - time.monotonic()
             events = poll(max(1, int(min(remaining, MEMORY_SAMPLE_S) * 1000) + 1)) if remaining > 0 else []
         if len(events) == 1 and events[0][0] == self._resp_r:
-            chunk = os.read(self._resp_r, 1 << 16)
+            if hold:
+                buf = self._held_buf
+                if buf is None:
+                    buf = self._held_buf = held.buffer()
+                n = held.read(self._resp_r, buf, held.READ_SIZE)
+                # A failed read (-1) is retried as os.read, which raises or answers.
+                chunk = buf[:n] if n >= 0 else os.read(self._resp_r, 1 << 16)
+            else:
+                chunk = os.read(self._resp_r, 1 << 16)
             if not chunk:
                 return self._died(b"")
             outcome = self._reply(chunk, None)
