@@ -66,10 +66,7 @@ class Lock:
         """Whether some thread holds it."""
         return self._lock.locked()
 
-    def __enter__(self) -> bool:
-        if not self.try_acquire():
-            self.acquire_contended()
-        return True
+    __enter__ = acquire
 
     def __exit__(self, *exc: object) -> None:
         self.release()

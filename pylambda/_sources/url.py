@@ -74,6 +74,7 @@ class HttpEndpoint:
             source_ip=request.client_address[0], domain=f"{request.headers.get('host', 'localhost')}",
         )  # fmt: skip
         json_type = {"content-type": "application/json"}
+        internal_error = b'{"Message":"Internal Server Error"}'
         try:
             result = self._invoker.invoke(self._target, event)
         except TooManyRequestsError:
@@ -83,7 +84,7 @@ class HttpEndpoint:
             self._reply(request, 413, json_type, json.dumps({"Message": str(e)}).encode(), [])
             return
         except PylambdaError:  # the Invoker closed, or the function went away
-            self._reply(request, 500, json_type, b'{"Message":"Internal Server Error"}', [])
+            self._reply(request, 500, json_type, internal_error, [])
             return
         mapped = None
         if result.function_error is None:
@@ -92,7 +93,7 @@ class HttpEndpoint:
             except (TypeError, ValueError):  # a response Lambda cannot map (binascii.Error is a ValueError)
                 pass
         if mapped is None:
-            self._reply(request, 502, json_type, b'{"Message":"Internal Server Error"}', [], result.request_id)
+            self._reply(request, 502, json_type, internal_error, [], result.request_id)
             return
         status, out_headers, out_body, cookies = mapped
         self._reply(request, status, out_headers, out_body, cookies, result.request_id)
