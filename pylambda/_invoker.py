@@ -33,60 +33,49 @@ What happens when:
 - the Invoker closes: queued async events are discarded (with outcomes),
   idle environments get EOF, busy ones SIGKILL, the zygote exits.
 
-Provisioned concurrency (``_provisioned``) and the asynchronous API
-(``_async``) are mixins of ``Invoker``; the environment's init message is
-built by ``_environment.spec``.
+This module is the front door and the warm route.  The rest of ``Invoker``
+is mixed in, a concept per module: counting invocations in and out and the
+spin policy (``_admission``), the registry of functions and the resolution
+of targets (``_registry``), the general path (``_execution``: ``_run``'s
+``_execute``, cold starts, outcomes to results), the event-source API
+(``_triggers``), the asynchronous API (``_async``) and provisioned
+concurrency (``_provisioned``).  A request's body and client context are
+checked by ``_request``; the environment's init message is built by
+``_environment.spec``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import shutil
-import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._alias import Alias, not_found
+from ._admission import Admission
 from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
 from ._billing import Bill, make_bill, max_memory_used_mb, report_durations
 from ._clock import Clock, RealClock
-from ._environment import held
-from ._environment.cpus import usable_cpus
 from ._environment.pool import EnvironmentPool
-from ._environment.process import Environment, Outcome, describe_exit
-from ._environment.spec import build_init_spec
+from ._environment.process import Environment, Outcome
 from ._environment.zygote import Zygote
-from ._errors import (
-    InvalidParameterValueError,
-    InvalidRequestContentError,
-    InvokerClosedError,
-    RequestTooLargeError,
-    TooManyRequestsError,
-)
+from ._errors import InvalidParameterValueError, TooManyRequestsError
+from ._execution import Execution, pack_head
 from ._function import Function
 from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, qualifier_of
 from ._ids import new_id_parts, new_ids, trace_root
 from ._lock import Lock
-from ._logs import (
-    LogGroup,
-    PlatformLines,
-    log_text,
-    stream_name,
-    timeout_line,
-)
+from ._logs import LogGroup, PlatformLines, echo_function, log_text
 from ._map import MapResult, run_map
 from ._metrics import FunctionMetrics
 from ._provisioned import ProvisionedConcurrency
+from ._registry import Registry
+from ._request import client_context_bytes, event_body, payload_body
 from ._result import InvocationResult, blank_result, result_template
-from ._runtime.marshal import encoder
-from ._runtime.protocol import FLAG_SPIN, INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
-from ._sources import data_bytes
-from ._version import LATEST, Version, function_arn
+from ._runtime.protocol import STATUS_BYTES, STATUS_ERROR
+from ._triggers import EventSources
+from ._version import LATEST, Version
 
 if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
     from ._sources.mapping import Trigger
@@ -94,99 +83,12 @@ if TYPE_CHECKING:  # event sources load on first use: they are half of the packa
 
 __all__ = ["Invoker"]
 
-# Lambda's limits (reference §3.6, §7.1).
-MAX_REQUEST_BYTES = 6_291_456
-MAX_CLIENT_CONTEXT_BYTES = 3_583
-INIT_PHASE_TIMEOUT_S = 10.0
 # Idle environments are ended after this many seconds.  Lambda keeps them
 # 5-15 minutes (unpublished); shorter frees memory sooner, longer keeps more
 # invocations warm.
 DEFAULT_IDLE_TTL_S = 300.0
-_encode_event = encoder(allow_nan=False)
-_pack_head = INVOKE_HEAD.pack
 # Default spin before blocking, in microseconds (see Invoker(spin_us=...)).
 DEFAULT_SPIN_US = 100
-# After two invocations overlapped, no spinning for this long.  Longer keeps a
-# bursty concurrent workload from spinning; shorter returns to low latency
-# sooner when a caller goes back to sequential calls.
-SPIN_QUIET_S = 0.05
-
-
-def _check_size(body: bytes) -> None:
-    if len(body) > MAX_REQUEST_BYTES:
-        raise RequestTooLargeError(
-            f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
-        )
-
-
-def _event_body(event: Any) -> bytes:
-    """The request body for an ``event`` (a JSON-serialisable value), within Lambda's size limit."""
-    if event is None:
-        return b"{}"
-    try:
-        body = _encode_event(event).encode()
-    except (TypeError, ValueError, RecursionError) as e:
-        raise InvalidRequestContentError(f"Could not serialize the event to JSON: {e}") from e
-    _check_size(body)
-    return body
-
-
-# How often a $LATEST code directory is checked for edits.  Shorter notices
-# edits sooner; each check walks the tree.
-WATCH_INTERVAL_S = 0.2
-
-
-def _tree_fingerprint(root: str) -> int:
-    """A hash of every file's path, mtime and size under ``root`` (bytecode caches aside)."""
-    entries = []
-    stack = [root]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as it:
-                for entry in it:
-                    if entry.is_dir(follow_symlinks=False):
-                        if entry.name != "__pycache__":
-                            stack.append(entry.path)
-                    else:
-                        st = entry.stat()
-                        entries.append((entry.path, st.st_mtime_ns, st.st_size))
-        except OSError:
-            continue
-    return hash(frozenset(entries))
-
-
-def _echo_function(echo: bool | Any):
-    """Where echoed logs go: None, stderr, a Logger or a callable."""
-    if echo is False or echo is None:
-        return None
-    if echo is True:
-        return sys.stderr.write
-    if hasattr(echo, "info") and hasattr(echo, "isEnabledFor"):
-        return lambda text: echo.info("%s", text.rstrip("\n"))
-    if callable(echo):
-        return echo
-    raise InvalidParameterValueError(f"echo_logs must be a bool, a logging.Logger or a callable, got {echo!r}")
-
-
-def _platform_error(error_type: str, message: str) -> bytes:
-    """A platform-generated error body (errorType first, compact, as Lambda's Go code writes it)."""
-    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
-
-
-class _Phase:
-    """Accumulates one invocation's log text and timings (internal)."""
-
-    __slots__ = ("before", "cold", "env_id", "init_ms", "inside", "start", "stream", "suppressed_init_ms")
-
-    def __init__(self) -> None:
-        self.before: list[str] = []  # INIT_START, init output, INIT_REPORT (phase init)
-        self.inside: list[str] = []  # between START and END
-        self.init_ms: float | None = None  # the REPORT's Init Duration (init phase only)
-        self.suppressed_init_ms = 0.0  # an invoke-phase init, counted in Duration
-        self.start: float | None = None  # when an invoke-phase init began (monotonic)
-        self.cold = False
-        self.env_id: str | None = None  # of an environment that failed its init
-        self.stream: str | None = None
 
 
 class _Route:
@@ -217,14 +119,11 @@ class _Route:
 
 
 _GONE = Outcome("gone")
-# CPUs this process can use.  With one, nothing spins: a spinning caller
-# would hold the CPU its environment needs to answer.
-_CORES = usable_cpus()
 # Target types whose $LATEST invocations take the warm route (hashable, cheap to hash).
 _ROUTABLE = (Function, str)
 
 
-class Invoker(AsyncInvocation, ProvisionedConcurrency):
+class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, ProvisionedConcurrency):
     """Runs functions in execution environments; the local Lambda service.
 
     Args:
@@ -310,7 +209,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         if isinstance(history_size, bool) or not isinstance(history_size, int) or history_size < 0:
             raise InvalidParameterValueError(f"history_size must be an integer >= 0, got {history_size!r}")
         self._recorder = Recorder(history_size)
-        self._echo = _echo_function(echo_logs)
+        self._echo = echo_function(echo_logs)
         if isinstance(async_workers, bool) or not isinstance(async_workers, int) or async_workers < 1:
             raise InvalidParameterValueError(f"async_workers must be an integer >= 1, got {async_workers!r}")
         self._clock = clock if clock is not None else RealClock()
@@ -353,83 +252,6 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         self._endpoints: list[HttpEndpoint] = []
         self._state = "OPEN"  # last: a constructor that raised leaves nothing to close
 
-    # -- registry ------------------------------------------------------------------
-    def register(self, *functions: Function) -> Invoker:
-        """Make functions resolvable by name, ``name:qualifier`` and ARN."""
-        self._check_open()
-        for fn in functions:
-            if not isinstance(fn, Function):
-                raise InvalidParameterValueError(f"register() takes Function objects, got {fn!r}")
-            with self._lock:
-                existing = self._functions.get(fn.name)
-                if existing is not None and existing is not fn:
-                    raise InvalidParameterValueError(f"a different function named {fn.name!r} is already registered")
-                self._functions[fn.name] = fn
-        if self._mode == "process":
-            self._zygote.start()
-        return self
-
-    @property
-    def functions(self) -> dict[str, Function]:
-        """Registered functions by name."""
-        with self._lock:
-            return dict(self._functions)
-
-    def _check_open(self) -> None:
-        if self._state != "OPEN":
-            raise InvokerClosedError("Cannot use an Invoker once it has been closed.")
-
-    def _lookup(self, name: str, region: str | None, account: str | None, qualifier: str | None) -> Function:
-        fn = self._functions.get(name)
-        if fn is None or (region and region != fn.region) or (account and account != fn.account_id):
-            raise not_found(region or "us-east-1", account or "123456789012", name, qualifier or LATEST)
-        return fn
-
-    def resolve(self, target: Any) -> tuple[Version, str, Function]:
-        """(version to run, ARN as invoked, function) for any accepted target."""
-        if isinstance(target, Function):
-            if self._functions.get(target.name) is not target:
-                self.register(target)
-            return target.latest, target.arn, target
-        if isinstance(target, Alias):
-            fn = target.function
-            if self._functions.get(fn.name) is not fn:
-                self.register(fn)
-            return target.pick(), target.arn, fn
-        if isinstance(target, Version):
-            fn = target.function
-            if fn is None:
-                raise InvalidParameterValueError(f"{target!r} is not attached to a Function")
-            if self._functions.get(fn.name) is not fn:
-                self.register(fn)
-            return fn.get_version(target), target.arn, fn
-        if not isinstance(target, str):
-            raise InvalidParameterValueError(
-                f"target must be a Function, Version, Alias, name or ARN, got {type(target).__name__}"
-            )
-        region = account = None
-        parts = target.split(":")
-        if target.startswith("arn:"):
-            if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
-                raise InvalidParameterValueError(f"not a Lambda function ARN: {target!r}")
-            region, account, name = parts[3], parts[4], parts[6]
-            qualifier = parts[7] if len(parts) == 8 else None
-        elif len(parts) >= 3 and parts[1] == "function":
-            account, name = parts[0], parts[2]
-            qualifier = parts[3] if len(parts) == 4 else None
-        elif len(parts) <= 2:
-            name = parts[0]
-            qualifier = parts[1] if len(parts) == 2 else None
-        else:
-            raise InvalidParameterValueError(f"cannot parse function name {target!r}")
-        fn = self._lookup(name, region, account, qualifier)
-        if qualifier is None:
-            return fn.latest, fn.arn, fn
-        arn = function_arn(fn.region, fn.account_id, fn.name, qualifier)
-        if qualifier == LATEST or qualifier.isdigit():
-            return fn.get_version(qualifier), arn, fn
-        return fn.get_alias(qualifier).pick(), arn, fn
-
     # -- invoking ------------------------------------------------------------------
     def invoke(
         self,
@@ -468,7 +290,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         ):
             route = self._route_of(target)
             if route is not None:
-                return self._invoke_routed(route, b"{}" if event is None else _event_body(event))
+                return self._invoke_routed(route, b"{}" if event is None else event_body(event))
         self._check_open()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise InvalidParameterValueError(
@@ -476,27 +298,12 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
             )
         version, invoked_arn, fn = self.resolve(target)
         version = self._reload_if_changed(fn, version)
-        if payload is not None:
-            if event is not None:
-                raise InvalidParameterValueError("pass event or payload, not both")
-            body = data_bytes(payload, "payload")
-            if not body.strip():
-                body = b"{}"
-            elif len(body) <= MAX_REQUEST_BYTES:
-                try:
-                    json.loads(body)
-                except ValueError as e:
-                    raise InvalidRequestContentError(
-                        f"Could not parse request body into json: Could not parse payload into json: {e}"
-                    ) from None
-            _check_size(body)
-        else:
-            body = _event_body(event)
+        body = event_body(event) if payload is None else payload_body(payload, event)
         if log_type not in (None, "None", "Tail"):
             raise InvalidParameterValueError(f"log_type must be 'None' or 'Tail', got {log_type!r}")
         if invocation_type != "RequestResponse":
             return self._invoke_async(target, fn, invoked_arn, body, invocation_type == "DryRun")
-        cc = self._client_context_bytes(client_context)
+        cc = client_context_bytes(client_context)
         self._remember_route(target, version, invoked_arn, fn)
         request_id, trace = new_ids()
         return self._run(fn, version, invoked_arn, request_id, trace, trace_header, cc, body, log_type == "Tail")
@@ -560,7 +367,7 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
                 timeout_s = route.timeout_s
                 start = time.monotonic()
                 head = (
-                    _pack_head(int((started + timeout_s) * 1000), flags, 36, route.arn_len,
+                    pack_head(int((started + timeout_s) * 1000), flags, 36, route.arn_len,
                                len(trace), 0, 0)
                     + f"{request_id}{route.arn}{trace}".encode()
                 )  # fmt: skip
@@ -688,472 +495,6 @@ class Invoker(AsyncInvocation, ProvisionedConcurrency):
         """
         self._check_open()
         return run_map(self, target, events, concurrency, invocation_type, progress)
-
-    @staticmethod
-    def _client_context_bytes(client_context: dict | str | None) -> bytes:
-        if client_context is None:
-            return b""
-        if isinstance(client_context, str):  # base64 JSON, as boto3 sends it
-            try:
-                raw = base64.b64decode(client_context, validate=True)
-                value = json.loads(raw)
-            except ValueError as e:
-                raise InvalidRequestContentError(
-                    f"Client context must be a valid Base64-encoded JSON object: {e}"
-                ) from None
-            if not isinstance(value, dict):
-                raise InvalidRequestContentError(
-                    f"Client context must be a valid Base64-encoded JSON object, got a JSON {type(value).__name__}"
-                )
-            encoded_len = len(client_context)
-        else:
-            if not isinstance(client_context, dict):  # the context's fields are read from an object
-                raise InvalidRequestContentError(
-                    f"Client context must be a JSON object (a dict), got {type(client_context).__name__}"
-                )
-            try:
-                raw = json.dumps(client_context).encode()
-            except (TypeError, ValueError) as e:
-                raise InvalidRequestContentError(f"Client context is not JSON: {e}") from None
-            encoded_len = len(base64.b64encode(raw))
-        if encoded_len > MAX_CLIENT_CONTEXT_BYTES:
-            raise InvalidRequestContentError(
-                f"Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes once base64-encoded"
-            )
-        return raw
-
-    # -- concurrency -----------------------------------------------------------------
-    def _acquire(self, fn: Function) -> int:
-        """Count the invocation in, or raise TooManyRequestsError; return how many are in flight."""
-        with self._lock:
-            return self._count_in(fn)
-
-    def _spin(self, concurrency: int, now: float) -> tuple[float, int, bool]:
-        """(how long the caller spins, the INVOKE flags, whether its pipe I/O holds the GIL).
-
-        The caller spins only when sequential: alone now and not concurrent
-        lately (between two concurrent calls a thread is briefly alone, and
-        spinning then holds the GIL the other call needs).  The environment
-        spins for the next request while invocations do not outnumber the
-        cores: its spin yields its CPU to anything runnable there, so it
-        costs only idle time, and it spares the wakeup of a halted CPU,
-        which is most of a warm invocation on a VM.  While concurrent, the
-        caller writes and reads its environment's pipes without releasing
-        the GIL (see ``_environment.held``).
-        """
-        concurrent = concurrency > 1 or now < self._concurrent_until
-        hold = concurrent and held.bind()
-        if not self._spin_s or _CORES < 2:
-            return 0.0, 0, hold
-        flags = FLAG_SPIN if concurrency <= _CORES else 0
-        return (0.0 if concurrent else self._spin_s), flags, hold
-
-    def _count_in(self, fn: Function) -> int:
-        """``_acquire`` for a caller that holds the lock."""
-        name = fn._name  # the attributes behind the properties: two calls fewer per invocation
-        reserved = fn._reserved
-        inflight = self._inflight.get(name, 0)
-        if reserved is not None:
-            if inflight >= reserved:
-                raise TooManyRequestsError("ReservedFunctionConcurrentInvocationLimitExceeded")
-        else:
-            if self._carved_epoch != Function.reserved_epoch:  # some reservation changed
-                self._recarve()
-            if self._unreserved_inflight >= self._unreserved_limit:
-                raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
-            self._unreserved_inflight += 1
-        self._inflight[name] = inflight + 1
-        total = self._total_inflight = self._total_inflight + 1
-        if total > 1:
-            self._concurrent_until = time.time() + SPIN_QUIET_S
-        return total
-
-    def _recarve(self) -> int:
-        """The account limit less every reservation, recomputed now (lock held); cached for ``_count_in``."""
-        self._carved_epoch = Function.reserved_epoch
-        carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
-        self._unreserved_limit = self._concurrency_limit - carved
-        return self._unreserved_limit
-
-    def _release(self, fn: Function) -> None:
-        with self._lock:
-            self._count_out(fn)
-
-    def _count_out(self, fn: Function) -> None:
-        """``_release`` for a caller that holds the lock."""
-        self._inflight[fn._name] -= 1
-        self._total_inflight -= 1
-        if fn._reserved is None:
-            self._unreserved_inflight -= 1
-
-    # -- environments ----------------------------------------------------------------
-    def _reload_if_changed(self, fn: Function, version: Version) -> Version:
-        """Notice edits under a ``$LATEST`` code directory and serve the new code.
-
-        At most every ``WATCH_INTERVAL_S`` per function, the tree's
-        (path, mtime, size) fingerprint is compared with the last one; a
-        change makes a new ``$LATEST`` revision, whose environments start cold
-        with the new code.  Published versions are snapshots and never change.
-        """
-        if not self._watches(version):
-            return version
-        now = time.monotonic()
-        state = self._watch.get(fn.name)
-        if state is not None and state[2] == version.revision and now < state[0]:
-            return version
-        fingerprint = _tree_fingerprint(version.code.path)
-        if state is not None and state[2] == version.revision and fingerprint != state[1]:
-            version = fn.reload_code()
-        self._watch[fn.name] = (now + WATCH_INTERVAL_S, fingerprint, version.revision)
-        return version
-
-    def _watches(self, version: Version) -> bool:
-        """Whether edits to ``version``'s code are served (a ``$LATEST`` code directory, watching on)."""
-        return self._watch_code and version.code.kind == "directory" and version.version == LATEST
-
-    def _key(self, version: Version) -> tuple:
-        key = (version.function_name, version.version, version.revision)
-        if version.version == LATEST and self._latest_revision.get(version.function_name) != version.revision:
-            self._latest_revision[version.function_name] = version.revision
-            self._pool.retire_older(version.function_name, LATEST, version.revision)
-            for cache in (self._init_specs, self._platform_lines):  # an old revision's spec is never used again
-                for old in [k for k in list(cache) if k[:2] == key[:2] and k[2] < version.revision]:
-                    cache.pop(old, None)
-        return key
-
-    def _init_spec(self, key: tuple, version: Version, fn: Function) -> dict:
-        spec = self._init_specs.get(key)
-        if spec is not None:
-            return spec
-        spec = build_init_spec(version, fn, self._workdir, self._inherit)
-        self._init_specs[key] = spec
-        return spec
-
-    def _lines(self, key: tuple, version: Version, fn: Function) -> PlatformLines:
-        lines = self._platform_lines.get(key)
-        if lines is None:
-            cfg = version.config
-            lines = PlatformLines(
-                json_format=cfg.log_format == "JSON",
-                system_level=cfg.system_log_level,
-                function_name=fn.name,
-                version=version.version,
-                arn=fn.arn,
-                runtime=cfg.runtime,
-                region=version.region,
-                memory_mb=cfg.memory_size,
-                tracing=cfg.tracing == "Active",
-            )
-            self._platform_lines[key] = lines
-        return lines
-
-    def _start_env(
-        self, key: tuple, version: Version, fn: Function, timeout_s: float, init_type: str = "on-demand"
-    ) -> tuple[Environment, Outcome]:
-        base = self._init_spec(key, version, fn)
-        env_id = self._pool.new_env_id()
-        stream = stream_name(version.version, function_name=fn.name if version.config.log_group else None)
-        environ = dict(base["environ"])
-        environ["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
-        environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
-        environ["TMPDIR"] = self._pool.tmpdir_for(key, env_id)
-        spec = dict(base, environ=environ)
-        name = f"λ{version.function_name}"[:15]
-        env = self._pool.start(key, env_id, name, spec, version.config.memory_size)
-        return env, env.wait_init(timeout_s)
-
-    @staticmethod
-    def _failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes, str]:
-        """(REPORT status, error type, payload, platform message) for an init or invocation that failed.
-
-        The message is empty when the runtime reported the error itself
-        (``INIT_FAILED``: its own error document is the payload).
-        """
-        if outcome.kind == "result":
-            return "error", outcome.error_type, outcome.payload, ""
-        if outcome.kind == "timeout":
-            message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
-            return "timeout", "Sandbox.Timedout", _platform_error("Sandbox.Timedout", message), message
-        error_type = "Runtime.OutOfMemory" if outcome.kind == "oom" else "Runtime.ExitError"
-        message = f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"
-        return "error", error_type, _platform_error(error_type, message), message
-
-    def _cold_start(
-        self, key: tuple, version: Version, fn: Function, request_id: str, phase: _Phase, lines: PlatformLines
-    ) -> Environment | tuple[str, str, bytes, float, int]:
-        """Start and init a new environment, with Lambda's init semantics.
-
-        A normal cold start inits in the *init phase* (bounded by 10 s; its time
-        is the REPORT's Init Duration).  If that fails, or if the last init of
-        this version failed, init is retried inside the invocation (*invoke
-        phase*, bounded by the function timeout, counted in its Duration).
-        Returns the ready environment, or (REPORT status, error type, payload,
-        init ms, peak RSS in KiB) when the invoke-phase init failed too.
-        """
-        cfg = version.config
-        phase.cold = True
-        if not self._pool.init_failed(key):
-            env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
-            phase.before.append(lines.init_start(env.stream_name))
-            phase.before.append(log_text(out.logs))
-            if out.kind == "result" and out.frame == INIT_DONE:
-                phase.init_ms = out.duration_ms
-                return env
-            status, etype, _, _ = self._failure(out, request_id, INIT_PHASE_TIMEOUT_S)
-            init_ms = INIT_PHASE_TIMEOUT_S * 1000 if status == "timeout" else out.duration_ms
-            phase.before.append(lines.init_report(init_ms, "init", status, etype))
-            self._pool.discard(env, keep_tmp=True)
-            self._pool.set_init_failed(key, True)
-        timeout_s = float(cfg.timeout)
-        phase.start = time.monotonic()
-        env, out = self._start_env(key, version, fn, timeout_s)
-        phase.inside.append(log_text(out.logs))
-        if out.kind != "result" or out.frame != INIT_DONE:
-            status, etype, payload, _ = self._failure(out, request_id, timeout_s)
-            if status == "timeout":
-                init_ms = timeout_s * 1000
-            else:
-                init_ms = out.duration_ms or (time.monotonic() - phase.start) * 1000
-            phase.inside.append(lines.init_report(init_ms, "invoke", status, etype))
-            phase.env_id, phase.stream = env.id, env.stream_name
-            self._pool.discard(env, keep_tmp=True)
-            return status, etype, payload, init_ms, max(out.rss_kib, env.max_rss_kib)
-        phase.suppressed_init_ms = out.duration_ms
-        phase.inside.append(lines.init_report(out.duration_ms, "invoke", None, None))
-        self._pool.set_init_failed(key, False)
-        return env
-
-    def _execute(
-        self,
-        fn: Function,
-        version: Version,
-        arn: str,
-        request_id: str,
-        trace: str,
-        cc: bytes,
-        body: bytes,
-        tail: bool,
-        spin_s: float,
-        flags: int,
-        hold: bool,
-    ) -> InvocationResult:
-        cfg = version.config
-        timeout_s = cfg.timeout
-        key = self._key(version)
-        lines = self._lines(key, version, fn)
-        env = self._pool.checkout(key)
-        phase = None
-        while True:
-            if env is None:
-                phase = _Phase()
-                started = self._cold_start(key, version, fn, request_id, phase, lines)
-                if isinstance(started, tuple):  # the invoke-phase init failed too
-                    status, etype, payload, init_ms, rss_kib = started
-                    return self._result(
-                        fn, version, lines, trace, request_id, phase, None, payload, etype, status, init_ms, tail,
-                        rss_kib=rss_kib,
-                    )  # fmt: skip
-                env = started
-            start = time.monotonic() if phase is None or phase.start is None else phase.start
-            suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0
-            trace_bytes = trace.encode()  # a caller's trace header may hold non-ASCII: count bytes
-            head = (
-                _pack_head(
-                    int((time.time() + timeout_s) * 1000 - suppressed_ms),
-                    flags,
-                    36,
-                    len(arn),
-                    len(trace_bytes),
-                    len(cc),
-                    0,
-                )
-                + f"{request_id}{arn}".encode()
-                + trace_bytes
-                + cc
-            )
-            out = env.invoke(head, body, start + timeout_s, spin_s, hold)
-            if out.kind != "gone":
-                break
-            self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another
-            self._replace_if_provisioned(env, key, version, fn)
-            env = self._pool.checkout(key)
-        return self._conclude(out, env, phase, start, key, fn, version, lines, request_id, trace, tail)
-
-    def _keeps(self, env: Environment, fn: Function) -> bool:
-        """Whether an environment that answered goes back to the pool (not stateless, not worn out)."""
-        return not (self._stateless or fn.stateless) and (
-            self._max_invocations is None or env.invocations < self._max_invocations
-        )
-
-    def _conclude(
-        self,
-        out: Outcome,
-        env: Environment,
-        phase: _Phase | None,
-        start: float,
-        key: tuple,
-        fn: Function,
-        version: Version,
-        lines: PlatformLines,
-        request_id: str,
-        trace: str,
-        tail: bool,
-    ) -> InvocationResult:
-        """Turn an exchange's outcome into the result; return or retire the environment."""
-        if out.kind == "result":
-            if self._keeps(env, fn):
-                self._pool.checkin(env)
-            else:
-                self._pool.discard(env, keep_tmp=False)
-            if out.status == STATUS_ERROR:
-                error_type, status = out.error_type, None
-            else:
-                error_type = status = None
-            return self._result(
-                fn, version, lines, trace, request_id, phase, env, out.payload, error_type, status,
-                out.duration_ms + (phase.suppressed_init_ms if phase is not None else 0.0),
-                tail, out.logs, out.status == STATUS_BYTES,
-            )  # fmt: skip
-        self._pool.discard(env, keep_tmp=True)
-        self._replace_if_provisioned(env, key, version, fn)
-        if self._state != "OPEN":
-            raise InvokerClosedError("the Invoker was closed while the invocation ran")
-        if phase is None:
-            phase = _Phase()
-        elapsed_ms = (time.monotonic() - start) * 1000
-        phase.inside.append(log_text(out.logs))
-        status, etype, payload, message = self._failure(out, request_id, version.config.timeout)
-        if out.kind == "timeout":
-            phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
-            duration_ms, rss = version.config.timeout * 1000.0, out.rss_kib
-        else:
-            phase.inside.append(f"{message}\n{etype}\n")
-            duration_ms, rss = elapsed_ms, version.config.memory_size * 1024 if out.kind == "oom" else out.rss_kib
-        return self._result(
-            fn, version, lines, trace, request_id, phase, env, payload, etype, status, duration_ms, tail, rss_kib=rss
-        )
-
-    @staticmethod
-    def _result(
-        fn: Function,
-        version: Version,
-        lines: PlatformLines,
-        trace: str,
-        request_id: str,
-        phase: _Phase | None,
-        env: Environment | None,
-        payload: bytes,
-        error_type: str | None,
-        status: str | None,
-        duration_ms: float,
-        tail: bool,
-        logs: bytes = b"",
-        is_bytes: bool = False,
-        rss_kib: int = 0,
-    ) -> InvocationResult:
-        """Build the result; ``status`` is the REPORT status (None, "timeout", "error")."""
-        memory = version.config.memory_size
-        init_ms = phase.init_ms if phase is not None else None
-        shown_ms, shown_init_ms, billed = report_durations(duration_ms, init_ms)
-        used_mb = max_memory_used_mb(rss_kib or (env.max_rss_kib if env is not None else 0))
-        if phase is None:
-            before = ""
-            inside = log_text(logs) if logs else ""
-        else:
-            before = "".join(phase.before)
-            inside = "".join(phase.inside) + (log_text(logs) if logs else "")
-        return InvocationResult(
-            status_code=200,
-            raw_payload=payload,
-            payload_is_bytes=is_bytes,
-            function_error="Unhandled" if error_type is not None else None,
-            error_type=error_type,
-            executed_version=version.version,
-            request_id=request_id,
-            function_name=fn.name,
-            log_parts=(
-                lines, before, request_id, inside, duration_ms, billed, used_mb, init_ms, status, error_type,
-                time.time(), trace,
-            ),
-            tail=tail,
-            duration_ms=shown_ms,
-            billed_duration_ms=billed,
-            init_duration_ms=shown_init_ms,
-            memory_size_mb=memory,
-            max_memory_used_mb=used_mb,
-            cold_start=phase is not None and phase.cold,
-            environment_id=env.id if env is not None else phase.env_id if phase is not None else None,
-            log_stream_name=env.stream_name if env is not None else phase.stream if phase is not None else None,
-        )  # fmt: skip
-
-    # -- event sources ---------------------------------------------------------------
-    def create_event_source_mapping(
-        self,
-        source: Any,
-        target: Any,
-        *,
-        batch_size: int | None = None,
-        maximum_batching_window: float = 0,
-        function_response_types: list[str] | tuple[str, ...] = (),
-        filter_criteria: dict | None = None,
-        enabled: bool = True,
-        events: tuple[str, ...] | list[str] = ("s3:ObjectCreated:*",),
-        prefix: str = "",
-        suffix: str = "",
-        starting_position: str | None = None,
-        starting_position_timestamp: float | None = None,
-        bisect_batch_on_function_error: bool = False,
-        maximum_retry_attempts: int = -1,
-        maximum_record_age: int = -1,
-        parallelization_factor: int = 1,
-        destination_config: dict | None = None,
-    ) -> Trigger:
-        """Connect a source to a function, with the source's own semantics.
-
-        - ``Queue``: an SQS event source mapping (``batch_size``,
-          ``maximum_batching_window``, ``function_response_types``,
-          ``filter_criteria``; Lambda's ranges and batch semantics);
-        - ``Stream`` or ``Table``: a stream mapping, in order per shard
-          (``starting_position``, ``bisect_batch_on_function_error``,
-          ``maximum_retry_attempts``, ``maximum_record_age``,
-          ``destination_config={"OnFailure": {"Destination": queue}}``);
-        - ``Schedule``: an EventBridge rule target, invoked asynchronously at
-          each firing time;
-        - ``Bucket``: an S3 notification (``events``, ``prefix``, ``suffix``),
-          invoked asynchronously on each matching change.
-        """
-        self._check_open()
-        from ._sources.mapping import create_mapping
-
-        return create_mapping(
-            self, source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
-            function_response_types=function_response_types, filter_criteria=filter_criteria, enabled=enabled,
-            events=tuple(events), prefix=prefix, suffix=suffix,
-            stream_options={
-                "starting_position": starting_position,
-                "starting_position_timestamp": starting_position_timestamp,
-                "bisect_batch_on_function_error": bisect_batch_on_function_error,
-                "maximum_retry_attempts": maximum_retry_attempts,
-                "maximum_record_age": maximum_record_age,
-                "parallelization_factor": parallelization_factor,
-                "destination_config": destination_config,
-            },
-        )  # fmt: skip
-
-    def create_function_url(self, target: Any, *, port: int = 0) -> HttpEndpoint:
-        """Serve ``target`` over HTTP on 127.0.0.1 (a function URL); close it, or the Invoker, to stop."""
-        self._check_open()
-        self.resolve(target)
-        from ._sources.url import HttpEndpoint
-
-        endpoint = HttpEndpoint(self, target, "127.0.0.1", port)
-        self._endpoints.append(endpoint)
-        return endpoint
-
-    @property
-    def event_source_mappings(self) -> list[Trigger]:
-        """The mappings that exist."""
-        return list(self._mappings.values())
 
     # -- observing -------------------------------------------------------------------
     @property

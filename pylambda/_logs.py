@@ -12,14 +12,17 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 from ._clock import iso_ms
+from ._errors import InvalidParameterValueError
 
 __all__ = [
     "LogEvent",
     "LogGroup",
     "LogStream",
     "PlatformLines",
+    "echo_function",
     "end_line",
     "init_report_line",
     "init_start_line",
@@ -347,3 +350,16 @@ def _window(events: list[LogEvent], start: float | None, end: float | None) -> l
     lo = None if start is None else start * 1000
     hi = None if end is None else end * 1000
     return [e for e in events if (lo is None or e.timestamp >= lo) and (hi is None or e.timestamp < hi)]
+
+
+def echo_function(echo: bool | Any):
+    """Where ``Invoker(echo_logs=...)`` sends each invocation's log: None, stderr, a Logger or a callable."""
+    if echo is False or echo is None:
+        return None
+    if echo is True:
+        return sys.stderr.write
+    if hasattr(echo, "info") and hasattr(echo, "isEnabledFor"):
+        return lambda text: echo.info("%s", text.rstrip("\n"))
+    if callable(echo):
+        return echo
+    raise InvalidParameterValueError(f"echo_logs must be a bool, a logging.Logger or a callable, got {echo!r}")

@@ -239,7 +239,7 @@ def test_init_recovers_after_a_failed_first_init(invoker, make_fn):
 
 def test_init_timeout_is_ten_seconds_then_function_timeout(invoker, make_fn, monkeypatch):
     """An init that hangs is cut at the init limit, then retried with the function timeout."""
-    import pylambda._invoker as invoker_module
+    import pylambda._execution as invoker_module
 
     monkeypatch.setattr(invoker_module, "INIT_PHASE_TIMEOUT_S", 0.5)
     r = invoker.invoke(make_fn("slow_init.handler", timeout=1))

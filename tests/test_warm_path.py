@@ -172,7 +172,7 @@ def test_request_ids_stay_unique_across_threads(invoker, make_fn):
     ],
 )
 def test_spin_policy(monkeypatch, cores, spin_us, concurrency, caller_spins, environment_spins):
-    import pylambda._invoker as engine
+    import pylambda._admission as engine
     from pylambda import Invoker
     from pylambda._runtime.protocol import FLAG_SPIN
 

@@ -1,0 +1,382 @@
+"""The general path of an invocation: cold starts with Lambda's init semantics, the exchange, the result.
+
+``Execution`` is a mixin of ``Invoker``.  Every invocation that the warm
+route (``Invoker._invoke_routed``) does not finish comes here: no idle
+environment (a cold start: an init phase bounded by 10 s, then, if that
+failed, an init inside the invocation bounded by its timeout, as Lambda
+retries), an environment found dead, a timeout, a crash, a memory kill, an
+edit of a ``$LATEST`` code directory.  The outcome of the exchange becomes
+Lambda's result and error payloads here; the environment goes back to the
+pool or is discarded (keeping its /tmp, as Lambda's reset does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ._billing import max_memory_used_mb, report_durations
+from ._environment.process import Environment, Outcome, describe_exit
+from ._environment.spec import build_init_spec
+from ._errors import InvokerClosedError
+from ._function import Function
+from ._logs import PlatformLines, log_text, stream_name, timeout_line
+from ._result import InvocationResult
+from ._runtime.protocol import INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
+from ._version import LATEST, Version
+
+__all__ = ["INIT_PHASE_TIMEOUT_S", "WATCH_INTERVAL_S", "Execution", "pack_head"]
+
+# Lambda's init phase limit (reference §7.1).
+INIT_PHASE_TIMEOUT_S = 10.0
+# The INVOKE frame's fixed fields (the warm route packs them too).
+pack_head = INVOKE_HEAD.pack
+
+
+# How often a $LATEST code directory is checked for edits.  Shorter notices
+# edits sooner; each check walks the tree.
+WATCH_INTERVAL_S = 0.2
+
+
+def _tree_fingerprint(root: str) -> int:
+    """A hash of every file's path, mtime and size under ``root`` (bytecode caches aside)."""
+    entries = []
+    stack = [root]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "__pycache__":
+                            stack.append(entry.path)
+                    else:
+                        st = entry.stat()
+                        entries.append((entry.path, st.st_mtime_ns, st.st_size))
+        except OSError:
+            continue
+    return hash(frozenset(entries))
+
+
+def _platform_error(error_type: str, message: str) -> bytes:
+    """A platform-generated error body (errorType first, compact, as Lambda's Go code writes it)."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
+
+
+class _Phase:
+    """Accumulates one invocation's log text and timings (internal)."""
+
+    __slots__ = ("before", "cold", "env_id", "init_ms", "inside", "start", "stream", "suppressed_init_ms")
+
+    def __init__(self) -> None:
+        self.before: list[str] = []  # INIT_START, init output, INIT_REPORT (phase init)
+        self.inside: list[str] = []  # between START and END
+        self.init_ms: float | None = None  # the REPORT's Init Duration (init phase only)
+        self.suppressed_init_ms = 0.0  # an invoke-phase init, counted in Duration
+        self.start: float | None = None  # when an invoke-phase init began (monotonic)
+        self.cold = False
+        self.env_id: str | None = None  # of an environment that failed its init
+        self.stream: str | None = None
+
+
+class Execution:
+    """The Invoker's general path (a mixin over its pool, zygote and caches)."""
+
+    def _reload_if_changed(self, fn: Function, version: Version) -> Version:
+        """Notice edits under a ``$LATEST`` code directory and serve the new code.
+
+        At most every ``WATCH_INTERVAL_S`` per function, the tree's
+        (path, mtime, size) fingerprint is compared with the last one; a
+        change makes a new ``$LATEST`` revision, whose environments start cold
+        with the new code.  Published versions are snapshots and never change.
+        """
+        if not self._watches(version):
+            return version
+        now = time.monotonic()
+        state = self._watch.get(fn.name)
+        if state is not None and state[2] == version.revision and now < state[0]:
+            return version
+        fingerprint = _tree_fingerprint(version.code.path)
+        if state is not None and state[2] == version.revision and fingerprint != state[1]:
+            version = fn.reload_code()
+        self._watch[fn.name] = (now + WATCH_INTERVAL_S, fingerprint, version.revision)
+        return version
+
+    def _watches(self, version: Version) -> bool:
+        """Whether edits to ``version``'s code are served (a ``$LATEST`` code directory, watching on)."""
+        return self._watch_code and version.code.kind == "directory" and version.version == LATEST
+
+    def _key(self, version: Version) -> tuple:
+        key = (version.function_name, version.version, version.revision)
+        if version.version == LATEST and self._latest_revision.get(version.function_name) != version.revision:
+            self._latest_revision[version.function_name] = version.revision
+            self._pool.retire_older(version.function_name, LATEST, version.revision)
+            for cache in (self._init_specs, self._platform_lines):  # an old revision's spec is never used again
+                for old in [k for k in list(cache) if k[:2] == key[:2] and k[2] < version.revision]:
+                    cache.pop(old, None)
+        return key
+
+    def _init_spec(self, key: tuple, version: Version, fn: Function) -> dict:
+        spec = self._init_specs.get(key)
+        if spec is not None:
+            return spec
+        spec = build_init_spec(version, fn, self._workdir, self._inherit)
+        self._init_specs[key] = spec
+        return spec
+
+    def _lines(self, key: tuple, version: Version, fn: Function) -> PlatformLines:
+        lines = self._platform_lines.get(key)
+        if lines is None:
+            cfg = version.config
+            lines = PlatformLines(
+                json_format=cfg.log_format == "JSON",
+                system_level=cfg.system_log_level,
+                function_name=fn.name,
+                version=version.version,
+                arn=fn.arn,
+                runtime=cfg.runtime,
+                region=version.region,
+                memory_mb=cfg.memory_size,
+                tracing=cfg.tracing == "Active",
+            )
+            self._platform_lines[key] = lines
+        return lines
+
+    def _start_env(
+        self, key: tuple, version: Version, fn: Function, timeout_s: float, init_type: str = "on-demand"
+    ) -> tuple[Environment, Outcome]:
+        base = self._init_spec(key, version, fn)
+        env_id = self._pool.new_env_id()
+        stream = stream_name(version.version, function_name=fn.name if version.config.log_group else None)
+        environ = dict(base["environ"])
+        environ["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
+        environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
+        environ["TMPDIR"] = self._pool.tmpdir_for(key, env_id)
+        spec = dict(base, environ=environ)
+        name = f"λ{version.function_name}"[:15]
+        env = self._pool.start(key, env_id, name, spec, version.config.memory_size)
+        return env, env.wait_init(timeout_s)
+
+    @staticmethod
+    def _failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes, str]:
+        """(REPORT status, error type, payload, platform message) for an init or invocation that failed.
+
+        The message is empty when the runtime reported the error itself
+        (``INIT_FAILED``: its own error document is the payload).
+        """
+        if outcome.kind == "result":
+            return "error", outcome.error_type, outcome.payload, ""
+        if outcome.kind == "timeout":
+            message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+            return "timeout", "Sandbox.Timedout", _platform_error("Sandbox.Timedout", message), message
+        error_type = "Runtime.OutOfMemory" if outcome.kind == "oom" else "Runtime.ExitError"
+        message = f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"
+        return "error", error_type, _platform_error(error_type, message), message
+
+    def _cold_start(
+        self, key: tuple, version: Version, fn: Function, request_id: str, phase: _Phase, lines: PlatformLines
+    ) -> Environment | tuple[str, str, bytes, float, int]:
+        """Start and init a new environment, with Lambda's init semantics.
+
+        A normal cold start inits in the *init phase* (bounded by 10 s; its time
+        is the REPORT's Init Duration).  If that fails, or if the last init of
+        this version failed, init is retried inside the invocation (*invoke
+        phase*, bounded by the function timeout, counted in its Duration).
+        Returns the ready environment, or (REPORT status, error type, payload,
+        init ms, peak RSS in KiB) when the invoke-phase init failed too.
+        """
+        cfg = version.config
+        phase.cold = True
+        if not self._pool.init_failed(key):
+            env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
+            phase.before.append(lines.init_start(env.stream_name))
+            phase.before.append(log_text(out.logs))
+            if out.kind == "result" and out.frame == INIT_DONE:
+                phase.init_ms = out.duration_ms
+                return env
+            status, etype, _, _ = self._failure(out, request_id, INIT_PHASE_TIMEOUT_S)
+            init_ms = INIT_PHASE_TIMEOUT_S * 1000 if status == "timeout" else out.duration_ms
+            phase.before.append(lines.init_report(init_ms, "init", status, etype))
+            self._pool.discard(env, keep_tmp=True)
+            self._pool.set_init_failed(key, True)
+        timeout_s = float(cfg.timeout)
+        phase.start = time.monotonic()
+        env, out = self._start_env(key, version, fn, timeout_s)
+        phase.inside.append(log_text(out.logs))
+        if out.kind != "result" or out.frame != INIT_DONE:
+            status, etype, payload, _ = self._failure(out, request_id, timeout_s)
+            if status == "timeout":
+                init_ms = timeout_s * 1000
+            else:
+                init_ms = out.duration_ms or (time.monotonic() - phase.start) * 1000
+            phase.inside.append(lines.init_report(init_ms, "invoke", status, etype))
+            phase.env_id, phase.stream = env.id, env.stream_name
+            self._pool.discard(env, keep_tmp=True)
+            return status, etype, payload, init_ms, max(out.rss_kib, env.max_rss_kib)
+        phase.suppressed_init_ms = out.duration_ms
+        phase.inside.append(lines.init_report(out.duration_ms, "invoke", None, None))
+        self._pool.set_init_failed(key, False)
+        return env
+
+    def _execute(
+        self,
+        fn: Function,
+        version: Version,
+        arn: str,
+        request_id: str,
+        trace: str,
+        cc: bytes,
+        body: bytes,
+        tail: bool,
+        spin_s: float,
+        flags: int,
+        hold: bool,
+    ) -> InvocationResult:
+        cfg = version.config
+        timeout_s = cfg.timeout
+        key = self._key(version)
+        lines = self._lines(key, version, fn)
+        env = self._pool.checkout(key)
+        phase = None
+        while True:
+            if env is None:
+                phase = _Phase()
+                started = self._cold_start(key, version, fn, request_id, phase, lines)
+                if isinstance(started, tuple):  # the invoke-phase init failed too
+                    status, etype, payload, init_ms, rss_kib = started
+                    return self._result(
+                        fn, version, lines, trace, request_id, phase, None, payload, etype, status, init_ms, tail,
+                        rss_kib=rss_kib,
+                    )  # fmt: skip
+                env = started
+            start = time.monotonic() if phase is None or phase.start is None else phase.start
+            suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0
+            trace_bytes = trace.encode()  # a caller's trace header may hold non-ASCII: count bytes
+            head = (
+                pack_head(
+                    int((time.time() + timeout_s) * 1000 - suppressed_ms),
+                    flags,
+                    36,
+                    len(arn),
+                    len(trace_bytes),
+                    len(cc),
+                    0,
+                )
+                + f"{request_id}{arn}".encode()
+                + trace_bytes
+                + cc
+            )
+            out = env.invoke(head, body, start + timeout_s, spin_s, hold)
+            if out.kind != "gone":
+                break
+            self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another
+            self._replace_if_provisioned(env, key, version, fn)
+            env = self._pool.checkout(key)
+        return self._conclude(out, env, phase, start, key, fn, version, lines, request_id, trace, tail)
+
+    def _keeps(self, env: Environment, fn: Function) -> bool:
+        """Whether an environment that answered goes back to the pool (not stateless, not worn out)."""
+        return not (self._stateless or fn.stateless) and (
+            self._max_invocations is None or env.invocations < self._max_invocations
+        )
+
+    def _conclude(
+        self,
+        out: Outcome,
+        env: Environment,
+        phase: _Phase | None,
+        start: float,
+        key: tuple,
+        fn: Function,
+        version: Version,
+        lines: PlatformLines,
+        request_id: str,
+        trace: str,
+        tail: bool,
+    ) -> InvocationResult:
+        """Turn an exchange's outcome into the result; return or retire the environment."""
+        if out.kind == "result":
+            if self._keeps(env, fn):
+                self._pool.checkin(env)
+            else:
+                self._pool.discard(env, keep_tmp=False)
+            if out.status == STATUS_ERROR:
+                error_type, status = out.error_type, None
+            else:
+                error_type = status = None
+            return self._result(
+                fn, version, lines, trace, request_id, phase, env, out.payload, error_type, status,
+                out.duration_ms + (phase.suppressed_init_ms if phase is not None else 0.0),
+                tail, out.logs, out.status == STATUS_BYTES,
+            )  # fmt: skip
+        self._pool.discard(env, keep_tmp=True)
+        self._replace_if_provisioned(env, key, version, fn)
+        if self._state != "OPEN":
+            raise InvokerClosedError("the Invoker was closed while the invocation ran")
+        if phase is None:
+            phase = _Phase()
+        elapsed_ms = (time.monotonic() - start) * 1000
+        phase.inside.append(log_text(out.logs))
+        status, etype, payload, message = self._failure(out, request_id, version.config.timeout)
+        if out.kind == "timeout":
+            phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
+            duration_ms, rss = version.config.timeout * 1000.0, out.rss_kib
+        else:
+            phase.inside.append(f"{message}\n{etype}\n")
+            duration_ms, rss = elapsed_ms, version.config.memory_size * 1024 if out.kind == "oom" else out.rss_kib
+        return self._result(
+            fn, version, lines, trace, request_id, phase, env, payload, etype, status, duration_ms, tail, rss_kib=rss
+        )
+
+    @staticmethod
+    def _result(
+        fn: Function,
+        version: Version,
+        lines: PlatformLines,
+        trace: str,
+        request_id: str,
+        phase: _Phase | None,
+        env: Environment | None,
+        payload: bytes,
+        error_type: str | None,
+        status: str | None,
+        duration_ms: float,
+        tail: bool,
+        logs: bytes = b"",
+        is_bytes: bool = False,
+        rss_kib: int = 0,
+    ) -> InvocationResult:
+        """Build the result; ``status`` is the REPORT status (None, "timeout", "error")."""
+        memory = version.config.memory_size
+        init_ms = phase.init_ms if phase is not None else None
+        shown_ms, shown_init_ms, billed = report_durations(duration_ms, init_ms)
+        used_mb = max_memory_used_mb(rss_kib or (env.max_rss_kib if env is not None else 0))
+        if phase is None:
+            before = ""
+            inside = log_text(logs) if logs else ""
+        else:
+            before = "".join(phase.before)
+            inside = "".join(phase.inside) + (log_text(logs) if logs else "")
+        return InvocationResult(
+            status_code=200,
+            raw_payload=payload,
+            payload_is_bytes=is_bytes,
+            function_error="Unhandled" if error_type is not None else None,
+            error_type=error_type,
+            executed_version=version.version,
+            request_id=request_id,
+            function_name=fn.name,
+            log_parts=(
+                lines, before, request_id, inside, duration_ms, billed, used_mb, init_ms, status, error_type,
+                time.time(), trace,
+            ),
+            tail=tail,
+            duration_ms=shown_ms,
+            billed_duration_ms=billed,
+            init_duration_ms=shown_init_ms,
+            memory_size_mb=memory,
+            max_memory_used_mb=used_mb,
+            cold_start=phase is not None and phase.cold,
+            environment_id=env.id if env is not None else phase.env_id if phase is not None else None,
+            log_stream_name=env.stream_name if env is not None else phase.stream if phase is not None else None,
+        )  # fmt: skip

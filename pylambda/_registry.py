@@ -1,0 +1,102 @@
+"""The functions an Invoker knows, and how a target (Function, Version, Alias, name, ARN) resolves to a version.
+
+``Registry`` is a mixin of ``Invoker``.  Names and ARNs are parsed as
+Lambda's Invoke API parses ``FunctionName``: a name, ``name:qualifier``,
+``account:function:name[:qualifier]`` or a full ARN, whose region and
+account must be the function's (reference §6.2); an alias picks its
+version by its routing weights on every resolution.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._alias import Alias, not_found
+from ._errors import InvalidParameterValueError, InvokerClosedError
+from ._function import Function
+from ._version import LATEST, Version, function_arn
+
+if TYPE_CHECKING:
+    from ._invoker import Invoker
+
+__all__ = ["Registry"]
+
+
+class Registry:
+    """``register``, ``functions`` and ``resolve`` of ``Invoker``."""
+
+    def register(self, *functions: Function) -> Invoker:
+        """Make functions resolvable by name, ``name:qualifier`` and ARN."""
+        self._check_open()
+        for fn in functions:
+            if not isinstance(fn, Function):
+                raise InvalidParameterValueError(f"register() takes Function objects, got {fn!r}")
+            with self._lock:
+                existing = self._functions.get(fn.name)
+                if existing is not None and existing is not fn:
+                    raise InvalidParameterValueError(f"a different function named {fn.name!r} is already registered")
+                self._functions[fn.name] = fn
+        if self._mode == "process":
+            self._zygote.start()
+        return self
+
+    @property
+    def functions(self) -> dict[str, Function]:
+        """Registered functions by name."""
+        with self._lock:
+            return dict(self._functions)
+
+    def _check_open(self) -> None:
+        if self._state != "OPEN":
+            raise InvokerClosedError("Cannot use an Invoker once it has been closed.")
+
+    def _lookup(self, name: str, region: str | None, account: str | None, qualifier: str | None) -> Function:
+        fn = self._functions.get(name)
+        if fn is None or (region and region != fn.region) or (account and account != fn.account_id):
+            raise not_found(region or "us-east-1", account or "123456789012", name, qualifier or LATEST)
+        return fn
+
+    def resolve(self, target: Any) -> tuple[Version, str, Function]:
+        """(version to run, ARN as invoked, function) for any accepted target."""
+        if isinstance(target, Function):
+            if self._functions.get(target.name) is not target:
+                self.register(target)
+            return target.latest, target.arn, target
+        if isinstance(target, Alias):
+            fn = target.function
+            if self._functions.get(fn.name) is not fn:
+                self.register(fn)
+            return target.pick(), target.arn, fn
+        if isinstance(target, Version):
+            fn = target.function
+            if fn is None:
+                raise InvalidParameterValueError(f"{target!r} is not attached to a Function")
+            if self._functions.get(fn.name) is not fn:
+                self.register(fn)
+            return fn.get_version(target), target.arn, fn
+        if not isinstance(target, str):
+            raise InvalidParameterValueError(
+                f"target must be a Function, Version, Alias, name or ARN, got {type(target).__name__}"
+            )
+        region = account = None
+        parts = target.split(":")
+        if target.startswith("arn:"):
+            if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+                raise InvalidParameterValueError(f"not a Lambda function ARN: {target!r}")
+            region, account, name = parts[3], parts[4], parts[6]
+            qualifier = parts[7] if len(parts) == 8 else None
+        elif len(parts) >= 3 and parts[1] == "function":
+            account, name = parts[0], parts[2]
+            qualifier = parts[3] if len(parts) == 4 else None
+        elif len(parts) <= 2:
+            name = parts[0]
+            qualifier = parts[1] if len(parts) == 2 else None
+        else:
+            raise InvalidParameterValueError(f"cannot parse function name {target!r}")
+        fn = self._lookup(name, region, account, qualifier)
+        if qualifier is None:
+            return fn.latest, fn.arn, fn
+        arn = function_arn(fn.region, fn.account_id, fn.name, qualifier)
+        if qualifier == LATEST or qualifier.isdigit():
+            return fn.get_version(qualifier), arn, fn
+        return fn.get_alias(qualifier).pick(), arn, fn
