@@ -1,6 +1,6 @@
 """pylambda against the physical floor and its peers, in one run, on one machine.
 
-Run:  python benchmarks/run.py [--quick] [--out docs/benchmarks.md]
+Run:  pip install -e '.[bench]' && python benchmarks/run.py [--quick] [--out docs/benchmarks.md]
 
 Every figure is measured in this process tree, in this run; latencies are
 taken in interleaved batches (each method gets a batch in turn, round after
@@ -10,8 +10,9 @@ Ratios are to the raw pipe round trip measured in the same run.
 
 Peers: a direct call; a raw os.pipe round trip between two processes (the
 floor for any process-isolated call); multiprocessing.Pool.apply;
-concurrent.futures.ProcessPoolExecutor; python-lambda-local (when installed:
-``pip install python-lambda-local``; it starts a process per call).
+concurrent.futures.ProcessPoolExecutor; python-lambda-local (installed by the
+``bench`` extra, for the benchmark only, and skipped without it; it starts a
+process per call).
 """
 
 from __future__ import annotations
