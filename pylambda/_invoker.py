@@ -290,7 +290,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         ):
             route = self._route_of(target)
             if route is not None:
-                return self._invoke_routed(route, b"{}" if event is None else event_body(event))
+                return self._invoke_routed(route, event_body(event))
         self._check_open()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise InvalidParameterValueError(
