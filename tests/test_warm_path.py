@@ -8,8 +8,11 @@ whenever the target changes or anything unusual happens.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import attrs
 import pytest
@@ -187,3 +190,21 @@ def test_spin_policy(monkeypatch, cores, spin_us, concurrency, caller_spins, env
         assert spin_s == 0  # a briefly lone caller between concurrent calls does not spin
         assert bool(flags & FLAG_SPIN) == environment_spins
         assert hold
+
+
+def test_the_essential_caller_model_still_speaks_the_wire():
+    """benchmarks/essential.py reaches into private modules; it must keep running as they change.
+
+    Its model caller drives a real environment over the wire, so a renamed
+    internal or a changed frame layout fails here (a timing is printed, never
+    checked).
+    """
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "essential.py"), "--quick"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    row = re.search(r"^\| 1 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out.stdout, re.M)
+    assert row is not None, out.stdout
+    assert "essential" in out.stdout.rsplit("median:", 1)[1]
