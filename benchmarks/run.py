@@ -506,8 +506,26 @@ def machine() -> str:
         pass
     return (
         f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({cpu}), "
-        f"Python {platform.python_version()} ({platform.python_implementation()})"
+        f"Python {platform.python_version()} ({platform.python_implementation()}; {interpreter_build()})"
     )
+
+
+def interpreter_build() -> str:
+    """The interpreter and whether its libpython is a shared library (from ``/proc/self/maps``).
+
+    pylambda's caller and environments are pure Python, so the interpreter's
+    build moves every figure here while the pipe floor, mostly kernel, stays
+    put: on this project's VM the same code took 50 µs warm with a pyenv
+    build (a shared libpython3.11.so, no PGO) and 31 µs with Debian's
+    packaged 3.11 (PGO and LTO, libpython linked into the executable); see
+    docs/performance.md, seventh round.  ``CONFIG_ARGS`` cannot tell PGO
+    apart (Debian's omits the flags it builds with), so it is not quoted.
+    """
+    try:
+        shared = "libpython" in Path("/proc/self/maps").read_text()
+    except OSError:
+        return sys.executable
+    return f"{sys.executable}, {'a shared libpython' if shared else 'libpython in the executable'}"
 
 
 def report(results: dict, quick: bool) -> str:
