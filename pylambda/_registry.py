@@ -58,21 +58,16 @@ class Registry:
 
     def resolve(self, target: Any) -> tuple[Version, str, Function]:
         """(version to run, ARN as invoked, function) for any accepted target."""
-        if isinstance(target, Function):
-            if self._functions.get(target.name) is not target:
-                self.register(target)
-            return target.latest, target.arn, target
-        if isinstance(target, Alias):
-            fn = target.function
-            if self._functions.get(fn.name) is not fn:
-                self.register(fn)
-            return target.pick(), target.arn, fn
-        if isinstance(target, Version):
-            fn = target.function
-            if fn is None:
+        if isinstance(target, (Function, Alias, Version)):
+            fn = target if isinstance(target, Function) else target.function
+            if fn is None:  # a Version made apart from any Function
                 raise InvalidParameterValueError(f"{target!r} is not attached to a Function")
-            if self._functions.get(fn.name) is not fn:
+            if self._functions.get(fn.name) is not fn:  # an object's function registers itself on first use
                 self.register(fn)
+            if target is fn:
+                return fn.latest, fn.arn, fn
+            if isinstance(target, Alias):
+                return target.pick(), target.arn, fn
             return fn.get_version(target), target.arn, fn
         if not isinstance(target, str):
             raise InvalidParameterValueError(
