@@ -9,7 +9,32 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-_DEFAULT_HANDLERS = ("app.handler", "lambda_function.lambda_handler", "handler.handler", "main.handler")
+# Tried in order; ``app.lambda_handler`` is ``sam init``'s default layout.
+_DEFAULT_HANDLERS = (
+    "app.handler", "app.lambda_handler", "lambda_function.lambda_handler", "handler.handler", "main.handler",
+)  # fmt: skip
+
+
+def _defines(source: Path, name: str) -> bool | None:
+    """Whether ``source`` defines ``name`` at top level (None: it cannot be parsed, so we cannot tell)."""
+    import ast
+
+    try:
+        tree = ast.parse(source.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+            (a.asname or a.name.split(".")[0]) == name for a in node.names
+        ):
+            return True
+    return False
 
 
 def _target(spec: str, handler: str | None) -> tuple[str, str]:
@@ -18,9 +43,18 @@ def _target(spec: str, handler: str | None) -> tuple[str, str]:
     if path.is_dir():
         if handler:
             return str(path), handler
-        for candidate in _DEFAULT_HANDLERS:
-            if (path / (candidate.split(".")[0] + ".py")).is_file():
+        present = [c for c in _DEFAULT_HANDLERS if (path / (c.split(".")[0] + ".py")).is_file()]
+        for candidate in present:  # the first module that defines its function ...
+            module, attr = candidate.split(".")
+            if _defines(path / f"{module}.py", attr):
                 return str(path), candidate
+        for candidate in present:  # ... else the first that could (its error then names the problem)
+            module, attr = candidate.split(".")
+            if _defines(path / f"{module}.py", attr) is None:
+                return str(path), candidate
+        if present:
+            names = ", ".join(present)
+            raise SystemExit(f"pylambda: none of {names} is defined in {spec}; pass --handler module.function")
         raise SystemExit(f"pylambda: no handler found in {spec}; pass --handler module.function")
     if path.suffix == ".py" and path.is_file():
         return str(path.parent), f"{path.stem}.{handler or 'handler'}"

@@ -142,3 +142,33 @@ def test_run_a_yaml_definition(tmp_path):
     out = run("run", str(tmp_path / "def.yaml"), "-q")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[0])["payload"] == 42
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"app.py": "def lambda_handler(event, context):\n    return 'sam'\n"}, "sam"),
+        ({"app.py": "def handler(event, context):\n    return 'plain'\n"}, "plain"),
+        ({"lambda_function.py": "def lambda_handler(event, context):\n    return 'console'\n"}, "console"),
+        (
+            {"app.py": "X = 1\n", "handler.py": "def handler(event, context):\n    return 'other'\n"},
+            "other",
+        ),
+    ],
+)
+def test_invoke_dir_finds_the_handler(tmp_path, files, expected):
+    """pylambda invoke DIR finds app.lambda_handler (sam init's layout) as well as app.handler."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    out = run("invoke", str(tmp_path), "-q")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == expected
+
+
+def test_invoke_dir_without_a_handler_says_so(tmp_path):
+    """A directory whose app.py defines neither function exits naming what it looked for."""
+    (tmp_path / "app.py").write_text("X = 1\n")
+    out = run("invoke", str(tmp_path))
+    assert out.returncode != 0
+    assert "app.handler, app.lambda_handler" in out.stderr
+    assert "Traceback" not in out.stderr
