@@ -174,3 +174,17 @@ def test_documented_patterns_work(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+def test_lambda_function_resolves_code_beside_the_test(pytester):
+    """lambda_function(..., code="src") finds src/ next to the test file, whatever the working directory."""
+    pytester.mkdir("suite")
+    pytester.mkdir("suite/src")
+    (pytester.path / "suite" / "src" / "app.py").write_text("def handler(event, context):\n    return 'beside'\n")
+    (pytester.path / "suite" / "test_it.py").write_text(
+        "def test_code_dir(lambda_invoker, lambda_function):\n"
+        "    fn = lambda_function('app.handler', code='src')\n"
+        "    assert lambda_invoker.invoke(fn, {}).payload == 'beside'\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "suite/test_it.py")
+    result.assert_outcomes(passed=1)

@@ -82,8 +82,12 @@ def lambda_function(lambda_invoker, request: pytest.FixtureRequest):
     ``lambda_function(handler, code=None, name=None, **config)``: ``handler``
     is ``"module.function"`` (under ``code``, a directory or .zip, or the
     test's directory), ``"path/to/dir/module.function"``, or a callable.
+    A relative ``code`` (and a handler's path) is looked up beside the test
+    file first, then in the working directory: a suite runs the same from
+    the project root or from its tests directory.
     The name defaults to one derived from the test.
     """
+    import os
     from pathlib import Path
 
     from pylambda import Function
@@ -92,6 +96,10 @@ def lambda_function(lambda_invoker, request: pytest.FixtureRequest):
     base = "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)[:50] or "fn"
 
     def make(handler, code=None, name=None, **config):
+        if isinstance(code, (str, os.PathLike)) and not Path(code).is_absolute():
+            beside = Path(request.path).parent / code  # as for handler paths: the test's directory first
+            if beside.exists():
+                code = str(beside)
         if isinstance(handler, str) and code is None:
             directory, _, module_fn = handler.rpartition("/")
             candidate = Path(request.path).parent / directory if directory else None
