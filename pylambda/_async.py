@@ -516,27 +516,6 @@ class AsyncInvocation:
         text = str(destination)
         return text.split(":")[6] if text.startswith("arn:") else text.split(":")[0]
 
-    def wait_for_idle(self, timeout: float | None = None) -> bool:
-        """Block until no asynchronous event and no event source mapping has work (True), or ``timeout`` (False).
-
-        With ``Invoker(clock=ManualClock())`` the clock jumps to each scheduled
-        retry, visibility timeout or batch window when nothing else is
-        running, so delays cost no real time.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._async.wait_for_idle(left):
-                return False
-            mappings = list(self._mappings.values())
-            if mappings:  # (their module is loaded once there are any)
-                from ._sources.mapping import wait_mappings_idle
-
-                if not wait_mappings_idle(mappings, self._clock, deadline):
-                    return False
-            if self._async.pending() == 0 and all(m.idle() for m in mappings):
-                return True
-
     @property
     def async_outcomes(self) -> list[AsyncOutcome]:
         """How every finished asynchronous event ended, in order."""

@@ -187,10 +187,14 @@ def _run(args: argparse.Namespace) -> int:
                     payload = json.dumps(call.get("event", {})).encode()
                 kind = call.get("invocation_type", "RequestResponse")
                 result = invoker.invoke(target, payload=payload, invocation_type=kind)
-                if kind == "Event":
-                    invoker.wait_for_idle(float(call.get("wait", 60)))
+                logs = result.logs
+                if kind == "Event":  # its attempts' logs (each START ... REPORT), once they ran
+                    if not invoker.wait_for_idle(float(call.get("wait", 60))):
+                        for line in invoker.pending_work():
+                            print(f"pylambda: still pending: {line}", file=sys.stderr)
+                    logs = "".join(r.result.logs for r in invoker.history.where(request_id=result.request_id))
                 if not args.quiet:
-                    sys.stderr.write(result.logs)
+                    sys.stderr.write(logs)
                 shown = result.payload if not result.payload_is_bytes else result.raw_payload.decode("latin-1")
                 print(json.dumps({"invocation": i, "function": target, "status": result.status_code,
                                   "error": result.error_type, "payload": shown}))  # fmt: skip

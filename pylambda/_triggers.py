@@ -6,6 +6,7 @@ first use (``_sources``): they are half of the package's import time.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
@@ -85,3 +86,61 @@ class EventSources:
     def event_source_mappings(self) -> list[Trigger]:
         """The mappings that exist."""
         return list(self._mappings.values())
+
+    def wait_for_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is pending (True), or ``timeout`` seconds pass (False).
+
+        Pending: asynchronous events queued, running or waiting for a retry,
+        and mappings with work, including messages waiting out a visibility
+        timeout (or a delay, or a batching window) before they come back:
+        on the real clock this waits for them, as a test expects when it
+        checks the dead-letter queue after a failing batch.  A schedule's
+        next firing never ends, so it does not count.  ``pending_work()``
+        says what is left after a timeout.
+
+        With ``Invoker(clock=ManualClock())`` the clock jumps to each scheduled
+        retry, visibility timeout or batch window when nothing else is
+        running, so delays cost no real time.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._async.wait_for_idle(left):
+                return False
+            mappings = list(self._mappings.values())
+            if mappings:  # (their module is loaded once there are any)
+                from ._sources.mapping import wait_mappings_idle
+
+                if not wait_mappings_idle(mappings, self._clock, deadline):
+                    return False
+            if self._async.pending() == 0 and not any(_waiting(m, self._clock) for m in mappings):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)  # a message waiting out its visibility timeout, on the real clock
+
+    def pending_work(self) -> list[str]:
+        """What ``wait_for_idle`` would still wait for, one line each (empty when idle)."""
+        lines = []
+        queued = self._async.pending()
+        if queued:
+            lines.append(f"{queued} asynchronous event(s) queued, running or waiting for a retry")
+        for m in list(self._mappings.values()):
+            if not _waiting(m, self._clock):
+                continue
+            due = m.next_due()
+            what = f"{m.source.name} -> {m.function_name}"
+            if due is None or due <= self._clock.now():
+                lines.append(f"{what}: a batch is being processed or is due now")
+            else:
+                in_flight = getattr(m.source, "in_flight", None)
+                held = f"{in_flight} message(s) invisible, " if in_flight else ""
+                lines.append(f"{what}: {held}next batch due in {due - self._clock.now():.1f} s")
+        return lines
+
+
+def _waiting(mapping: Trigger, clock: Any) -> bool:
+    """Whether ``mapping`` still has work, now or later (a schedule's next firing aside)."""
+    if not mapping.idle():
+        return True
+    return not clock.manual and mapping.fast_forward and mapping.next_due() is not None

@@ -172,3 +172,14 @@ def test_invoke_dir_without_a_handler_says_so(tmp_path):
     assert out.returncode != 0
     assert "app.handler, app.lambda_handler" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_run_prints_the_log_of_asynchronous_invocations():
+    """pylambda run shows an Event invocation's START/END/REPORT lines once it ran."""
+    out = run("run", "examples/pipeline.toml")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    (async_line,) = [line for line in lines if "async" in line]
+    assert f"START RequestId: {async_line['async']}" in out.stderr
+    assert f"REPORT RequestId: {async_line['async']}" in out.stderr
+    assert "hello, async" in out.stderr
