@@ -235,8 +235,12 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         self._workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
         self._zygote = Zygote()
         factory = None
+        self._caller_imports = None
         if mode == "inline":
+            from ._environment.imports import CallerImports
             from ._environment.inline import InlineEnvironment
+
+            self._caller_imports = CallerImports()
 
             def factory(key, env_id, name, spec, memory_mb):
                 return InlineEnvironment(key, env_id, spec, memory_mb)
@@ -567,6 +571,8 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             self._pool.close(timeout)
             self._async.join(timeout)
         finally:
+            if self._caller_imports is not None:
+                self._caller_imports.close()
             self._zygote.close(timeout)
             shutil.rmtree(self._workdir, ignore_errors=True)
 

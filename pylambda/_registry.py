@@ -38,7 +38,23 @@ class Registry:
                 self._functions[fn.name] = fn
         if self._mode == "process":
             self._zygote.start()
+        elif self._caller_imports is not None:
+            for fn in functions:
+                self._importable_in_caller(fn)
         return self
+
+    def _importable_in_caller(self, fn: Function) -> None:
+        """Inline mode: ``fn``'s code directory importable in the caller, with its environment (imports.py)."""
+        code = fn.latest.code
+        if code.kind != "directory":
+            return
+        from ._environment.spec import build_init_spec
+
+        def environ() -> dict[str, str]:
+            return build_init_spec(fn.latest, fn, self._workdir, self._inherit)["environ"]
+
+        module = fn.latest.handler.rpartition(".")[0].replace("/", ".").split(".")[0]
+        self._caller_imports.add(code.path, environ, module)
 
     @property
     def functions(self) -> dict[str, Function]:

@@ -37,10 +37,11 @@ from .._runtime.faults import resolve_handler
 from .._runtime.protocol import INIT_DONE, INIT_FAILED, RESULT, STATUS_ERROR
 from .process import Outcome
 
-__all__ = ["InlineEnvironment"]
+__all__ = ["InlineEnvironment", "switch_lock"]
 
-# One inline environment at a time: they switch process-wide state.
-_switch = threading.RLock()
+# One inline environment at a time: they switch process-wide state (the
+# caller's imports of a function's code too, see imports.py).
+switch_lock = _switch = threading.RLock()
 
 
 class InlineEnvironment:
