@@ -136,7 +136,7 @@ def _load_definition(path: Path) -> dict:
         try:
             import yaml
         except ImportError:
-            raise SystemExit("pylambda: YAML needs PyYAML: pip install 'pylambda[yaml]'") from None
+            raise SystemExit("pylambda: YAML needs PyYAML: pip install PyYAML") from None
         parse, errors = yaml.safe_load, (yaml.YAMLError,)
     try:
         spec = parse(text)

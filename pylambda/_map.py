@@ -92,7 +92,7 @@ def _progress(total: int, enabled: bool | None):
         from tqdm.auto import tqdm
     except ImportError:
         if enabled:
-            raise InvalidParameterValueError("progress=True needs tqdm (pip install 'pylambda[progress]')") from None
+            raise InvalidParameterValueError("progress=True needs tqdm (pip install tqdm)") from None
         return None
     return tqdm(total=total, unit="inv")
 
