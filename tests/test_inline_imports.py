@@ -32,7 +32,7 @@ def code_dir(tmp_path):
 
 
 def test_patch_before_the_first_invocation_reaches_the_handler(code_dir):
-    """mock.patch("app.x") imports the function's module in the caller, with its environment, and the handler sees it."""
+    """mock.patch("app.x") imports the function's module in the caller, with its environment; the handler sees it."""
     fn = Function("inline-imports", "inline_imports_app.handler", code=str(code_dir), environment={"TABLE": "t1"})
     with Invoker(mode="inline") as invoker:
         invoker.register(fn)
