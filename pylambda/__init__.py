@@ -25,7 +25,7 @@ _EXPORTS = {
     "MapResult": "._map",
     "Bill": "._billing",
     "Bucket": "._sources.bucket",
-    "EventSourceMapping": "._sources.mapping",
+    "EventSourceMapping": "._sources.queue_mapping",
     "BillRow": "._billing",
     "FunctionMetrics": "._metrics",
     "History": "._history",
@@ -86,8 +86,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._result import InvocationResult as InvocationResult
     from ._runtime.context import LambdaContext as LambdaContext
     from ._sources.bucket import Bucket as Bucket
-    from ._sources.mapping import EventSourceMapping as EventSourceMapping
     from ._sources.queue import Queue as Queue
+    from ._sources.queue_mapping import EventSourceMapping as EventSourceMapping
     from ._sources.schedule import Schedule as Schedule
     from ._sources.stream import Stream as Stream
     from ._sources.stream import Table as Table

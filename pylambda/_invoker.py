@@ -74,11 +74,10 @@ from ._registry import Registry
 from ._request import client_context_bytes, event_body, payload_body
 from ._result import InvocationResult, blank_result, result_template
 from ._runtime.protocol import STATUS_BYTES, STATUS_ERROR
-from ._triggers import EventSources
+from ._triggers import EventSources, Triggers
 from ._version import LATEST, Version
 
 if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
-    from ._sources.mapping import Trigger
     from ._sources.url import HttpEndpoint
 
 __all__ = ["Invoker"]
@@ -252,7 +251,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         self._platform_lines: dict[tuple, PlatformLines] = {}
         self._provisioned_configs: dict[tuple, int] = {}
         self._latest_revision: dict[str, int] = {}
-        self._mappings: dict[str, Trigger] = {}
+        self._triggers = Triggers(self, self._clock)  # the event source mappings
         self._endpoints: list[HttpEndpoint] = []
         self._state = "OPEN"  # last: a constructor that raised leaves nothing to close
 
@@ -560,8 +559,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             return
         for endpoint in self._endpoints:
             endpoint.close()
-        for mapping in list(self._mappings.values()):
-            mapping.delete()
+        self._triggers.close()
         self._async.close(drain_timeout)
         with self._lock:
             if self._state == "CLOSED":

@@ -1,19 +1,159 @@
-"""The Invoker's event-source API: mappings from queues, streams, schedules and buckets, and function URLs.
+"""The Invoker's event-source API and its one collaborator for triggers.
 
-``EventSources`` is a mixin of ``Invoker``.  The sources themselves load on
-first use (``_sources``): they are half of the package's import time.
+``EventSources`` is the part of ``Invoker`` users call
+(``create_event_source_mapping``, ``event_source_mappings``,
+``create_function_url``).  ``Triggers`` owns the mappings: it creates them
+through the registry of source kinds (``_sources/kinds.py``), makes each
+attached source follow the Invoker's clock, keeps them by UUID, waits on
+them for ``wait_for_idle`` and stops them on ``close()``.  Triggers reach
+the Invoker only through ``invoke`` and ``resolve`` and leave through
+``Triggers.forget``; nothing else touches the mapping table.
+
+The sources themselves load on first use (``_sources``): they are half of
+the package's import time.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._errors import InvalidParameterValueError
+
 if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
-    from ._sources.mapping import Trigger
+    from ._clock import Clock
+    from ._invoker import Invoker
+    from ._sources.trigger import Trigger
     from ._sources.url import HttpEndpoint
 
-__all__ = ["EventSources"]
+__all__ = ["EventSources", "Triggers"]
+
+# How often wait_for_idle looks at the triggers again (real seconds).  Shorter
+# notices sooner; longer spares the CPU while a handler runs.
+_POLL_S = 0.005
+
+
+def _same_clock(a: Clock, b: Clock) -> bool:
+    """Whether two clocks tell the same time: the same object, or both real."""
+    return a is b or (not a.manual and not b.manual)
+
+
+class Triggers:
+    """The mappings of one Invoker: create (via the registry), list, find, forget, wait, close."""
+
+    def __init__(self, invoker: Invoker, clock: Clock) -> None:
+        self.invoker = invoker
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._by_uuid: dict[str, Trigger] = {}
+
+    def create(self, source: Any, target: Any, **options: Any) -> Trigger:
+        """Validate, attach ``source`` to the Invoker's clock, build and start the trigger its kind names."""
+        from ._sources.kinds import trigger_class_for
+        from ._sources.trigger import MappingOptions
+
+        _version, _arn, fn = self.invoker.resolve(target)
+        cls = trigger_class_for(source)
+        opts = MappingOptions(**options)
+        self.attach_clock(source)
+        trigger = cls.create(self, source, target, fn.name, opts)
+        with self._lock:
+            self._by_uuid[trigger.uuid] = trigger
+        trigger.start()
+        return trigger
+
+    def attach_clock(self, source: Any) -> None:
+        """Make ``source`` follow the Invoker's clock, or refuse a source already following another one."""
+        attach = getattr(source, "attach_clock", None)
+        if attach is None:  # e.g. an ARN: the source lives elsewhere
+            return
+        current = getattr(source, "explicit_clock", None)
+        if current is not None and not _same_clock(current, self.clock):
+            raise InvalidParameterValueError(
+                f"{source!r} follows {current!r} but the Invoker follows {self.clock!r}: a source attached to an "
+                f"Invoker must use the Invoker's clock (leave the source's clock= out and it adopts the Invoker's)"
+            )
+        attach(self.clock)
+
+    def find(self, source: Any, function_name: str) -> Trigger | None:
+        """The live trigger connecting ``source`` to ``function_name``, if any."""
+        with self._lock:
+            for trigger in self._by_uuid.values():
+                if trigger.source is source and trigger.function_name == function_name:
+                    return trigger
+        return None
+
+    def forget(self, trigger: Trigger) -> None:
+        """Drop a deleted trigger (``Trigger.delete`` calls this)."""
+        with self._lock:
+            self._by_uuid.pop(trigger.uuid, None)
+
+    def all(self) -> list[Trigger]:
+        """Every live trigger, in creation order."""
+        with self._lock:
+            return list(self._by_uuid.values())
+
+    def idle(self) -> bool:
+        """No trigger has work (see ``waiting``)."""
+        return not any(self.waiting(t) for t in self.all())
+
+    def waiting(self, trigger: Trigger) -> bool:
+        """Whether ``trigger`` still has work, now or later (a schedule's next firing aside).
+
+        On a manual clock "later" never holds anyone up: ``wait_for_idle``
+        jumps the clock instead.  On the real clock the records a trigger
+        still owes (``pending()``: messages waiting out a visibility
+        timeout, a blocked shard's records) are waited for.
+        """
+        if not trigger.idle():
+            return True
+        return not self.clock.manual and trigger.fast_forward and trigger.pending() > 0
+
+    def wait_for_idle(self, deadline: float | None) -> bool:
+        """Wait until no trigger has work (True), or ``deadline`` (``time.monotonic``) passes (False).
+
+        With a manual clock, once nothing runs the clock jumps to the next
+        due time of a trigger that may be fast-forwarded (a visibility
+        timeout, a batch window, a retry backoff), so waiting costs no real
+        time.  With the real clock the wait lasts until no trigger owes
+        anything (see ``waiting``).
+        """
+        clock = self.clock
+        while True:
+            triggers = self.all()
+            if not any(self.waiting(t) for t in triggers):
+                dues = [t.next_due() for t in triggers if t.fast_forward] if clock.manual else []
+                dues = [d for d in dues if d is not None]
+                if not dues:
+                    return True
+                clock.set(min(dues))  # type: ignore[attr-defined]
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_S)
+
+    def pending_work(self) -> list[str]:
+        """What ``wait_for_idle`` would still wait for, one line per trigger."""
+        lines = []
+        now = self.clock.now()
+        for t in self.all():
+            if not self.waiting(t):
+                continue
+            due = t.next_due()
+            what = f"{getattr(t.source, 'name', t.source_arn)} -> {t.function_name}"
+            if due is None or due <= now:
+                lines.append(f"{what}: a batch is being processed or is due now")
+            else:
+                in_flight = getattr(t.source, "in_flight", None)
+                held = f"{in_flight} message(s) invisible, " if in_flight else ""
+                lines.append(f"{what}: {held}next batch due in {due - now:.1f} s")
+        return lines
+
+    def close(self) -> None:
+        """Delete every trigger (each stop is bounded)."""
+        for trigger in self.all():
+            trigger.delete()
 
 
 class EventSources:
@@ -40,36 +180,42 @@ class EventSources:
         parallelization_factor: int = 1,
         destination_config: dict | None = None,
     ) -> Trigger:
-        """Connect a source to a function, with the source's own semantics.
+        """Connect a source to a function, with the source's own semantics; return the trigger.
 
-        - ``Queue``: an SQS event source mapping (``batch_size``,
+        What comes back depends on the source (every one has ``uuid``,
+        ``arn``, ``state``, ``invocations``, ``enable()``, ``disable()``,
+        ``delete()`` and ``describe()``; see ``docs/sources.md``):
+
+        - ``Queue`` → ``EventSourceMapping``, an SQS mapping (``batch_size``,
           ``maximum_batching_window``, ``function_response_types``,
           ``filter_criteria``; Lambda's ranges and batch semantics);
-        - ``Stream`` or ``Table``: a stream mapping, in order per shard
+        - ``Stream`` or ``Table`` → ``StreamMapping``, in order per shard
           (``starting_position``, ``bisect_batch_on_function_error``,
           ``maximum_retry_attempts``, ``maximum_record_age``,
           ``destination_config={"OnFailure": {"Destination": queue}}``);
-        - ``Schedule``: an EventBridge rule target, invoked asynchronously at
-          each firing time;
-        - ``Bucket``: an S3 notification (``events``, ``prefix``, ``suffix``),
-          invoked asynchronously on each matching change.
+        - ``Schedule`` → ``ScheduleTrigger``, an EventBridge rule target,
+          invoked asynchronously at each firing time;
+        - ``Bucket`` → ``BucketNotification``, an S3 notification
+          (``events``, ``prefix``, ``suffix``), invoked asynchronously on
+          each matching change.
+
+        The source follows this Invoker's clock from then on (a source
+        created with a different ``clock=`` is refused).
+
+        Raises:
+            InvalidParameterValueError: a parameter Lambda would refuse, a
+                source nothing serves, or a source on another clock.
+            ResourceNotFoundError: the function is not registered.
         """
         self._check_open()
-        from ._sources.mapping import create_mapping
-
-        return create_mapping(
-            self, source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
-            function_response_types=function_response_types, filter_criteria=filter_criteria, enabled=enabled,
-            events=tuple(events), prefix=prefix, suffix=suffix,
-            stream_options={
-                "starting_position": starting_position,
-                "starting_position_timestamp": starting_position_timestamp,
-                "bisect_batch_on_function_error": bisect_batch_on_function_error,
-                "maximum_retry_attempts": maximum_retry_attempts,
-                "maximum_record_age": maximum_record_age,
-                "parallelization_factor": parallelization_factor,
-                "destination_config": destination_config,
-            },
+        return self._triggers.create(
+            source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
+            function_response_types=tuple(function_response_types or ()), filter_criteria=filter_criteria,
+            enabled=enabled, events=tuple(events), prefix=prefix, suffix=suffix,
+            starting_position=starting_position, starting_position_timestamp=starting_position_timestamp,
+            bisect_batch_on_function_error=bisect_batch_on_function_error,
+            maximum_retry_attempts=maximum_retry_attempts, maximum_record_age=maximum_record_age,
+            parallelization_factor=parallelization_factor, destination_config=destination_config,
         )  # fmt: skip
 
     def create_function_url(self, target: Any, *, port: int = 0) -> HttpEndpoint:
@@ -85,7 +231,7 @@ class EventSources:
     @property
     def event_source_mappings(self) -> list[Trigger]:
         """The mappings that exist."""
-        return list(self._mappings.values())
+        return self._triggers.all()
 
     def wait_for_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is pending (True), or ``timeout`` seconds pass (False).
@@ -107,17 +253,12 @@ class EventSources:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not self._async.wait_for_idle(left):
                 return False
-            mappings = list(self._mappings.values())
-            if mappings:  # (their module is loaded once there are any)
-                from ._sources.mapping import wait_mappings_idle
-
-                if not wait_mappings_idle(mappings, self._clock, deadline):
-                    return False
-            if self._async.pending() == 0 and not any(_waiting(m, self._clock) for m in mappings):
+            if not self._triggers.wait_for_idle(deadline):
+                return False
+            if self._async.pending() == 0 and self._triggers.idle():
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            time.sleep(0.005)  # a message waiting out its visibility timeout, on the real clock
 
     def pending_work(self) -> list[str]:
         """What ``wait_for_idle`` would still wait for, one line each (empty when idle)."""
@@ -125,22 +266,4 @@ class EventSources:
         queued = self._async.pending()
         if queued:
             lines.append(f"{queued} asynchronous event(s) queued, running or waiting for a retry")
-        for m in list(self._mappings.values()):
-            if not _waiting(m, self._clock):
-                continue
-            due = m.next_due()
-            what = f"{m.source.name} -> {m.function_name}"
-            if due is None or due <= self._clock.now():
-                lines.append(f"{what}: a batch is being processed or is due now")
-            else:
-                in_flight = getattr(m.source, "in_flight", None)
-                held = f"{in_flight} message(s) invisible, " if in_flight else ""
-                lines.append(f"{what}: {held}next batch due in {due - self._clock.now():.1f} s")
-        return lines
-
-
-def _waiting(mapping: Trigger, clock: Any) -> bool:
-    """Whether ``mapping`` still has work, now or later (a schedule's next firing aside)."""
-    if not mapping.idle():
-        return True
-    return not clock.manual and mapping.fast_forward and mapping.next_due() is not None
+        return lines + self._triggers.pending_work()
