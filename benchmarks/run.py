@@ -37,11 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 from pylambda import Function, Invoker  # noqa: E402
 from pylambda._environment.process import _RESULT_HEAD_END  # noqa: E402
-from pylambda._execution import pack_head  # noqa: E402
 from pylambda._ids import new_id_parts, trace_root  # noqa: E402
 from pylambda._request import event_body  # noqa: E402
 from pylambda._result import blank_result  # noqa: E402
-from pylambda._runtime.protocol import FLAG_SPIN, HEADER, INVOKE, RESULT_FRAME  # noqa: E402
+from pylambda._runtime.protocol import FLAG_SPIN, HEADER, INVOKE, INVOKE_HEAD, RESULT_FRAME  # noqa: E402
+
+pack_head = INVOKE_HEAD.pack
 
 EVENT = {"id": 12345, "name": "benchmark", "items": [1, 2, 3], "flag": True, "note": "x" * 40}
 EVENT_BYTES = json.dumps(EVENT).encode()
@@ -150,7 +151,7 @@ def essential_caller(invoker: Invoker, fn: Function):
     route = invoker._routes[fn]
     env = invoker._pool.checkout(route.key)  # kept out of the pool: this model owns it
     req_w, resp_r, poll = env._req_w, env._resp_r, env._poll
-    arn, arn_len, template, timeout_s = route.arn, route.arn_len, route.template, route.timeout_s
+    arn, arn_len, template, timeout_s = route.arn, len(route.arn), route.template, route.timeout_s
     frame_head, unpack_reply = HEADER.pack, RESULT_FRAME.unpack_from
     write, read, now, clock = os.write, os.read, time.time, time.perf_counter
     spin_s = invoker._spin_s

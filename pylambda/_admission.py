@@ -1,4 +1,4 @@
-"""Admission: counting invocations in and out against reserved and account concurrency, and when to spin.
+"""Admission: counting invocations in and out against reserved and account concurrency.
 
 ``Admission`` is a mixin of ``Invoker``; its state (the in-flight counts,
 the carved-out account limit) is the Invoker's, guarded by its lock.
@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import time
 
-from ._environment import held
-from ._environment.cpus import usable_cpus
 from ._errors import TooManyRequestsError
 from ._function import Function
-from ._runtime.protocol import FLAG_SPIN
 
 __all__ = ["SPIN_QUIET_S", "Admission"]
 
-# After two invocations overlapped, no spinning for this long.  Longer keeps a
-# bursty concurrent workload from spinning; shorter returns to low latency
-# sooner when a caller goes back to sequential calls.
+# After two invocations overlapped, requests say ``concurrent`` for this long
+# (a process environment's caller then does not spin).  Longer keeps a bursty
+# concurrent workload from spinning; shorter returns to low latency sooner
+# when a caller goes back to sequential calls.
 SPIN_QUIET_S = 0.05
-# CPUs this process can use.  With one, nothing spins: a spinning caller
-# would hold the CPU its environment needs to answer.
-_CORES = usable_cpus()
 
 
 class Admission:
@@ -32,26 +27,6 @@ class Admission:
         """Count the invocation in, or raise TooManyRequestsError; return how many are in flight."""
         with self._lock:
             return self._count_in(fn)
-
-    def _spin(self, concurrency: int, now: float) -> tuple[float, int, bool]:
-        """(how long the caller spins, the INVOKE flags, whether its pipe I/O holds the GIL).
-
-        The caller spins only when sequential: alone now and not concurrent
-        lately (between two concurrent calls a thread is briefly alone, and
-        spinning then holds the GIL the other call needs).  The environment
-        spins for the next request while invocations do not outnumber the
-        cores: its spin yields its CPU to anything runnable there, so it
-        costs only idle time, and it spares the wakeup of a halted CPU,
-        which is most of a warm invocation on a VM.  While concurrent, the
-        caller writes and reads its environment's pipes without releasing
-        the GIL (see ``_environment.held``).
-        """
-        concurrent = concurrency > 1 or now < self._concurrent_until
-        hold = concurrent and held.bind()
-        if not self._spin_s or _CORES < 2:
-            return 0.0, 0, hold
-        flags = FLAG_SPIN if concurrency <= _CORES else 0
-        return (0.0 if concurrent else self._spin_s), flags, hold
 
     def _count_in(self, fn: Function) -> int:
         """``_acquire`` for a caller that holds the lock."""

@@ -17,21 +17,18 @@ import os
 import time
 
 from ._billing import max_memory_used_mb, report_durations
-from ._environment.process import Environment, Outcome, describe_exit
+from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Environment, Outcome, Request, describe_exit
 from ._environment.spec import build_init_spec
 from ._errors import InvokerClosedError
 from ._function import Function
 from ._logs import PlatformLines, log_text, stream_name, timeout_line
 from ._result import InvocationResult
-from ._runtime.protocol import INIT_DONE, INVOKE_HEAD, STATUS_BYTES, STATUS_ERROR
 from ._version import LATEST, Version
 
-__all__ = ["INIT_PHASE_TIMEOUT_S", "WATCH_INTERVAL_S", "Execution", "pack_head"]
+__all__ = ["INIT_PHASE_TIMEOUT_S", "WATCH_INTERVAL_S", "Execution"]
 
 # Lambda's init phase limit (reference §7.1).
 INIT_PHASE_TIMEOUT_S = 10.0
-# The INVOKE frame's fixed fields (the warm route packs them too).
-pack_head = INVOKE_HEAD.pack
 
 
 # How often a $LATEST code directory is checked for edits.  Shorter notices
@@ -162,9 +159,9 @@ class Execution:
         """(REPORT status, error type, payload, platform message) for an init or invocation that failed.
 
         The message is empty when the runtime reported the error itself
-        (``INIT_FAILED``: its own error document is the payload).
+        (an init error: its own error document is the payload).
         """
-        if outcome.kind == "result":
+        if outcome.kind in ("result", "init_error"):
             return "error", outcome.error_type, outcome.payload, ""
         if outcome.kind == "timeout":
             message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
@@ -191,7 +188,7 @@ class Execution:
             env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
             phase.before.append(lines.init_start(env.stream_name))
             phase.before.append(log_text(out.logs))
-            if out.kind == "result" and out.frame == INIT_DONE:
+            if out.kind == "ready":
                 phase.init_ms = out.duration_ms
                 return env
             status, etype, _, _ = self._failure(out, request_id, INIT_PHASE_TIMEOUT_S)
@@ -203,7 +200,7 @@ class Execution:
         phase.start = time.monotonic()
         env, out = self._start_env(key, version, fn, timeout_s)
         phase.inside.append(log_text(out.logs))
-        if out.kind != "result" or out.frame != INIT_DONE:
+        if out.kind != "ready":
             status, etype, payload, _ = self._failure(out, request_id, timeout_s)
             if status == "timeout":
                 init_ms = timeout_s * 1000
@@ -218,22 +215,10 @@ class Execution:
         self._pool.set_init_failed(key, False)
         return env
 
-    def _execute(
-        self,
-        fn: Function,
-        version: Version,
-        arn: str,
-        request_id: str,
-        trace: str,
-        cc: bytes,
-        body: bytes,
-        tail: bool,
-        spin_s: float,
-        flags: int,
-        hold: bool,
-    ) -> InvocationResult:
-        cfg = version.config
-        timeout_s = cfg.timeout
+    def _execute(self, fn: Function, version: Version, request: Request, tail: bool) -> InvocationResult:
+        """Run ``request`` on an idle environment of ``version``, or a new one (cold start)."""
+        timeout_s = version.config.timeout
+        request_id, trace = request.request_id, request.trace
         key = self._key(version)
         lines = self._lines(key, version, fn)
         env = self._pool.checkout(key)
@@ -251,22 +236,8 @@ class Execution:
                 env = started
             start = time.monotonic() if phase is None or phase.start is None else phase.start
             suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0
-            trace_bytes = trace.encode()  # a caller's trace header may hold non-ASCII: count bytes
-            head = (
-                pack_head(
-                    int((time.time() + timeout_s) * 1000 - suppressed_ms),
-                    flags,
-                    36,
-                    len(arn),
-                    len(trace_bytes),
-                    len(cc),
-                    0,
-                )
-                + f"{request_id}{arn}".encode()
-                + trace_bytes
-                + cc
-            )
-            out = env.invoke(head, body, start + timeout_s, spin_s, hold)
+            request.deadline_ms = int((time.time() + timeout_s) * 1000 - suppressed_ms)
+            out = env.invoke(request, start + timeout_s)
             if out.kind != "gone":
                 break
             self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another

@@ -9,7 +9,7 @@
          ▼
     _run: acquire concurrency (reserved / account)  ─▶ TooManyRequestsError, recorded
          ▼
-    _execute: pool.checkout(version key) ──idle──▶ env.invoke(INVOKE frame, deadline)
+    _execute: pool.checkout(version key) ──idle──▶ env.invoke(Request, deadline)
          │              └─none─▶ _cold_start: init phase (10 s) ─fail─▶ invoke-phase init
          ▼
     outcome: result ─▶ checkin (or retire: stateless, max invocations)
@@ -57,11 +57,11 @@ from ._admission import Admission
 from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
 from ._billing import Bill, make_bill, max_memory_used_mb, report_durations
 from ._clock import Clock, RealClock
+from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Backend, Environment, Outcome, Request
 from ._environment.pool import EnvironmentPool
-from ._environment.process import Environment, Outcome
-from ._environment.zygote import Zygote
+from ._environment.runtimes import Backends
 from ._errors import InvalidParameterValueError, TooManyRequestsError
-from ._execution import Execution, pack_head
+from ._execution import Execution
 from ._function import Function
 from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, qualifier_of
 from ._ids import new_id_parts, new_ids, trace_root
@@ -73,7 +73,6 @@ from ._provisioned import ProvisionedConcurrency
 from ._registry import Registry
 from ._request import client_context_bytes, event_body, payload_body
 from ._result import InvocationResult, blank_result, result_template
-from ._runtime.protocol import STATUS_BYTES, STATUS_ERROR
 from ._triggers import EventSources, Triggers
 from ._version import LATEST, Version
 
@@ -98,7 +97,7 @@ class _Route:
     update or a code edit makes a new one).
     """
 
-    __slots__ = ("arn", "arn_len", "fn", "key", "lines", "sampled", "template", "timeout_s", "version",
+    __slots__ = ("arn", "fn", "key", "lines", "sampled", "template", "timeout_s", "version",
                  "watch")  # fmt: skip
 
     def __init__(self, invoker: Invoker, fn: Function, version: Version) -> None:
@@ -106,7 +105,6 @@ class _Route:
         self.fn = fn
         self.version = version
         self.arn = fn.arn
-        self.arn_len = len(self.arn)
         self.key = invoker._key(version)
         self.lines = invoker._lines(self.key, version, fn)
         self.timeout_s = cfg.timeout
@@ -169,6 +167,10 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             and ``mock.patch``, with the same context, environment variables,
             logs and payloads but no memory limit, no hard timeout and no
             isolation (see docs/inline.md).
+        backend: an environment backend (``pylambda._environment.backend``)
+            that serves the runtimes it says it serves, e.g. a Ray backend;
+            ``None`` (default): worker processes for Python runtimes (or the
+            caller's thread with ``mode="inline"``).
     """
 
     def __init__(
@@ -186,6 +188,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         async_workers: int = DEFAULT_ASYNC_WORKERS,
         watch_code: bool = True,
         mode: str = "process",
+        backend: Backend | None = None,
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
@@ -231,20 +234,14 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         if mode not in ("process", "inline"):
             raise InvalidParameterValueError(f"mode must be 'process' or 'inline', got {mode!r}")
         self._mode = mode
+        self._backends = Backends(mode, self._spin_s, backend)
         self._workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
-        self._zygote = Zygote()
-        factory = None
         self._caller_imports = None
         if mode == "inline":
             from ._environment.imports import CallerImports
-            from ._environment.inline import InlineEnvironment
 
             self._caller_imports = CallerImports()
-
-            def factory(key, env_id, name, spec, memory_mb):
-                return InlineEnvironment(key, env_id, spec, memory_mb)
-
-        self._pool = EnvironmentPool(self._zygote, self._workdir, idle_ttl, factory, self._lock)
+        self._pool = EnvironmentPool(self._backends.for_runtime, self._workdir, idle_ttl, self._lock)
         self._init_specs: dict[tuple, dict] = {}
         self._watch_code = bool(watch_code)
         self._watch: dict[str, tuple[float, int, int]] = {}
@@ -363,18 +360,14 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         finally:
             lock.release()
         try:
-            spin_s, flags, hold = self._spin(concurrency, started)
+            request = Request(request_id, route.arn, trace, b"", body, int((started + route.timeout_s) * 1000),
+                              concurrency, concurrency > 1 or started < self._concurrent_until)  # fmt: skip
             if env is None:
-                result = self._execute(fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags, hold)
+                result = self._execute(fn, version, request, False)
             else:
                 timeout_s = route.timeout_s
                 start = time.monotonic()
-                head = (
-                    pack_head(int((started + timeout_s) * 1000), flags, 36, route.arn_len,
-                               len(trace), 0, 0)
-                    + f"{request_id}{route.arn}{trace}".encode()
-                )  # fmt: skip
-                if env.send(head, body, hold):
+                if env.send(request):
                     # While the handler runs: the result's known fields, the next ids.
                     result, state = blank_result(route.template)
                     state["request_id"] = request_id
@@ -383,7 +376,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
                     if not self._spare_ids:
                         self._spare_ids.append(new_id_parts())
                     keep = self._keeps(env, fn)
-                    out = env.receive(start + timeout_s, spin_s, hold)
+                    out = env.receive(start + timeout_s)
                 else:
                     keep, out = False, _GONE
                 if out.kind == "result" and keep:
@@ -418,9 +411,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
                 elif out.kind == "gone":  # killed while idle: nothing ran
                     self._pool.discard(env, keep_tmp=True)
                     self._replace_if_provisioned(env, route.key, version, fn)
-                    result = self._execute(
-                        fn, version, route.arn, request_id, trace, b"", body, False, spin_s, flags, hold
-                    )
+                    result = self._execute(fn, version, request, False)
                 else:
                     result = self._conclude(out, env, None, start, route.key, fn, version, route.lines, request_id,
                                             trace, False)  # fmt: skip
@@ -453,8 +444,9 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             self._recorder.throttled(fn.name, qualifier_of(invoked_arn), e.reason, started)
             raise
         try:
-            spin_s, flags, hold = self._spin(concurrency, started)
-            result = self._execute(fn, version, invoked_arn, request_id, trace, cc, body, tail, spin_s, flags, hold)
+            concurrent = concurrency > 1 or started < self._concurrent_until
+            request = Request(request_id, invoked_arn, trace, cc, body, 0, concurrency, concurrent)
+            result = self._execute(fn, version, request, tail)
         finally:
             self._release(fn)
         return self._recorded(started, invoked_arn, concurrency, result, version, trace)
@@ -545,8 +537,8 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
 
     @property
     def zygote_pid(self) -> int | None:
-        """Pid of the zygote process, when running."""
-        return self._zygote.pid
+        """Pid of the default process backend's zygote, when running."""
+        return self._backends.default.stats().get("zygote_pid")
 
     def close(self, timeout: float = 1.0, drain_timeout: float = 0.0) -> None:
         """End every process this Invoker started; idempotent and bounded in time.
@@ -571,7 +563,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         finally:
             if self._caller_imports is not None:
                 self._caller_imports.close()
-            self._zygote.close(timeout)
+            self._backends.close(timeout)
             shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> Invoker:

@@ -10,12 +10,11 @@ import threading
 import time
 from typing import Any
 
-from ._environment.process import Environment
+from ._environment.backend import Environment
 from ._errors import InvalidParameterValueError, ResourceNotFoundError
 from ._function import Function
 from ._history import qualifier_of
 from ._logs import log_text
-from ._runtime.protocol import INIT_DONE
 from ._version import LATEST, Version
 
 __all__ = ["ProvisionedConcurrency"]
@@ -128,7 +127,7 @@ class ProvisionedConcurrency:
         def start() -> None:
             env, out = self._start_env(key, version, fn, timeout, "provisioned-concurrency")
             lines = self._lines(key, version, fn)
-            ok = out.kind == "result" and out.frame == INIT_DONE
+            ok = out.kind == "ready"
             status, etype = (None, None) if ok else self._failure(out, "", timeout)[:2]
             text = (
                 lines.init_start(env.stream_name, "provisioned-concurrency")

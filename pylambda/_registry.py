@@ -36,9 +36,9 @@ class Registry:
                 if existing is not None and existing is not fn:
                     raise InvalidParameterValueError(f"a different function named {fn.name!r} is already registered")
                 self._functions[fn.name] = fn
-        if self._mode == "process":
-            self._zygote.start()
-        elif self._caller_imports is not None:
+        for fn in functions:  # a zygote (say) starts now, overlapping the caller's work
+            self._backends.prepare(fn.config.runtime)
+        if self._caller_imports is not None:
             for fn in functions:
                 self._importable_in_caller(fn)
         return self

@@ -62,7 +62,9 @@ def test_a_held_write_to_a_dead_environment_reports_it_gone(invoker, make_fn):
     os.kill(env.pid, signal.SIGKILL)
     assert select.select([env._status_r], [], [], 10)[0]  # the zygote reaped it; its pipe ends are closed
     assert held.bind()
-    assert env.send(b"", b"{}", hold=True) is False
+    from pylambda._environment.backend import Request
+
+    assert env.send(Request("r" * 36, "arn", "", b"", b"{}", 0, 2, True)) is False
     assert env.state == "DEAD"
 
 

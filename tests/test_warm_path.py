@@ -175,21 +175,18 @@ def test_request_ids_stay_unique_across_threads(invoker, make_fn):
     ],
 )
 def test_spin_policy(monkeypatch, cores, spin_us, concurrency, caller_spins, environment_spins):
-    import pylambda._admission as engine
-    from pylambda import Invoker
+    """The process backend's waiting policy: who spins, and when pipe I/O keeps the GIL."""
+    import pylambda._environment.process as process
     from pylambda._runtime.protocol import FLAG_SPIN
 
-    monkeypatch.setattr(engine, "_CORES", cores)
-    with Invoker(spin_us=spin_us) as inv:
-        now = time.time()
-        spin_s, flags, hold = inv._spin(concurrency, now)
-        assert (spin_s > 0, bool(flags & FLAG_SPIN)) == (caller_spins, environment_spins)
-        assert hold == (concurrency > 1)  # pipe I/O keeps the GIL only when other callers want it
-        inv._concurrent_until = now + engine.SPIN_QUIET_S  # concurrency was seen just now
-        spin_s, flags, hold = inv._spin(concurrency, now)
-        assert spin_s == 0  # a briefly lone caller between concurrent calls does not spin
-        assert bool(flags & FLAG_SPIN) == environment_spins
-        assert hold
+    monkeypatch.setattr(process, "_CORES", cores)
+    spin_s, flags, hold = process.waiting(spin_us / 1e6, concurrency, concurrency > 1)
+    assert (spin_s > 0, bool(flags & FLAG_SPIN)) == (caller_spins, environment_spins)
+    assert hold == (concurrency > 1)  # pipe I/O keeps the GIL only when other callers want it
+    spin_s, flags, hold = process.waiting(spin_us / 1e6, concurrency, True)  # concurrency was seen just now
+    assert spin_s == 0  # a briefly lone caller between concurrent calls does not spin
+    assert bool(flags & FLAG_SPIN) == environment_spins
+    assert hold
 
 
 def test_the_essential_caller_model_still_speaks_the_wire():

@@ -2,10 +2,9 @@
 
 For debugging (``breakpoint()`` stops in the handler), for ``mock.patch``
 applied in the test reaching the handler directly, and for tracebacks that
-point at the test.  It honours the environment interface the pool relies on
-(``wait_init``, ``invoke``, ``kill``, ``reap``, ``shut_down`` and the same
-attributes), so everything above it (history, logs, metrics, async, bills)
-works unchanged, and it produces the same payloads, logs and REPORT lines.
+point at the test.  It implements the environment contract (``backend``),
+so everything above it (history, logs, metrics, async, bills) works
+unchanged, and it produces the same payloads, logs and REPORT lines.
 
 During init and each invocation the process wears the environment's clothes:
 ``os.environ`` is replaced by the Lambda environment, the working directory,
@@ -34,38 +33,44 @@ from .._runtime import bootstrap as _bootstrap
 from .._runtime import context as _context
 from .._runtime import marshal as _marshal
 from .._runtime.faults import resolve_handler
-from .._runtime.protocol import INIT_DONE, INIT_FAILED, RESULT, STATUS_ERROR
-from .process import Outcome
+from .backend import STATUS_ERROR, Backend, Environment, Outcome, Request
 
-__all__ = ["InlineEnvironment", "switch_lock"]
+__all__ = ["InlineBackend", "InlineEnvironment", "switch_lock"]
 
 # One inline environment at a time: they switch process-wide state (the
 # caller's imports of a function's code too, see imports.py).
 switch_lock = _switch = threading.RLock()
 
 
-class InlineEnvironment:
+class InlineBackend(Backend):
+    """Environments that run handlers in the calling thread (``Invoker(mode="inline")``)."""
+
+    name = "inline"
+
+    def __init__(self) -> None:
+        self._started = 0
+
+    def start(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> InlineEnvironment:
+        """A new inline environment (its init runs in ``wait_init``, in the caller's thread)."""
+        self._started += 1
+        return InlineEnvironment(key, env_id, init_spec, memory_mb)
+
+    def stats(self) -> dict:
+        """Name and environments started."""
+        return {"name": self.name, "started": self._started}
+
+
+class InlineEnvironment(Environment):
     """An environment whose handler runs in the calling thread."""
 
+    __slots__ = ("_decode", "_encode", "_handler", "_json_logs", "_request", "_spec")
+
     def __init__(self, key, env_id: str, init_spec: dict, memory_mb: int) -> None:
-        self.id = env_id
-        self.key = key
-        self.pid = os.getpid()
-        self.state = "STARTING"
-        environ = init_spec["environ"]
-        self.stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
-        self.tmpdir = environ.get("TMPDIR")
-        self.init_type = environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-        # True for an environment started by a provisioned-concurrency config.
-        self.provisioned = self.init_type == "provisioned-concurrency"
-        self.created = self.last_used = time.monotonic()
-        self.invocations = 0
-        self.max_rss_kib = 0
-        self._request: tuple[bytes, bytes] | None = None
-        self.memory_limit_kib = memory_mb * 1024
+        self._books(key, env_id, init_spec, memory_mb, os.getpid())
+        self._request: Request | None = None
         self._spec = init_spec
         self._handler = None
-        self._json_logs = environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+        self._json_logs = init_spec["environ"].get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
         self._encode = _bootstrap._encoder(init_spec["runtime"])
         self._decode = _marshal.decoder()
 
@@ -119,8 +124,7 @@ class InlineEnvironment:
                 error_type, payload = _bootstrap.report_init_error(e, self._json_logs, out)
                 self.state = "DEAD"
                 return Outcome(
-                    "result",
-                    frame=INIT_FAILED,
+                    "init_error",
                     status=STATUS_ERROR,
                     error_type=error_type,
                     payload=payload,
@@ -129,9 +133,7 @@ class InlineEnvironment:
                 )
         self._handler = handler
         self.state = "IDLE"
-        return Outcome(
-            "result", frame=INIT_DONE, duration_ms=(time.perf_counter() - start) * 1000, logs=out.getvalue().encode()
-        )
+        return Outcome("ready", duration_ms=(time.perf_counter() - start) * 1000, logs=out.getvalue().encode())
 
     def _import(self, handler: str):
         """Import the handler module, the caller's copy if it is the same file.
@@ -154,35 +156,30 @@ class InlineEnvironment:
         finally:
             sys.modules[modname] = saved
 
-    def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0, hold: bool = False) -> Outcome:
-        """Run one invocation in this thread; a late handler is reported as timed out (no pipes: ``hold`` is moot)."""
-        self.send(head, body)
-        return self.receive(deadline, spin_s)
-
-    def send(self, head: bytes, body: bytes, hold: bool = False) -> bool:
+    def send(self, request: Request) -> bool:
         """Take the request (it runs in ``receive``, in the calling thread)."""
         self.state = "BUSY"
         self.invocations += 1
-        self._request = (head, body)
+        self._request = request
         return True
 
-    def receive(self, deadline: float, spin_s: float = 0.0, hold: bool = False) -> Outcome:
+    def receive(self, deadline: float) -> Outcome:
         """Run the request ``send`` took; a late handler is reported as timed out."""
-        head, body = self._request
+        request = self._request
         self._request = None
-        deadline_ms, _flags, request_id, arn, trace, client_context, cognito, _pos = _bootstrap.parse_invoke(
-            head, 0, self._decode
-        )
+        request_id, trace = request.request_id, request.trace
+        cc = request.client_context
+        client_context = self._decode(cc.decode()) if cc else None
         out = io.StringIO()
         with self._worn(out):
             if trace:
                 os.environ["_X_AMZN_TRACE_ID"] = trace
             _bootstrap._current.value = request_id
-            ctx = _context.LambdaContext(request_id, client_context, cognito, deadline_ms, arn)
+            ctx = _context.LambdaContext(request_id, client_context, None, request.deadline_ms, request.invoked_arn)
             start = time.perf_counter()
             try:
                 status, payload, etype = _bootstrap.run_handler(
-                    self._handler, body, ctx, request_id, self._encode, self._decode, self._json_logs, out
+                    self._handler, request.body, ctx, request_id, self._encode, self._decode, self._json_logs, out
                 )
             except SystemExit as e:
                 self.state = "DEAD"
@@ -196,7 +193,6 @@ class InlineEnvironment:
         self.state = "IDLE"
         return Outcome(
             "result",
-            frame=RESULT,
             status=status,
             error_type=etype.decode(),
             payload=payload,
@@ -208,8 +204,8 @@ class InlineEnvironment:
         """Nothing to kill: mark it dead (a running handler cannot be stopped)."""
         self.state = "DEAD"
 
-    def close_request_pipe(self) -> None:
-        """No pipe: nothing to do."""
+    def stop(self) -> None:
+        """Nothing runs between invocations: nothing to do."""
 
     def reap(self, timeout: float = 0.0) -> int | None:
         """Nothing to reap."""
@@ -219,6 +215,3 @@ class InlineEnvironment:
     def shut_down(self, grace: float = 0.0) -> None:
         """Mark it dead."""
         self.state = "DEAD"
-
-    def __repr__(self) -> str:
-        return f"<InlineEnvironment {self.id} state={self.state} invocations={self.invocations}>"

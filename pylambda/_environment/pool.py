@@ -5,7 +5,7 @@
     Invoker.invoke ─▶ checkout(key) ──idle?──▶ LIFO pop (warmest first)
                           │ none
                           ▼
-                      start(version) ──▶ Zygote.fork ──▶ Environment(INIT sent)
+                      start(version) ──▶ its backend.start ──▶ Environment (init begun)
     … invocation …
     checkin(env)  ──▶ push on its key's idle stack (timestamped)
     discard(env)  ──▶ killed; its /tmp goes to the key's free list (reset keeps /tmp)
@@ -17,7 +17,11 @@ A *key* is ``(function name, version, revision)``: each published version has
 its own environments, as on Lambda, and every change to ``$LATEST`` makes a
 new revision whose environments never mix with the old ones
 (``retire_older``).  The pool holds no policy about concurrency or init
-failures; the Invoker decides, the pool keeps the books.
+failures; the Invoker decides, the pool keeps the books.  Which backend
+makes a version's environments (processes from a zygote, the caller's
+thread, a Runtime API host …) is asked of ``select`` per start, from the
+version's runtime: the pool itself never looks behind the environment
+contract (``backend``).
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 
-from .process import Environment
-from .zygote import Zygote
+from .backend import Backend, Environment
 
 __all__ = ["EnvironmentPool"]
 
@@ -37,14 +41,14 @@ class EnvironmentPool:
     """Idle stacks per version key, every live environment, and their /tmp dirs."""
 
     def __init__(
-        self, zygote: Zygote, workdir: str, idle_ttl: float | None, factory=None, lock: threading.Lock | None = None
+        self,
+        select: Callable[[str], Backend],
+        workdir: str,
+        idle_ttl: float | None,
+        lock: threading.Lock | None = None,
     ) -> None:
-        self._zygote = zygote
-        # Builds an environment: a process forked by the zygote by default, or
-        # another implementation of the same interface (the inline one).
-        self._factory = factory or (
-            lambda key, env_id, name, spec, memory_mb: Environment(zygote, key, env_id, name, spec, memory_mb)
-        )
+        # The backend serving a runtime (the Invoker's choice, per version).
+        self._select = select
         self._workdir = workdir
         self._idle_ttl = idle_ttl
         # The Invoker shares its lock, so that its warm path counts an
@@ -79,8 +83,8 @@ class EnvironmentPool:
         return path
 
     def start(self, key: tuple, env_id: str, name: str, init_spec: dict, memory_mb: int) -> Environment:
-        """Fork a new environment for ``key`` (the INIT message is already sent)."""
-        env = self._factory(key, env_id, name, init_spec, memory_mb)
+        """A new environment for ``key`` from the backend serving its runtime (init begun)."""
+        env = self._select(init_spec["runtime"]).start(key, env_id, name, init_spec, memory_mb)
         with self._lock:
             if self._closed:
                 closed = True
@@ -237,7 +241,7 @@ class EnvironmentPool:
         # sees EOF, reaps it and discards it.
         for env in live:
             if env in idle:
-                env.close_request_pipe()
+                env.stop()
             else:
                 env.kill()
         deadline = time.monotonic() + timeout

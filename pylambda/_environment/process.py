@@ -1,6 +1,9 @@
-"""One execution environment, seen from the parent: a process and its pipes.
+"""The process backend: environments are worker processes forked by a zygote, one pipe pair each.
 
-An ``Environment`` is checked out by exactly one caller thread at a time, so
+``ProcessBackend`` owns the zygote and the wire (``_runtime/protocol``): it
+packs each request into an INVOKE frame and decides, from the request's
+concurrency hints, whether the caller spins for the reply and whether its
+pipe I/O holds the GIL (``held``).  A ``ProcessEnvironment`` is checked out by exactly one caller thread at a time, so
 its methods take no locks.  Every wait is a ``poll`` on the response and log
 pipes with the deadline as the timeout, so there are three outcomes and no
 busy loop: a reply, a death (EOF on the response pipe), or the deadline.
@@ -8,11 +11,6 @@ While an invocation runs longer than ``MEMORY_SAMPLE_S`` the wait wakes up to
 sample the process's RSS, so a handler that grows past ``memory_size`` is
 killed while it runs; a faster burst is caught exactly after the fact by the
 peak RSS (``getrusage``) the environment reports with every result.
-
-States::
-
-    STARTING ──init ok──▶ IDLE ⇄ BUSY ──timeout/crash/OOM/close──▶ DEAD
-        └────init failed──────────────────────────────────────────▶ DEAD
 """
 
 from __future__ import annotations
@@ -22,23 +20,38 @@ import os
 import pickle
 import select
 import signal
+import struct
 import threading
 import time
 
+from .._runtime import protocol
 from .._runtime.protocol import (
+    FLAG_SPIN,
     HEADER,
     INIT,
     INIT_DONE,
+    INIT_FAILED,
     INVOKE,
+    INVOKE_HEAD,
+    RESULT,
     RESULT_FRAME,
     RESULT_HEAD,
     read_exact,
     write_all,
 )
-from . import held
+from . import backend, held
+from .backend import Backend, Environment, Outcome, Request
+from .cpus import usable_cpus
 from .zygote import Zygote
 
-__all__ = ["Environment", "Outcome", "describe_exit"]
+__all__ = ["ProcessBackend", "ProcessEnvironment", "waiting"]
+
+# The wire's statuses are the contract's: replies pass through untranslated.
+assert (protocol.STATUS_JSON, protocol.STATUS_BYTES, protocol.STATUS_ERROR) == (
+    backend.STATUS_JSON,
+    backend.STATUS_BYTES,
+    backend.STATUS_ERROR,
+)
 
 # How often a running invocation's RSS is sampled.  Smaller catches a runaway
 # allocation sooner and costs a /proc read per period; the exact peak check
@@ -52,105 +65,59 @@ PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _POLLIN = select.POLLIN | select.POLLHUP | select.POLLERR
-
-# Go's names for signals, as Lambda prints them ("signal: killed").
-_SIGNAL_NAMES = {
-    signal.SIGKILL: "killed",
-    signal.SIGSEGV: "segmentation fault",
-    signal.SIGABRT: "aborted",
-    signal.SIGTERM: "terminated",
-    signal.SIGBUS: "bus error",
-    signal.SIGFPE: "floating point exception",
-    signal.SIGILL: "illegal instruction",
-    signal.SIGHUP: "hangup",
-    signal.SIGINT: "interrupt",
-    signal.SIGQUIT: "quit",
-    signal.SIGPIPE: "broken pipe",
-    signal.SIGALRM: "alarm clock",
-    signal.SIGUSR1: "user defined signal 1",
-    signal.SIGUSR2: "user defined signal 2",
-    signal.SIGTRAP: "trace/breakpoint trap",
-    signal.SIGXCPU: "CPU time limit exceeded",
-}
-
-
-def describe_exit(status: int | None) -> str:
-    """Lambda's wording for how a runtime process ended, from a wait status."""
-    if status is None:
-        return "Runtime exited with error: signal: killed"
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        name = _SIGNAL_NAMES.get(sig, f"signal {sig}")
-        return f"Runtime exited with error: signal: {name}"
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
-    if code == 0:
-        return "Runtime exited without providing a reason"
-    return f"Runtime exited with error: exit status {code}"
-
+# CPUs this process can use.  With one, nothing spins: a spinning caller
+# would hold the CPU its environment needs to answer.
+_CORES = usable_cpus()
+# A reply frame's kind, as an outcome's.
+_FRAME_KINDS = {RESULT: "result", INIT_DONE: "ready", INIT_FAILED: "init_error"}
+# The frame header and the INVOKE head packed in one call.
+_pack_frame = struct.Struct("<IB" + INVOKE_HEAD.format[1:]).pack
+_INVOKE_HEAD_SIZE = INVOKE_HEAD.size
 
 _RESULT_HEAD_END = HEADER.size + RESULT_HEAD.size
 
 
-class Outcome:
-    """What one exchange with an environment produced (internal, not public)."""
+def waiting(spin_s: float, concurrency: int, concurrent: bool) -> tuple[float, int, bool]:
+    """(how long the caller spins for the reply, the INVOKE flags, whether its pipe I/O holds the GIL).
 
-    __slots__ = ("duration_ms", "error_type", "exit_status", "frame", "kind", "logs", "payload", "rss_kib", "status")
-
-    # kind: "result" (a frame arrived: ``frame`` is RESULT, INIT_DONE or
-    # INIT_FAILED), "timeout", "exit" (the process died), "oom" (killed for
-    # memory), "gone" (dead before the request was sent: nothing ran).
-    # ``status`` is the RESULT status (JSON, bytes or error).
-    def __init__(
-        self,
-        kind,
-        frame=0,
-        status=0,
-        error_type="",
-        payload=b"",
-        duration_ms=0.0,
-        rss_kib=0,
-        logs=b"",
-        exit_status=None,
-    ):
-        self.kind = kind
-        self.frame = frame
-        self.status = status
-        self.error_type = error_type
-        self.payload = payload
-        self.duration_ms = duration_ms
-        self.rss_kib = rss_kib
-        self.logs = logs
-        self.exit_status = exit_status
+    The caller spins only when sequential: alone now and not concurrent
+    lately (between two concurrent calls a thread is briefly alone, and
+    spinning then holds the GIL the other call needs).  The environment
+    spins for the next request while invocations do not outnumber the
+    cores: its spin yields its CPU to anything runnable there, so it costs
+    only idle time, and it spares the wakeup of a halted CPU, which is most
+    of a warm invocation on a VM.  While concurrent, the caller writes and
+    reads its environment's pipes without releasing the GIL (see ``held``).
+    With one CPU nothing spins: a spinning caller would hold the CPU its
+    environment needs to answer.
+    """
+    hold = concurrent and held.bind()
+    if not spin_s or _CORES < 2:
+        return 0.0, 0, hold
+    return (0.0 if concurrent else spin_s), (FLAG_SPIN if concurrency <= _CORES else 0), hold
 
 
-class Environment:
+class ProcessEnvironment(Environment):
     """One worker process acting as a Lambda execution environment."""
 
     __slots__ = (
+        "_alone",
         "_held_buf",
+        "_hold",
         "_log_r",
         "_poll",
         "_reap_lock",
         "_req_w",
         "_resp_r",
+        "_spin_s",
         "_status",
         "_status_r",
-        "created",
-        "id",
-        "init_type",
-        "invocations",
-        "key",
-        "last_used",
-        "max_rss_kib",
-        "memory_limit_kib",
-        "pid",
-        "provisioned",
-        "state",
-        "stream_name",
-        "tmpdir",
+        "_wait_spin_s",
     )
 
-    def __init__(self, zygote: Zygote, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> None:
+    def __init__(
+        self, zygote: Zygote, key, env_id: str, name: str, init_spec: dict, memory_mb: int, spin_s: float = 0.0
+    ) -> None:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         log_r, log_w = os.pipe()
@@ -162,28 +129,21 @@ class Environment:
         for fd in (req_w, resp_r, log_r):
             os.set_inheritable(fd, False)
         try:
-            self.pid, self._status_r = zygote.fork([req_r, resp_w, log_w], name)
+            pid, self._status_r = zygote.fork([req_r, resp_w, log_w], name)
         except BaseException:
             for fd in (req_r, req_w, resp_r, resp_w, log_r, log_w):
                 os.close(fd)
             raise
         for fd in (req_r, resp_w, log_w):
             os.close(fd)
-        self.id = env_id
-        self.key = key
-        self.state = "STARTING"
-        self.stream_name = init_spec["environ"].get("AWS_LAMBDA_LOG_STREAM_NAME", "")
-        self.tmpdir = init_spec["environ"].get("TMPDIR")
-        self.init_type = init_spec["environ"].get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-        # True for an environment started by a provisioned-concurrency config.
-        self.provisioned = self.init_type == "provisioned-concurrency"
-        self.created = self.last_used = time.monotonic()
-        self.invocations = 0
-        self.max_rss_kib = 0
-        self.memory_limit_kib = memory_mb * 1024
+        self._books(key, env_id, init_spec, memory_mb, pid)
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
         self._held_buf = None
+        self._spin_s = spin_s
+        self._alone = waiting(spin_s, 1, False)
+        self._wait_spin_s = 0.0
+        self._hold = False
         self._reap_lock = threading.Lock()
         # The status pipe too: it reports the exit even when something the
         # handler started still holds the response pipe open.
@@ -202,36 +162,35 @@ class Environment:
     def wait_init(self, timeout_s: float) -> Outcome:
         """Wait for the init phase to finish (``INIT_DONE``/``INIT_FAILED``)."""
         outcome = self._wait(time.monotonic() + timeout_s)
-        if outcome.kind == "result":
-            if outcome.frame == INIT_DONE:
-                self.state = "IDLE"
-            else:
-                self.reap()
+        if outcome.kind == "ready":
+            self.state = "IDLE"
+        elif outcome.kind == "init_error":
+            self.reap()
         return outcome
 
-    def invoke(self, head: bytes, body: bytes, deadline: float, spin_s: float = 0.0, hold: bool = False) -> Outcome:
-        """Send one INVOKE frame (``head`` + ``body``) and wait until ``deadline`` (monotonic).
-
-        Returns an outcome of kind ``"gone"`` when the process was already dead
-        before anything was sent (killed while idle): nothing ran, and the
-        caller may retry on another environment.
-        """
-        if not self.send(head, body, hold):
-            return Outcome("gone")
-        return self.receive(deadline, spin_s, hold)
-
-    def send(self, head: bytes, body: bytes, hold: bool = False) -> bool:
+    def send(self, request: Request) -> bool:
         """Send one INVOKE frame; False if the process was dead before anything was sent.
 
         Only the first write can tell: a request pipe with no reader fails it
-        with EPIPE.  Split from ``receive`` so that the caller can do its own
-        work while the environment runs the handler.  With ``hold`` (another
-        caller thread is running; see ``held``), a small frame is written
-        without releasing the GIL.
+        with EPIPE.  How to wait is decided here, from the request's hints
+        (``waiting``).
         """
         self.state = "BUSY"
         self.invocations += 1
-        data = HEADER.pack(len(head) + len(body), INVOKE) + head + body
+        if request.concurrent:
+            self._wait_spin_s, flags, hold = waiting(self._spin_s, request.concurrency, True)
+        else:  # alone: the policy's answer does not change
+            self._wait_spin_s, flags, hold = self._alone
+        self._hold = hold
+        request_id, arn, cc, body = request.request_id, request.invoked_arn, request.client_context, request.body
+        strings = f"{request_id}{arn}{request.trace}".encode()  # a caller's trace may be non-ASCII: count bytes
+        n_id, n_arn, n_strings = len(request_id), len(arn), len(strings)
+        data = (
+            _pack_frame(_INVOKE_HEAD_SIZE + n_strings + len(cc) + len(body), INVOKE, request.deadline_ms, flags,
+                        n_id, n_arn, n_strings - n_id - n_arn, len(cc), 0)
+            + strings
+            + (cc + body if cc else body)
+        )  # fmt: skip
         try:
             sent = -1
             if hold and len(data) <= held.MAX_WRITE:
@@ -248,17 +207,17 @@ class Environment:
                 pass  # it died: receive() sees EOF and reports the exit
         return True
 
-    def receive(self, deadline: float, spin_s: float = 0.0, hold: bool = False) -> Outcome:
+    def receive(self, deadline: float) -> Outcome:
         """Wait for the reply to the frame ``send`` sent, a death or the deadline (monotonic).
 
-        With ``spin_s``, poll without blocking for that long first: a reply
-        that comes within it is picked up without the thread going to sleep
-        and being woken again, which on a VM costs more than the reply itself.
-        The common case (the reply alone, no log output) is parsed here
-        directly; anything else goes through ``_wait``.  With ``hold``, that
-        reply's first bytes are read without releasing the GIL (see ``held``).
+        When ``send`` chose to spin, poll without blocking for that long
+        first: a reply that comes within it is picked up without the thread
+        going to sleep and being woken again, which on a VM costs more than
+        the reply itself.  The common case (the reply alone, no log output)
+        is parsed here directly; anything else goes through ``_wait``.
         """
         poll = self._poll
+        spin_s = self._wait_spin_s
         if spin_s:
             events = poll(0)
             if not events:
@@ -270,7 +229,7 @@ class Environment:
             remaining = deadline - time.monotonic()
             events = poll(max(1, int(min(remaining, MEMORY_SAMPLE_S) * 1000) + 1)) if remaining > 0 else []
         if len(events) == 1 and events[0][0] == self._resp_r:
-            if hold:
+            if self._hold:
                 buf = self._held_buf
                 if buf is None:
                     buf = self._held_buf = held.buffer()
@@ -365,7 +324,7 @@ class Environment:
         if rss_kib > self.max_rss_kib:
             self.max_rss_kib = rss_kib
         outcome = Outcome(
-            "result", kind, status, error_type, payload, duration_ms, rss_kib, b"".join(logs) if logs else b""
+            _FRAME_KINDS[kind], status, error_type, payload, duration_ms, rss_kib, b"".join(logs) if logs else b""
         )
         if rss_kib > self.memory_limit_kib:
             # The peak passed the limit between samples: Lambda's sandbox
@@ -443,7 +402,7 @@ class Environment:
                 pass
         self._status = status
         self.state = "DEAD"
-        self.close_request_pipe()
+        self.stop()
         for fd in (self._resp_r, self._log_r, self._status_r):
             os.close(fd)
         return status
@@ -455,16 +414,52 @@ class Environment:
         two; letting it do so lets it save coverage data.  ``reap`` kills it
         if it has not exited by then.
         """
-        if self.state == "DEAD":
-            return
-        self.close_request_pipe()
-        self.reap(grace)
+        Environment.shut_down(self, grace)
 
-    def close_request_pipe(self) -> None:
-        """Signal EOF (the environment exits by itself when idle)."""
+    def stop(self) -> None:
+        """Signal EOF on the request pipe (the environment exits by itself when idle)."""
         if self._req_w >= 0:
             os.close(self._req_w)
             self._req_w = -1
 
-    def __repr__(self) -> str:
-        return f"<Environment {self.id} pid={self.pid} state={self.state} invocations={self.invocations}>"
+
+class ProcessBackend(Backend):
+    """Environments forked from a zygote of ``executable`` (default: the caller's interpreter).
+
+    The zygote is started on ``prepare`` (when a function is registered) or
+    on the first start, and replaced transparently if it dies.
+    """
+
+    name = "process"
+
+    def __init__(self, spin_s: float = 0.0, executable: str | None = None, runtimes: tuple[str, ...] | None = None):
+        self.zygote = Zygote() if executable is None else Zygote(executable)
+        self._spin_s = spin_s
+        self._runtimes = runtimes
+        self._started = 0
+
+    def serves(self, runtime: str) -> bool:
+        """Python runtimes (or the ones named at construction)."""
+        return runtime in self._runtimes if self._runtimes is not None else runtime.startswith("python")
+
+    def prepare(self) -> None:
+        """Start the zygote now, without waiting: its imports overlap the caller's work."""
+        self.zygote.start()
+
+    def start(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> ProcessEnvironment:
+        """Fork an environment and send it the INIT message."""
+        self._started += 1
+        return ProcessEnvironment(self.zygote, key, env_id, name, init_spec, memory_mb, self._spin_s)
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the zygote (environments it forked that are still alive get SIGKILL)."""
+        self.zygote.close(timeout)
+
+    def stats(self) -> dict:
+        """Name, environments started, the zygote's pid."""
+        return {"name": self.name, "started": self._started, "zygote_pid": self.zygote.pid}
+
+    def pids(self) -> list[int]:
+        """The zygote, when running."""
+        pid = self.zygote.pid
+        return [] if pid is None else [pid]

@@ -34,7 +34,10 @@ _BOOT = (
 class Zygote:
     """One zygote process and the socket to it; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, executable: str | None = None) -> None:
+        # Another interpreter (a python3.X runtime) gets only pylambda's root
+        # on its path: the caller's site-packages were built for the caller.
+        self.executable = executable or sys.executable
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
@@ -48,13 +51,13 @@ class Zygote:
 
     def _spawn(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        path = [p for p in sys.path if p]
+        path = [p for p in sys.path if p] if self.executable == sys.executable else []
         pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         if pkg_root not in path:
             path.insert(0, pkg_root)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _BOOT, json.dumps(path), str(child_sock.fileno())],
+                [self.executable, "-I", "-S", "-c", _BOOT, json.dumps(path), str(child_sock.fileno())],
                 pass_fds=[child_sock.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -16,16 +16,14 @@ __all__ = ["environment_pids", "leftover_processes"]
 
 
 def environment_pids(invoker: Invoker) -> list[int]:
-    """Pids of every process the Invoker started (its environments and zygote).
+    """Pids of every process the Invoker started (its environments, zygotes and hosts).
 
     Inline environments run in this process and are not counted.
     """
     import os
 
-    pids = [env.pid for env in invoker.environments() if env.pid != os.getpid()]
-    if invoker.zygote_pid is not None:
-        pids.append(invoker.zygote_pid)
-    return pids
+    pids = [env.pid for env in invoker.environments() if env.pid is not None and env.pid != os.getpid()]
+    return pids + invoker._backends.pids()
 
 
 def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:
