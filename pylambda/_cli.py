@@ -251,6 +251,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("definition", help="a .json, .toml, .yaml or .yml file")
     run.add_argument("--quiet", "-q", action="store_true", help="do not print the logs")
     run.set_defaults(func=_run)
+    from .sam._cli import add_local_commands
+
+    add_local_commands(sub)
     return parser
 
 

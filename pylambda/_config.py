@@ -10,9 +10,12 @@ a bad configuration never reaches an environment.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import zipfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -140,6 +143,27 @@ def _check_log_group(_inst: Any, _attr: Any, value: str | None) -> None:
         )
 
 
+MAX_LAYERS = 5
+DEPENDENCY_MODES = ("caller", "isolated")
+
+
+def _layers_converter(value: Any) -> tuple[str, ...]:
+    """Layers as absolute paths (a directory or a .zip each), checked where they are given."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise InvalidParameterValueError(f"layers must be a list of directories or .zip files, got {value!r}")
+    if len(value) > MAX_LAYERS:
+        raise InvalidParameterValueError(f"a function can use at most {MAX_LAYERS} layers, got {len(value)}")
+    out = []
+    for item in value:
+        path = Path(os.fspath(item)).expanduser().resolve()
+        if not (path.is_dir() or (path.is_file() and zipfile.is_zipfile(path))):
+            raise InvalidParameterValueError(f"layer {os.fspath(item)!r} is neither a directory nor a .zip file")
+        out.append(str(path))
+    return tuple(out)
+
+
 def _env_converter(value: Mapping[str, str] | None) -> dict[str, str]:
     if value is None:
         return {}
@@ -182,6 +206,10 @@ class FunctionConfig:
     """A custom log group (default ``/aws/lambda/<name>``)."""
     tracing: str = attrs.field(default="PassThrough", validator=_one_of("tracing", ("Active", "PassThrough")))
     """``Active`` samples every invocation and writes the XRAY line after REPORT."""
+    layers: tuple[str, ...] = attrs.field(default=(), converter=_layers_converter)
+    """Up to 5 layers (directories or .zip files), in order; on ``sys.path`` after the code, as ``/opt``."""
+    dependencies: str = attrs.field(default="caller", validator=_one_of("dependencies", DEPENDENCY_MODES))
+    """``caller`` (the caller's ``sys.path``) or ``isolated`` (code, layers, requirements.txt, boto3, stdlib)."""
 
     def __attrs_post_init__(self) -> None:
         if self.log_format == "Text" and (self.application_log_level or self.system_log_level):

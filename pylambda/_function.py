@@ -43,6 +43,15 @@ class Function:
     ``dead_letter_target`` receives the original event and Lambda's
     ``RequestID``/``ErrorCode``/``ErrorMessage`` attributes when an
     asynchronous event finally fails.
+
+    ``layers`` (at most 5 directories or .zip files, in order) come after the
+    code on ``sys.path``, as Lambda's ``/opt``: each layer's
+    ``python/lib/python3.X/site-packages`` and ``python/``, a later layer
+    ahead of an earlier one (on Lambda it overwrites the earlier one's files).
+    ``dependencies="isolated"`` gives the environment only the code, its
+    layers, a ``requirements.txt`` installed into a cache, the runtime's own
+    boto3/botocore and the standard library (as on Lambda); the default
+    ``"caller"`` also sees everything the caller can import.
     """
 
     # Bumped whenever any function's reserved concurrency changes, so an
@@ -73,6 +82,8 @@ class Function:
         log_group: str | None = None,
         tracing: str = "PassThrough",
         dead_letter_target: Callable[[Any, dict], Any] | None = None,
+        layers: list[str] | tuple[str, ...] | None = None,
+        dependencies: str = "caller",
     ) -> None:
         self._name = validate_name(name)
         config_args: dict[str, Any] = dict(
@@ -87,6 +98,8 @@ class Function:
             system_log_level=system_log_level,
             log_group=log_group,
             tracing=tracing,
+            layers=layers,
+            dependencies=dependencies,
         )
         if runtime is not None:
             config_args["runtime"] = runtime

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, quote_plus
 from ._clock import iso_ms
 
 __all__ = [
+    "api_gateway_event",
     "dynamodb_event",
     "dynamodb_record",
     "http_api_event",
@@ -285,12 +286,21 @@ def http_api_event(
     request_id: str | None = None,
     domain: str = "localhost",
     when: float | None = None,
+    route_key: str = "$default",
+    path_parameters: dict[str, str] | None = None,
+    stage: str = "$default",
+    stage_variables: dict[str, str] | None = None,
+    account_id: str | None = None,
 ) -> dict:
     """A function-URL / HTTP API payload format 2.0 event.
 
     Header names are lower-cased, repeated values joined with ``,``; cookies
     move from the ``cookie`` header to ``cookies``; a binary body is base64
-    with ``isBase64Encoded: true``.
+    with ``isBase64Encoded: true``.  For an HTTP API route give
+    ``route_key`` (``"GET /orders/{id}"``), ``path_parameters``, ``stage``,
+    ``stage_variables``, ``account_id`` and the API's ``domain``
+    (``<api-id>.execute-api.<region>.amazonaws.com``); the defaults are a
+    function URL's.
     """
     t = time.time() if when is None else when
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
@@ -300,7 +310,7 @@ def http_api_event(
         params[k] = f"{params[k]},{v}" if k in params else v
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": query,
     }
@@ -309,8 +319,10 @@ def http_api_event(
     event["headers"] = hdrs
     if params:
         event["queryStringParameters"] = params
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
     event["requestContext"] = {
-        "accountId": "anonymous",
+        "accountId": account_id or "anonymous",
         "apiId": domain.split(".")[0],
         "domainName": domain,
         "domainPrefix": domain.split(".")[0],
@@ -322,8 +334,8 @@ def http_api_event(
             "userAgent": hdrs.get("user-agent", ""),
         },
         "requestId": request_id or str(uuid.uuid4()),
-        "routeKey": "$default",
-        "stage": "$default",
+        "routeKey": route_key,
+        "stage": stage,
         "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t)),
         "timeEpoch": int(t * 1000),
     }
@@ -337,4 +349,106 @@ def http_api_event(
             event["body"], event["isBase64Encoded"] = body, False
     else:
         event["isBase64Encoded"] = False
+    if stage_variables:
+        event["stageVariables"] = dict(stage_variables)
     return event
+
+
+def _multi(pairs: list[tuple[str, str]]) -> tuple[dict | None, dict | None]:
+    """API Gateway 1.0's single-value (last wins) and multi-value views of repeated names."""
+    if not pairs:
+        return None, None
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for k, v in pairs:
+        single[k] = v
+        multi.setdefault(k, []).append(v)
+    return single, multi
+
+
+def api_gateway_event(
+    method: str = "GET",
+    path: str = "/",
+    *,
+    resource: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    query: str = "",
+    headers: dict[str, str] | list[tuple[str, str]] | None = None,
+    body: bytes | str | None = None,
+    binary: bool = False,
+    stage: str = "Prod",
+    stage_variables: dict[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+    request_id: str | None = None,
+    api_id: str = "1234567890",
+    account_id: str = _ACCOUNT,
+    region: str = _REGION,
+    when: float | None = None,
+) -> dict:
+    """An API Gateway REST API proxy event (payload format 1.0).
+
+    ``headers`` keep their case; a repeated header (give a list of pairs) or
+    query parameter keeps its last value in ``headers``/
+    ``queryStringParameters`` and every value in ``multiValueHeaders``/
+    ``multiValueQueryStringParameters``; absent ones are ``null``, as API
+    Gateway sends them.  ``resource`` is the matched route (``/orders/{id}``,
+    default ``path``).  A body is base64 with ``isBase64Encoded: true`` when
+    ``binary`` (the API's ``BinaryMediaTypes`` matched its content type).
+    """
+    t = time.time() if when is None else when
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    single_headers, multi_headers = _multi(pairs)  # never null: a real request always has Host at least
+    single_query, multi_query = _multi(parse_qsl(query, keep_blank_values=True))
+    lowered = {k.lower(): v for k, v in pairs}
+    resource = resource or path
+    domain = lowered.get("host") or f"{api_id}.execute-api.{region}.amazonaws.com"
+    if body is None:
+        text, encoded = None, False
+    elif binary:
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        text, encoded = base64.b64encode(raw).decode(), True
+    else:
+        text, encoded = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body), False
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": single_headers or {},
+        "multiValueHeaders": multi_headers or {},
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": dict(path_parameters) if path_parameters else None,
+        "stageVariables": dict(stage_variables) if stage_variables else None,
+        "requestContext": {
+            "resourceId": hashlib.md5(resource.encode()).hexdigest()[:6],  # an id, not a security hash
+            "resourcePath": resource,
+            "httpMethod": method.upper(),
+            "extendedRequestId": base64.b64encode(uuid.uuid4().bytes[:12]).decode(),
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t)),
+            "path": f"/{stage}{path}",
+            "accountId": account_id,
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": domain.split(".")[0],
+            "requestTimeEpoch": int(t * 1000),
+            "requestId": request_id or str(uuid.uuid4()),
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": lowered.get("user-agent", ""),
+                "user": None,
+            },
+            "domainName": domain,
+            "apiId": api_id,
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from .._config import RESERVED_ENV_VARS
 from .._function import Function
 from .._version import Version
+from .deps import environment_sys_path
 
 __all__ = ["build_init_spec"]
 
@@ -100,7 +101,7 @@ def build_init_spec(version: Version, fn: Function, workdir: str, inherit: bool 
     spec = {
         "environ": environ,
         "task_root": task_root,
-        "sys_path": [p for p in sys.path if p],
+        "sys_path": environment_sys_path(cfg, task_root, version.function_name, workdir),
         "runtime": cfg.runtime,
         "handler": version.handler,
         "handler_pickle": code.data if code.kind == "callable" else None,
