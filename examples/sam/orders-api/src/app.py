@@ -13,6 +13,7 @@ def handler(event, context):
         order = json.loads(event.get("body") or "{}")
         if "item" not in order:
             return _response(400, {"message": "item is required"})
-        return _response(201, {"id": context.aws_request_id[:8], "item": order["item"], "table": os.environ["TABLE_NAME"]})
+        order_id = context.aws_request_id[:8]
+        return _response(201, {"id": order_id, "item": order["item"], "table": os.environ["TABLE_NAME"]})
     order_id = event["pathParameters"]["id"]
     return _response(200, {"id": order_id, "stage": os.environ["STAGE"], "greeting": os.environ["GREETING"]})
