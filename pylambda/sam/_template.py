@@ -59,7 +59,9 @@ def _loader():
         import yaml
         from cfn_tools.yaml_loader import CfnYamlLoader
     except ImportError as e:  # pragma: no cover - the sam extra is missing
-        raise TemplateError("SAM templates need cfn-flip: install pylambda with its 'sam' extra, or pip install cfn-flip") from e
+        raise TemplateError(
+            "SAM templates need cfn-flip: install pylambda with its 'sam' extra, or pip install cfn-flip"
+        ) from e
 
     class Loader(CfnYamlLoader):
         def construct_mapping(self, node, deep=False):  # also used by cfn-flip's tags, e.g. !Sub [.., {..}]
