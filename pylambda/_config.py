@@ -22,7 +22,7 @@ import attrs
 
 from ._errors import InvalidParameterValueError
 
-__all__ = ["RESERVED_ENV_VARS", "FunctionConfig", "default_runtime", "validate_name"]
+__all__ = ["RESERVED_ENV_VARS", "FunctionConfig", "default_runtime", "validate_endpoint_url", "validate_name"]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
@@ -73,6 +73,28 @@ def validate_name(name: object) -> str:
             f"function name must be 1-64 characters of letters, digits, '-' or '_', got {name!r}"
         )
     return name
+
+
+def validate_endpoint_url(url: object, field: str = "aws_endpoint_url") -> str:
+    """Check an AWS endpoint URL (``http(s)://host[:port]``), as botocore will need it in every environment.
+
+    A mistake here would otherwise surface inside a handler, as botocore's
+    ``ValueError: Invalid endpoint`` or a connection error to a wrong host.
+    """
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str):
+        raise InvalidParameterValueError(f"{field} must be a URL string like 'http://127.0.0.1:5000', got {url!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError as e:
+        raise InvalidParameterValueError(f"{field} is not a valid URL ({e}): {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise InvalidParameterValueError(f"{field} must be http(s)://host[:port], got {url!r}")
+    if parts.query or parts.fragment or any(c.isspace() for c in url):
+        raise InvalidParameterValueError(f"{field} must not carry a query, a fragment or spaces, got {url!r}")
+    return url.rstrip("/")
 
 
 def _int_range(field: str, low: int, high: int, unit: str):

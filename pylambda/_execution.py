@@ -17,6 +17,7 @@ import os
 import time
 
 from ._billing import max_memory_used_mb, report_durations
+from ._config import validate_endpoint_url
 from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Environment, Outcome, Request, describe_exit
 from ._environment.spec import build_init_spec
 from ._errors import InvokerClosedError
@@ -117,9 +118,22 @@ class Execution:
         spec = self._init_specs.get(key)
         if spec is not None:
             return spec
-        spec = build_init_spec(version, fn, self._workdir, self._inherit)
+        spec = build_init_spec(version, fn, self._workdir, self._inherit, self._endpoint_environ())
         self._init_specs[key] = spec
         return spec
+
+    def _set_aws_endpoint_url(self, url: str | None) -> None:
+        self._aws_endpoint_url = None if url is None else validate_endpoint_url(url)
+
+    @property
+    def aws_endpoint_url(self) -> str | None:
+        """The AWS services endpoint environments are given (``AWS_ENDPOINT_URL``), or None."""
+        return self._aws_endpoint_url
+
+    def _endpoint_environ(self) -> dict[str, str]:
+        """Variables pointing handlers' SDK clients at the Invoker's endpoints (``aws_endpoint_url``)."""
+        url = self._aws_endpoint_url
+        return {"AWS_ENDPOINT_URL": url} if url else {}
 
     def _lines(self, key: tuple, version: Version, fn: Function) -> PlatformLines:
         lines = self._platform_lines.get(key)

@@ -171,6 +171,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             that serves the runtimes it says it serves, e.g. a Ray backend;
             ``None`` (default): worker processes for Python runtimes (or the
             caller's thread with ``mode="inline"``).
+        aws_endpoint_url: AWS services for handlers (``AWS_ENDPOINT_URL``) and ARN mappings: docs/aws-services.md.
     """
 
     def __init__(
@@ -189,6 +190,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         watch_code: bool = True,
         mode: str = "process",
         backend: Backend | None = None,
+        aws_endpoint_url: str | None = None,
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
@@ -234,6 +236,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         if mode not in ("process", "inline"):
             raise InvalidParameterValueError(f"mode must be 'process' or 'inline', got {mode!r}")
         self._mode = mode
+        self._set_aws_endpoint_url(aws_endpoint_url)
         self._backends = Backends(mode, self._spin_s, backend)
         self._workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
         self._caller_imports = None

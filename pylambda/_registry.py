@@ -51,7 +51,7 @@ class Registry:
         from ._environment.spec import build_init_spec
 
         def environ() -> dict[str, str]:
-            return build_init_spec(fn.latest, fn, self._workdir, self._inherit)["environ"]
+            return build_init_spec(fn.latest, fn, self._workdir, self._inherit, self._endpoint_environ())["environ"]
 
         module = fn.latest.handler.rpartition(".")[0].replace("/", ".").split(".")[0]
         self._caller_imports.add(code.path, environ, module)

@@ -197,7 +197,13 @@ class EventSources:
           invoked asynchronously at each firing time;
         - ``Bucket`` → ``BucketNotification``, an S3 notification
           (``events``, ``prefix``, ``suffix``), invoked asynchronously on
-          each matching change.
+          each matching change;
+        - an ARN string (``"arn:aws:sqs:..."``, ``"arn:aws:kinesis:...:stream/s"``,
+          a DynamoDB table's ``LatestStreamArn``) → ``SqsPoller`` or
+          ``RemoteStreamMapping``: the real queue or stream at the Invoker's
+          ``aws_endpoint_url``, polled with boto3, with the options and
+          semantics above (on-failure destinations may also be SQS or SNS
+          ARNs); see docs/aws-services.md.
 
         The source follows this Invoker's clock from then on (a source
         created with a different ``clock=`` is refused).

@@ -95,16 +95,16 @@ def test_a_new_source_kind_is_one_registration(vinvoker, monkeypatch):
 def test_an_arn_source_kind_is_looked_up_by_service(vinvoker, monkeypatch):
     """A string source is an ARN, served by whatever registered its service (lazily, by module path)."""
     monkeypatch.setattr(kinds, "_KINDS", dict(kinds.source_kinds()))
-    kinds.register_source_kind("sqs", f"{__name__}:DoorbellTrigger")
-    assert kinds.trigger_class_for("arn:aws:sqs:us-east-1:123456789012:jobs") is DoorbellTrigger
-    with pytest.raises(InvalidParameterValueError, match="ARNs of sqs; got 'arn:aws:kinesis"):
-        kinds.trigger_class_for("arn:aws:kinesis:us-east-1:123456789012:stream/s")
+    kinds.register_source_kind("doorbell", f"{__name__}:DoorbellTrigger")
+    assert kinds.trigger_class_for("arn:aws:doorbell:us-east-1:123456789012:jobs") is DoorbellTrigger
+    with pytest.raises(InvalidParameterValueError, match="ARNs of doorbell, dynamodb, kinesis, sqs; got 'arn:aws:sns"):
+        kinds.trigger_class_for("arn:aws:sns:us-east-1:123456789012:topic")
 
 
 @pytest.mark.parametrize(
     ("source", "match"),
     [
-        (object(), "event sources supported: Bucket, Queue, Schedule, Stream, Table; got object"),
+        (object(), "supported: Bucket, Queue, Schedule, Stream, Table; ARNs of dynamodb, kinesis, sqs; got object"),
         ("not-an-arn", "got 'not-an-arn'"),
         ("arn:aws:doorbell:us-east-1:123456789012:bell/x", "got .arn:aws:doorbell"),
         (42, "got int"),

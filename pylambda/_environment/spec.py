@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .._config import RESERVED_ENV_VARS
 from .._function import Function
@@ -48,8 +48,15 @@ def _coverage_settings() -> dict | None:
     }
 
 
-def build_init_spec(version: Version, fn: Function, workdir: str, inherit: bool | Iterable[str]) -> dict:
-    """The INIT message for environments of ``version`` (without per-environment fields)."""
+def build_init_spec(
+    version: Version, fn: Function, workdir: str, inherit: bool | Iterable[str], endpoints: Mapping[str, str] = {}
+) -> dict:
+    """The INIT message for environments of ``version`` (without per-environment fields).
+
+    ``endpoints`` are the Invoker's own variables (``AWS_ENDPOINT_URL``):
+    under the function's ``environment``, so a function can still point its
+    SDK clients elsewhere.
+    """
     cfg = version.config
     code = version.code
     task_root = code.materialize(os.path.join(workdir, "code")) or os.getcwd()
@@ -74,6 +81,7 @@ def build_init_spec(version: Version, fn: Function, workdir: str, inherit: bool 
     )
     for k, v in _FAKE_CREDENTIALS.items():
         environ.setdefault(k, v)
+    environ.update(endpoints)
     environ.update(cfg.environment)
     environ.update(
         {

@@ -49,6 +49,10 @@ def _builtin() -> None:
         Table: "pylambda._sources.stream_mapping:StreamMapping",
         Schedule: "pylambda._sources.schedule_target:ScheduleTrigger",
         Bucket: "pylambda._sources.bucket_notification:BucketNotification",
+        # ARNs: the services at the Invoker's aws_endpoint_url, polled with boto3
+        "sqs": "pylambda._sources.sqs_remote:SqsPoller",
+        "kinesis": "pylambda._sources.streams_remote:RemoteStreamMapping",
+        "dynamodb": "pylambda._sources.streams_remote:RemoteStreamMapping",
     }
     for kind, trigger in defaults.items():
         _KINDS.setdefault(kind, trigger)

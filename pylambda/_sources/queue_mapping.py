@@ -25,7 +25,7 @@ from .filters import compile_filter_criteria
 from .queue import Message, Queue
 from .trigger import MappingOptions, PollingTrigger, failed_item_ids
 
-__all__ = ["EventSourceMapping", "check_response_types"]
+__all__ = ["EventSourceMapping", "check_queue_options", "check_response_types"]
 
 
 def check_response_types(types: tuple[str, ...] | list[str]) -> bool:
@@ -34,6 +34,27 @@ def check_response_types(types: tuple[str, ...] | list[str]) -> bool:
     if any(t != "ReportBatchItemFailures" for t in types):
         raise InvalidParameterValueError("function_response_types may only contain 'ReportBatchItemFailures'")
     return bool(types)
+
+
+def check_queue_options(fifo: bool, options: MappingOptions) -> tuple[int, float, bool]:
+    """An SQS mapping's batch size (default 10), batching window and partial responses, checked as Lambda does.
+
+    For the in-memory ``Queue`` and for queue ARNs (``sqs_remote``) alike.
+    """
+    limit = 10 if fifo else 10_000
+    size = 10 if options.batch_size is None else options.batch_size
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= limit:
+        raise InvalidParameterValueError(
+            f"batch_size must be an integer from 1 to {limit} for this queue, got {size!r}"
+        )
+    window = options.maximum_batching_window
+    if not 0 <= window <= 300:
+        raise InvalidParameterValueError("maximum_batching_window must be 0..300 seconds")
+    if size > 10 and window < 1:
+        raise InvalidParameterValueError(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
+        )
+    return size, float(window), check_response_types(options.function_response_types)
 
 
 class EventSourceMapping(PollingTrigger):
@@ -63,20 +84,7 @@ class EventSourceMapping(PollingTrigger):
     def create(cls, owner: Any, source: Queue, target: Any, function_name: str,
                options: MappingOptions) -> EventSourceMapping:  # fmt: skip
         """Lambda's checks for an SQS mapping: batch size, window, response types, duplicates, filters."""
-        limit = 10 if source.fifo else 10_000
-        size = 10 if options.batch_size is None else options.batch_size
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= limit:
-            raise InvalidParameterValueError(
-                f"batch_size must be an integer from 1 to {limit} for this queue, got {size!r}"
-            )
-        window = options.maximum_batching_window
-        if not 0 <= window <= 300:
-            raise InvalidParameterValueError("maximum_batching_window must be 0..300 seconds")
-        if size > 10 and window < 1:
-            raise InvalidParameterValueError(
-                "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
-            )
-        report = check_response_types(options.function_response_types)
+        size, window, report = check_queue_options(source.fifo, options)
         existing = owner.find(source, function_name)
         if existing is not None:
             raise InvalidParameterValueError(

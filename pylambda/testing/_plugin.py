@@ -1,4 +1,4 @@
-"""The pytest plugin: ``lambda_invoker`` and ``lambda_function`` fixtures.
+"""The pytest plugin: ``lambda_invoker``, ``lambda_function`` and ``aws_services`` fixtures.
 
 Options (command line or ``addopts``) set the Invoker defaults for a run;
 ``@pytest.mark.lambda_invoker(**options)`` overrides them for one test::
@@ -9,6 +9,16 @@ Options (command line or ``addopts``) set the Invoker defaults for a run;
 
 The Invoker is closed after the test, and the test fails if any process it
 started is still alive then.
+
+``aws_services`` starts moto's server for the test (``pylambda[aws]``), points
+the test process's boto3 at it (``AWS_ENDPOINT_URL``, a region, fake
+credentials; restored after), and gives ``lambda_invoker`` its URL, so
+handlers reach the same services::
+
+    def test_put(aws_services, lambda_invoker, lambda_function):
+        boto3.client("dynamodb").create_table(...)
+        lambda_invoker.invoke(lambda_function("app.put"), {"id": "1"})
+        assert boto3.client("dynamodb").get_item(...)["Item"]
 """
 
 from __future__ import annotations
@@ -63,7 +73,10 @@ def lambda_invoker(request: pytest.FixtureRequest):
     from pylambda import Invoker
     from pylambda.testing import environment_pids, leftover_processes
 
-    invoker = Invoker(**_options(request))
+    options = _options(request)
+    if "aws_services" in request.fixturenames:
+        options.setdefault("aws_endpoint_url", request.getfixturevalue("aws_services").url)
+    invoker = Invoker(**options)
     started: set[int] = set()
     try:
         yield invoker
@@ -112,3 +125,16 @@ def lambda_function(lambda_invoker, request: pytest.FixtureRequest):
         return fn
 
     return make
+
+
+@pytest.fixture
+def aws_services(monkeypatch: pytest.MonkeyPatch):
+    """moto's server on 127.0.0.1 for this test; boto3 in the test (and ``lambda_invoker``'s handlers) use it."""
+    import pylambda.aws
+
+    with pylambda.aws.services() as services:
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):  # a profile would win over the variables below
+            monkeypatch.delenv(name, raising=False)
+        for name, value in services.environ().items():
+            monkeypatch.setenv(name, value)
+        yield services
