@@ -560,13 +560,14 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             if self._state == "CLOSED":
                 return
             self._state = "CLOSED"
+        deadline = time.monotonic() + timeout
         try:
             self._pool.close(timeout)
-            self._async.join(timeout)
-        finally:
+            self._async.join(max(0.0, deadline - time.monotonic()))
+        finally:  # what is left of the budget: a stopped zygote is killed, not waited for
             if self._caller_imports is not None:
                 self._caller_imports.close()
-            self._backends.close(timeout)
+            self._backends.close(max(0.1, deadline - time.monotonic()))
             shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> Invoker:

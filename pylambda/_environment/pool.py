@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .._errors import InvokerClosedError
 from .backend import Backend, Environment
 
 __all__ = ["EnvironmentPool"]
@@ -91,8 +92,10 @@ class EnvironmentPool:
             else:
                 closed = False
                 self._live.add(env)
-        if closed:
+        if closed:  # close() ran while this one started: it must not outlive the pool
+            env.kill()
             env.shut_down()
+            raise InvokerClosedError("the Invoker was closed")
         return env
 
     def checkout(self, key: tuple) -> Environment | None:

@@ -6,29 +6,62 @@ the terminal reaches the caller only.  It is started as soon as the Invoker
 is created, without waiting, so its ~30 ms of imports overlap with the
 caller's own work; the first fork request simply queues on the socket.
 
-If the zygote dies (a user's ``kill``, the OOM killer), the next fork request
-sees EOF, and a new zygote is started transparently.
+Every exchange with the zygote has a deadline.  If the zygote dies (a user's
+``kill``, the OOM killer), the next fork request sees EOF and a new zygote is
+started transparently.  If it stops answering (SIGSTOP from a debugger, a
+frozen cgroup), the wait notices within ``STOPPED_CHECK_S``, kills the zygote
+and everything it started (``kill_tree``) and starts a new one; a zygote that
+is running but too slow for the deadline is replaced the same way and the
+fork raises.
+
+Nothing the zygote started outlives the caller: the zygote exits on EOF or on
+its parent-death signal and kills what it started (``_runtime.zygote``), and
+an ``atexit`` hook closes every zygote still open when the interpreter exits
+without ``Invoker.close()``.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
 import sys
 import threading
+import time
+import weakref
 
-from .._errors import PylambdaError
+from .._errors import InvokerClosedError, PylambdaError
 
-__all__ = ["Zygote"]
+__all__ = ["STOPPED_CHECK_S", "Zygote", "kill_tree"]
 
 _PID = struct.Struct("<i")
 _BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
-    "from pylambda._runtime.zygote import main; main(int(sys.argv[2]))"
+    "from pylambda._runtime.zygote import main; main(int(sys.argv[2]), int(sys.argv[3]))"
 )
+# While waiting for the zygote's answer, how often to check that it is not
+# stopped.  Shorter replaces a stopped zygote sooner; each check reads /proc.
+STOPPED_CHECK_S = 0.25
+# Zygotes not yet closed, for the exit hook (registered on the first start).
+_OPEN: weakref.WeakSet[Zygote] = weakref.WeakSet()
+_hooked = False
+
+
+def _close_open_zygotes() -> None:
+    """The interpreter is exiting without ``close()``: end every zygote still open."""
+    for zygote in list(_OPEN):
+        zygote.close(timeout=0.5)
+
+
+def _hook_exit() -> None:
+    global _hooked
+    if not _hooked:
+        _hooked = True
+        atexit.register(_close_open_zygotes)
 
 
 class Zygote:
@@ -41,12 +74,13 @@ class Zygote:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
+        self._closed = False
         self.generation = 0
 
     def start(self) -> None:
         """Start the zygote if it is not running (does not wait for it)."""
         with self._lock:
-            if self._proc is None:
+            if self._proc is None and not self._closed:
                 self._spawn()
 
     def _spawn(self) -> None:
@@ -55,10 +89,11 @@ class Zygote:
         pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         if pkg_root not in path:
             path.insert(0, pkg_root)
+        fd = child_sock.fileno()
         try:
             self._proc = subprocess.Popen(
-                [self.executable, "-I", "-S", "-c", _BOOT, json.dumps(path), str(child_sock.fileno())],
-                pass_fds=[child_sock.fileno()],
+                [self.executable, "-I", "-S", "-c", _BOOT, json.dumps(path), str(fd), str(os.getpid())],
+                pass_fds=[fd],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 start_new_session=True,
@@ -68,6 +103,8 @@ class Zygote:
             child_sock.close()
         self._sock = parent_sock
         self.generation += 1
+        _OPEN.add(self)
+        _hook_exit()
 
     @property
     def pid(self) -> int | None:
@@ -75,44 +112,167 @@ class Zygote:
         proc = self._proc
         return proc.pid if proc is not None else None
 
-    def fork(self, fds: list[int], name: str) -> tuple[int, int]:
-        """Fork an environment that owns ``fds``; return (pid, status pipe read end)."""
+    def fork(self, fds: list[int], name: str, timeout: float = 10.0) -> tuple[int, int]:
+        """Fork an environment that owns ``fds``; return (pid, status pipe read end).
+
+        Raises InvokerClosedError once closed, and PylambdaError when no
+        zygote could fork within ``timeout`` seconds.
+        """
         msg = b"F" + name.encode()[:15]
-        with self._lock:
-            for _attempt in (1, 2):
+        deadline = time.monotonic() + timeout
+        if not self._lock.acquire(timeout=max(0.0, timeout)):
+            raise PylambdaError(f"no environment could be forked within {timeout:g} s (the zygote is busy)")
+        try:
+            for _attempt in (1, 2, 3):
+                if self._closed:
+                    raise InvokerClosedError("the Invoker was closed")
                 if self._proc is None:
                     self._spawn()
-                try:
-                    socket.send_fds(self._sock, [msg], fds)
-                    reply, rfds, _flags, _addr = socket.recv_fds(self._sock, 16, 1)
-                except OSError:
-                    reply, rfds = b"", []
-                if len(reply) == _PID.size and len(rfds) == 1:
-                    return _PID.unpack(reply)[0], rfds[0]
+                reply, rfds = self._exchange(msg, fds, deadline)
+                if len(reply) == _PID.size:
+                    pid = _PID.unpack(reply)[0]
+                    if len(rfds) == 1 and pid > 0:
+                        return pid, rfds[0]
+                    if pid < 0 and not rfds:  # the zygote is fine; the fork failed (EAGAIN, ENOMEM)
+                        raise PylambdaError(f"could not fork an environment: {os.strerror(-pid)}")
                 for fd in rfds:
                     os.close(fd)
-                self._stop_locked(timeout=1.0)  # dead or confused: replace it
-        raise PylambdaError("the zygote process could not fork an environment twice in a row")
+                if self._closed:
+                    raise InvokerClosedError("the Invoker was closed")
+                self._replace_locked()  # dead, stopped, confused or too slow: replace it
+                if time.monotonic() >= deadline:
+                    break
+        finally:
+            self._lock.release()
+        raise PylambdaError(f"no zygote process could fork an environment within {timeout:g} s")
 
-    def _stop_locked(self, timeout: float) -> None:
+    def _exchange(self, msg: bytes, fds: list[int], deadline: float) -> tuple[bytes, list[int]]:
+        """Send one request and wait for its answer until ``deadline``; (b"", []) on failure."""
+        sock, proc = self._sock, self._proc
+        assert sock is not None
+        assert proc is not None
+        try:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            socket.send_fds(sock, [msg], fds)
+            while True:
+                sock.settimeout(max(0.001, min(STOPPED_CHECK_S, deadline - time.monotonic())))
+                try:
+                    reply, rfds, _flags, _addr = socket.recv_fds(sock, 16, 1)
+                    return reply, rfds
+                except TimeoutError:
+                    if time.monotonic() >= deadline or _stopped(proc.pid):
+                        return b"", []
+        except OSError:
+            return b"", []
+
+    def _replace_locked(self) -> None:
+        """End this zygote and everything it started, at once (the next fork starts another)."""
         proc, sock = self._proc, self._sock
         self._proc = self._sock = None
         if sock is not None:
-            sock.close()  # EOF: the zygote exits, its environments die with it
+            sock.close()
         if proc is not None:
+            kill_tree(proc.pid)
             try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+                proc.wait(1.0)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not refused
+                pass
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop the zygote; environments it forked receive SIGKILL."""
-        with self._lock:
-            proc = self._proc
-            self._stop_locked(timeout)
+        """Stop the zygote; what it started is killed.  Bounded by about ``timeout`` + 0.5 s.
+
+        EOF lets the zygote end its environments itself; one that has not
+        exited by ``timeout`` (stopped, or stuck) is killed with everything it
+        started.  Safe to call while another thread waits in ``fork``: the
+        socket's shutdown wakes that thread, which raises InvokerClosedError.
+        """
+        self._closed = True
+        _OPEN.discard(self)
+        proc, sock = self._proc, self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # EOF for the zygote; wakes a thread in fork()
+            except OSError:
+                pass
+        locked = self._lock.acquire(timeout=max(0.0, timeout))
+        try:
+            if self._proc is proc:
+                self._proc = self._sock = None
+            if sock is not None and locked:
+                sock.close()
             if proc is not None:
                 try:
-                    os.killpg(proc.pid, 9)  # anything a handler left in the session
-                except (ProcessLookupError, PermissionError):
-                    pass
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    kill_tree(proc.pid)
+                    try:
+                        proc.wait(0.5)
+                    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not refused
+                        pass
+        finally:
+            if locked:
+                self._lock.release()
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP, a debugger, a frozen cgroup)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    state = stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3]
+    if state in (b"T", b"t"):
+        return True
+    try:
+        with open(f"/proc/{pid}/cgroup", "rb") as f:
+            cgroup = f.read().split(b"::", 1)[-1].strip().decode()
+        with open(f"/sys/fs/cgroup{cgroup}/cgroup.freeze", "rb") as f:
+            return f.read().strip() == b"1"
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _descendants(root: int) -> list[int]:
+    """Every descendant of ``root``, parents before children, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out: list[int] = []
+    todo = [root]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process below it, the whole tree at once (stopped ones too).
+
+    The tree is read before anything is killed, so nothing is reparented
+    away from it first; the descendants die before ``pid``, so the ones a
+    subreaper adopted are not handed to init while it dies.
+    """
+    try:
+        os.kill(pid, signal.SIGSTOP)  # freeze the tree's root: it forks and adopts no more
+    except (ProcessLookupError, PermissionError):
+        pass
+    for victim in reversed(_descendants(pid)):
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(victim, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

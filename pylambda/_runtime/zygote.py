@@ -11,16 +11,34 @@ attached as SCM_RIGHTS: ``F<name>`` with fds (request read end, response write
 end, log write end).  The reply is the child's pid (``<i``) with one fd
 attached: the read end of a *status pipe*.  When the zygote reaps the child it
 writes the raw wait status (``<i``) to that pipe and closes it, so the Invoker
-learns exit codes and signals without being the parent.  EOF on the socket
-means the Invoker is gone: the zygote exits, and every environment it forked
-dies with it (``PR_SET_PDEATHSIG``).
+learns exit codes and signals without being the parent.  A reply without a
+descriptor carries ``-errno``: the fork itself failed (too many processes),
+and the zygote carries on.
 
-Each environment leads a process group of its own, and when one ends the
-zygote kills that group before reaping it: whatever a handler forked dies
-with its environment, as a sandbox's processes do, instead of holding the
-environment's pipes open (which would hide the exit from the Invoker until
-the timeout).  The zygote is also the child subreaper of anything that
-escapes its group, so nothing it is responsible for lingers as a zombie.
+Faults must not spread, so the loop is built to survive anything an
+environment does and to leave nothing behind when it ends:
+
+- No work happens in a signal handler.  SIGCHLD, SIGHUP and SIGTERM have
+  empty handlers and ``signal.set_wakeup_fd`` turns each into a byte on a
+  pipe; the loop selects on the socket and that pipe and reaps there, so a
+  burst of deaths (an environment and everything its handler forked) is one
+  pass of ``_reap``, never a handler re-entered in the middle of itself.
+- Each environment leads a process group of its own, and when one ends the
+  zygote kills that group before reaping it: whatever a handler forked dies
+  with its environment, instead of holding the environment's pipes open.
+- The zygote is the child subreaper of its environments' descendants, so a
+  process that left its environment's group (``setsid()``) is adopted by the
+  zygote when its environment ends, not by init.
+- The loop ends only when the Invoker is gone: EOF on the socket, a failed
+  write to it, a SIGHUP (the caller's ``PR_SET_PDEATHSIG``) while the parent
+  is no longer the caller's pid (the signal also fires when merely the thread
+  that started the zygote ends), or a SIGTERM.  Then ``_end`` kills every
+  environment's group and, until none remain, whatever the zygote adopted.
+
+The zygote and its environments stay in the caller's PID namespace: the pids
+the Invoker sees (``kill``, ``/proc/<pid>/statm``) are the environments' own.
+``_spawn_environment`` is the one place an environment process is created:
+whatever an environment gets at birth (namespaces, limits) goes there.
 """
 
 from __future__ import annotations
@@ -31,15 +49,22 @@ import select
 import signal
 import struct
 import sys
+import time
 from _socket import CMSG_LEN, SCM_RIGHTS, SOL_SOCKET
 from _socket import socket as _Socket
 
 __all__ = ["main"]
 
 _PID = struct.Struct("<i")
-_PR_SET_NAME = 15
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
+# The signals the loop wakes up for; SIGHUP is the caller's death signal.
+_WAKE_SIGNALS = (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM)
+# How long ``_end`` keeps killing what the zygote adopted.  A process forking
+# as fast as it can is outrun within a few rounds; the bound is for a kernel
+# that does not answer.
+END_DEADLINE_S = 1.5
 
 
 def _prctl():
@@ -100,108 +125,141 @@ def _recv_fds(sock: _Socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int
 
 def _send_fds(sock: _Socket, data: bytes, fds: list[int]) -> None:
     """Send ``data`` with ``fds`` attached."""
-    sock.sendmsg([data], [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in fds))])
+    ancdata = [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in fds))] if fds else []
+    sock.sendmsg([data], ancdata)
 
 
-def main(sock_fd: int) -> None:
-    """Serve fork requests until the Invoker closes the socket."""
-    _preload()
-    prctl = _prctl()
-    sock = _Socket(fileno=sock_fd)
+def main(sock_fd: int, caller_pid: int = 0) -> None:
+    """Serve fork requests until the Invoker (process ``caller_pid``) is gone; never raises."""
     children: dict[int, int] = {}  # pid -> write end of its status pipe
+    try:
+        _preload()
+        prctl = _prctl()
+        sock = _Socket(fileno=sock_fd)
+        wake = _watch_signals(prctl)
+        gc.freeze()
+        if not caller_pid or os.getppid() == caller_pid:  # else it died before PDEATHSIG was set
+            _serve(sock, wake, children, caller_pid, prctl)
+    finally:
+        try:
+            _end(children)
+        finally:
+            os._exit(0)
 
-    def reap(_signum=None, _frame=None) -> None:
-        while True:
-            try:  # look, without reaping: while it is a zombie its group id cannot be reused
-                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return
-            if info is None:
-                return
-            _kill_group(info.si_pid)  # what a handler left running dies with its environment
-            pid, status = os.waitpid(info.si_pid, 0)
-            w = children.pop(pid, None)
-            if w is not None:
-                try:
-                    os.write(w, _PID.pack(status))
-                finally:
-                    os.close(w)
 
-    signal.signal(signal.SIGCHLD, reap)
+def _watch_signals(prctl) -> tuple[int, int]:
+    """Route SIGCHLD, SIGHUP and SIGTERM to a pipe the loop selects on; return (read end, write end).
+
+    Also: the caller's death sends SIGHUP, and the zygote adopts its
+    environments' orphans.  SIGINT is ignored: a Ctrl-C is the caller's.
+    """
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    for signum in _WAKE_SIGNALS:
+        signal.signal(signum, _ignore)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     if prctl is not None:
         prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    gc.freeze()
+        prctl(_PR_SET_PDEATHSIG, signal.SIGHUP)
+    return wake_r, wake_w
+
+
+def _ignore(_signum, _frame) -> None:
+    """The Python-level handler of the watched signals: the wakeup pipe does the work."""
+
+
+def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], caller_pid: int, prctl) -> None:
+    """The loop: fork on request, reap on SIGCHLD; return when the Invoker is gone."""
     zygote_pid = os.getpid()
+    wake_r = wake[0]
     later = True
     while True:
-        if later and not select.select([sock], [], [], 0)[0]:  # idle: the rest of the imports
+        ready = select.select([sock, wake_r], [], [], 0 if later else None)[0]
+        if not ready:  # idle for the first time: the rest of the imports
             later = False
             _preload_later()
             gc.freeze()
-        try:
-            msg, fds = _recv_fds(sock, 1024, 3)
-        except OSError:
-            break
-        if not msg:
-            break
-        name = msg[1:]
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-        try:
-            status_r, status_w = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                _child(fds, name, sock, children, status_r, status_w, prctl, zygote_pid)
-            for fd in fds:
-                os.close(fd)
-            children[pid] = status_w
+            continue
+        if wake_r in ready:
+            woken = _drain(wake_r)
+            _reap(children)
+            if signal.SIGTERM in woken or (caller_pid and os.getppid() != caller_pid):
+                return
+        if sock in ready:
             try:
-                _send_fds(sock, _PID.pack(pid), [status_r])
-            finally:
-                os.close(status_r)
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-    for pid in list(children):  # the environments die by PR_SET_PDEATHSIG; their groups here
-        _kill_group(pid)
-    _kill_adopted()
-    os._exit(0)
+                msg, fds = _recv_fds(sock, 1024, 3)
+            except OSError:
+                return
+            if not msg:
+                return
+            private = [sock.fileno(), *wake, *children.values()]
+            if not _fork_request(sock, msg[1:], fds, children, private, prctl, zygote_pid):
+                return
 
 
-def _kill_adopted() -> None:
-    """SIGKILL what the zygote adopted as subreaper (processes that left their environment's group)."""
-    try:
-        with open(f"/proc/self/task/{os.getpid()}/children") as f:
-            pids = [int(p) for p in f.read().split()]
-    except (OSError, ValueError):
-        return
-    for pid in pids:
+def _drain(fd: int) -> set[int]:
+    """Empty the wakeup pipe; the signal numbers it held."""
+    seen: set[int] = set()
+    while True:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            data = os.read(fd, 512)
+        except BlockingIOError:
+            return seen
+        if not data:
+            return seen
+        seen.update(data)
 
 
-def _kill_group(pgid: int) -> None:
-    """SIGKILL process group ``pgid`` (an environment's), if it exists."""
+def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], private, prctl, zygote_pid) -> bool:
+    """Fork one environment and answer; False when the answer cannot reach the Invoker."""
+    status_r = status_w = -1
     try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        status_r, status_w = os.pipe()
+        pid = _spawn_environment(fds, name, [*private, status_r, status_w], prctl, zygote_pid)
+    except OSError as e:  # EAGAIN, ENOMEM: this fork failed, the zygote did not
+        for fd in (status_r, status_w):
+            if fd >= 0:
+                os.close(fd)
+        reply, attached = _PID.pack(-(e.errno or 1)), []
+    else:
+        children[pid] = status_w
+        reply, attached = _PID.pack(pid), [status_r]
+    finally:
+        for fd in fds:
+            os.close(fd)
+    try:
+        _send_fds(sock, reply, attached)
+    except OSError:
+        return False
+    finally:
+        for fd in attached:
+            os.close(fd)
+    return True
 
 
-def _child(fds, name, sock, children, status_r, status_w, prctl, zygote_pid) -> None:
+def _spawn_environment(fds: list[int], name: bytes, private: list[int], prctl, zygote_pid: int) -> int:
+    """Fork the process of one environment (the one place one is created); its pid.
+
+    ``fds`` become its request, response and log pipes; ``private`` are the
+    zygote's descriptors, which the child closes.
+    """
+    pid = os.fork()
+    if pid == 0:
+        _child(fds, name, private, prctl, zygote_pid)
+    return pid
+
+
+def _child(fds: list[int], name: bytes, private: list[int], prctl, zygote_pid: int) -> None:
     """Become an execution environment; never returns."""
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        signal.set_wakeup_fd(-1)
+        for signum in (*_WAKE_SIGNALS, signal.SIGINT):
+            signal.signal(signum, signal.SIG_DFL)
         os.setpgid(0, 0)  # its own group: the zygote ends it with the environment
-        sock.close()
-        os.close(status_r)
-        os.close(status_w)
-        for w in children.values():
-            os.close(w)
-        children.clear()
+        for fd in private:
+            os.close(fd)
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
             prctl(_PR_SET_NAME, name[:15])
@@ -224,5 +282,102 @@ def _child(fds, name, sock, children, status_r, status_w, prctl, zygote_pid) -> 
     os._exit(0)
 
 
+def _reap(children: dict[int, int]) -> None:
+    """Reap every child that has ended, killing its group first; report environments' statuses."""
+    while True:
+        try:  # look, without reaping: while it is a zombie its group id cannot be reused
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or not info.si_pid:
+            return
+        pid = info.si_pid
+        _kill_group(pid)  # what a handler left running dies with its environment
+        try:
+            status = os.waitpid(pid, 0)[1]
+        except ChildProcessError:  # nothing else reaps; kept for safety
+            status = None
+        w = children.pop(pid, None)
+        if w is not None:
+            _report(w, status)
+
+
+def _report(w: int, status: int | None) -> None:
+    """Write an environment's wait status to its status pipe (the Invoker may be gone) and close it."""
+    try:
+        if status is not None:
+            os.write(w, _PID.pack(status))
+    except OSError:
+        pass
+    finally:
+        os.close(w)
+
+
+def _end(children: dict[int, int]) -> None:
+    """Kill every environment's group, then what the zygote adopted, until nothing is left."""
+    for pid in children:
+        _kill_group(pid)
+        _kill(pid)
+    deadline = time.monotonic() + END_DEADLINE_S
+    while time.monotonic() < deadline:
+        pids = _child_pids()
+        if not pids:
+            return
+        for pid in pids:
+            _kill_group(pid)  # a process that called setsid() leads a group of its own
+            _kill(pid)
+        _reap_killed(pids, deadline)
+
+
+def _reap_killed(pids: list[int], deadline: float) -> None:
+    """Reap ``pids`` (killed) as they end, until the deadline."""
+    waiting = set(pids)
+    while waiting and time.monotonic() < deadline:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG)
+        except ChildProcessError:
+            return
+        if info is None or not info.si_pid:
+            time.sleep(0.001)
+            continue
+        waiting.discard(info.si_pid)
+
+
+def _child_pids() -> list[int]:
+    """The zygote's children (environments and adopted processes), from /proc."""
+    me = os.getpid()
+    try:
+        with open(f"/proc/self/task/{me}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except (OSError, ValueError):
+        pass
+    pids = []  # a kernel without CONFIG_PROC_CHILDREN: scan every process's parent
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(b")") + 2 :].split()[1]) == me:
+                pids.append(int(entry))
+    return pids
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL process group ``pgid`` (an environment's), if it exists."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 if __name__ == "__main__":  # pragma: no cover - started by pylambda itself
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 0)
