@@ -46,13 +46,23 @@ def payload_body(payload: bytes | str, event: Any) -> bytes:
         return b"{}"
     if len(body) <= MAX_REQUEST_BYTES:
         try:
-            json.loads(body)
-        except ValueError as e:
+            json.loads(body, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as e:
+            reason = "nesting too deep" if isinstance(e, RecursionError) else e
             raise InvalidRequestContentError(
-                f"Could not parse request body into json: Could not parse payload into json: {e}"
+                f"Could not parse request body into json: Could not parse payload into json: {reason}"
             ) from None
     _check_size(body)
     return body
+
+
+def _refuse_constant(name: str) -> None:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259); Lambda's parser refuses them.
+
+    Lambda's Invoke API parses the body with Jackson (its errors name Jackson's
+    tokens), whose default refuses these tokens; ``event=`` refuses them too.
+    """
+    raise ValueError(f"Non-standard token '{name}': NaN and Infinity are not JSON")
 
 
 def client_context_bytes(client_context: dict | str | None) -> bytes:
