@@ -24,12 +24,17 @@ class Admission:
     """Concurrency accounting and the spin policy of ``Invoker``."""
 
     def _acquire(self, fn: Function) -> int:
-        """Count the invocation in, or raise TooManyRequestsError; return how many are in flight."""
+        """Count the invocation in, or raise TooManyRequestsError; return how many of ``fn``'s are in flight."""
         with self._lock:
             return self._count_in(fn)
 
     def _count_in(self, fn: Function) -> int:
-        """``_acquire`` for a caller that holds the lock."""
+        """``_acquire`` for a caller that holds the lock.
+
+        Returns the function's own in-flight count, this invocation included:
+        its ``ConcurrentExecutions`` metric (the account-wide count decides
+        only how environments wait, through ``Request.concurrency``).
+        """
         name = fn._name  # the attributes behind the properties: two calls fewer per invocation
         reserved = fn._reserved
         inflight = self._inflight.get(name, 0)
@@ -42,11 +47,12 @@ class Admission:
             if self._unreserved_inflight >= self._unreserved_limit:
                 raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
             self._unreserved_inflight += 1
-        self._inflight[name] = inflight + 1
+        inflight += 1
+        self._inflight[name] = inflight
         total = self._total_inflight = self._total_inflight + 1
         if total > 1:
             self._concurrent_until = time.time() + SPIN_QUIET_S
-        return total
+        return inflight
 
     def _recarve(self) -> int:
         """The account limit less every reservation, recomputed now (lock held); cached for ``_count_in``."""

@@ -65,7 +65,7 @@ class InvocationRecord:
     end_timestamp: float
     """End time (epoch seconds)."""
     concurrent_executions: int
-    """Invocations in flight (this one included) when it started."""
+    """Invocations of this function in flight (this one included) when it started: its ConcurrentExecutions."""
     trace_header: str
     """The invocation's ``_X_AMZN_TRACE_ID`` (``Root=1-…;Parent=…;Sampled=…``)."""
     segments: dict | None

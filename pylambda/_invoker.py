@@ -363,8 +363,9 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         finally:
             lock.release()
         try:
+            total = self._total_inflight  # account-wide (a snapshot): how the environment waits
             request = Request(request_id, route.arn, trace, b"", body, int((started + route.timeout_s) * 1000),
-                              concurrency, concurrency > 1 or started < self._concurrent_until)  # fmt: skip
+                              total, total > 1 or started < self._concurrent_until)  # fmt: skip
             if env is None:
                 result = self._execute(fn, version, request, False)
             else:
@@ -447,8 +448,9 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             self._recorder.throttled(fn.name, qualifier_of(invoked_arn), e.reason, started)
             raise
         try:
-            concurrent = concurrency > 1 or started < self._concurrent_until
-            request = Request(request_id, invoked_arn, trace, cc, body, 0, concurrency, concurrent)
+            total = self._total_inflight  # account-wide (a snapshot): how the environment waits
+            concurrent = total > 1 or started < self._concurrent_until
+            request = Request(request_id, invoked_arn, trace, cc, body, 0, total, concurrent)
             result = self._execute(fn, version, request, tail)
         finally:
             self._release(fn)
