@@ -195,3 +195,62 @@ def test_the_zygote_ignores_or_survives_stray_signals_to_its_group(invoker, make
     psutil.Process(env.pid).wait(10)
     assert invoker.invoke(fn, {"after": 1}).payload == {"after": 1}
     assert invoker.zygote_pid == zygote
+
+
+def _nested(depth: int):
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"event": _nested(1_000)}, "recursion"),
+        ({"payload": b"[" * 1_000 + b"1" + b"]" * 1_000}, "nesting too deep"),
+        ({"payload": b"[" * 100_000}, "nesting too deep"),
+        ({"event": {"x": float("nan")}}, "Out of range float"),
+        ({"payload": b'{"x": NaN}'}, "Non-standard token 'NaN'"),
+        ({"payload": b'{"x": Infinity}'}, "Non-standard token 'Infinity'"),
+        ({"event": [float("-inf")]}, "Out of range float"),
+        ({"payload": b"[-Infinity]"}, "Non-standard token '-Infinity'"),
+    ],
+    ids=[
+        "event-deep",
+        "payload-deep",
+        "payload-unclosed-deep",
+        "event-nan",
+        "payload-nan",
+        "payload-inf",
+        "event-neg-inf",
+        "payload-neg-inf",
+    ],  # fmt: skip
+)
+def test_bodies_lambda_refuses_raise_invalid_request_content(invoker, make_fn, kwargs, reason):
+    """Deep nesting and NaN/Infinity raise InvalidRequestContentError through event= and payload= alike."""
+    from pylambda import InvalidRequestContentError
+
+    fn = make_fn("faults.echo")
+    invoker.register(fn)
+    with pytest.raises(InvalidRequestContentError, match=reason):
+        invoker.invoke(fn, **kwargs)
+    assert invoker.invoke(fn, payload=b"[[1]]").payload == [[1]]
+
+
+def test_concurrent_executions_counts_only_the_functions_own_invocations(invoker, make_fn):
+    """A reserved-1 function that never overlapped itself reports ConcurrentExecutions 1, whatever else runs."""
+    slow = make_fn("faults.sleeps", timeout=1)
+    single = make_fn("faults.echo", reserved_concurrency=1)
+    invoker.register(slow)
+    invoker.register(single)
+    invoker.invoke(single, {})
+    t = threading.Thread(target=invoker.invoke, args=(slow,))
+    t.start()
+    deadline = time.monotonic() + 10
+    while len(invoker.environments()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    invoker.invoke(single, {"while": "slow runs"})
+    t.join(30)
+    assert invoker.metrics(single).get("ConcurrentExecutions") == 1.0
+    assert invoker.metrics(slow).get("ConcurrentExecutions") == 1.0
