@@ -225,7 +225,7 @@ def _nested(depth: int):
         "payload-inf",
         "event-neg-inf",
         "payload-neg-inf",
-    ],  # fmt: skip
+    ],
 )
 def test_bodies_lambda_refuses_raise_invalid_request_content(invoker, make_fn, kwargs, reason):
     """Deep nesting and NaN/Infinity raise InvalidRequestContentError through event= and payload= alike."""
