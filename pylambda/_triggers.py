@@ -68,7 +68,7 @@ class Triggers:
         attach = getattr(source, "attach_clock", None)
         if attach is None:  # e.g. an ARN: the source lives elsewhere
             return
-        current = getattr(source, "explicit_clock", None)
+        current = getattr(source, "bound_clock", None)
         if current is not None and not _same_clock(current, self.clock):
             raise InvalidParameterValueError(
                 f"{source!r} follows {current!r} but the Invoker follows {self.clock!r}: a source attached to an "

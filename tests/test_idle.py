@@ -8,8 +8,8 @@ from pylambda import Queue
 def test_wait_for_idle_waits_out_the_visibility_timeout(invoker, make_fn):
     """A failing batch's message comes back after its visibility timeout and is redriven before idle."""
     dlq = Queue("idle-dlq")
-    q = Queue("idle-q", visibility_timeout=0.2, dead_letter_queue=dlq, max_receive_count=2)
-    fn = make_fn("faults.raises")
+    q = Queue("idle-q", visibility_timeout=1, dead_letter_queue=dlq, max_receive_count=2)
+    fn = make_fn("faults.raises", timeout=1)  # Lambda refuses a visibility timeout shorter than this
     invoker.create_event_source_mapping(q, fn, batch_size=1)
     q.send("m")
     assert invoker.wait_for_idle(30)

@@ -134,7 +134,7 @@ def test_queue_visibility_and_redrive():
 
 def test_fifo_groups_in_order():
     """A FIFO queue delivers each group in order and holds a group with a message in flight."""
-    q = Queue("f", fifo=True, clock=ManualClock())
+    q = Queue("f", fifo=True, content_based_deduplication=True, clock=ManualClock())
     assert q.name == "f.fifo"
     for body, group in (("a1", "a"), ("b1", "b"), ("a2", "a")):
         q.send(body, group_id=group)
@@ -267,7 +267,7 @@ def test_disable_enable_delete(vinvoker, clock):
 
 def test_fifo_mapping_keeps_group_order(vinvoker, clock):
     """A FIFO queue's groups are processed in order."""
-    q = Queue("ordered", fifo=True, clock=clock)
+    q = Queue("ordered", fifo=True, content_based_deduplication=True, clock=clock)
     for i in range(6):
         q.send(f"{'ab'[i % 2]}{i}", group_id="ab"[i % 2])
     fn = Function("ordered", lambda e, c: [r["body"] for r in e["Records"]])

@@ -17,17 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._clock import RealClock
 from .._errors import InvalidParameterValueError
-from . import data_bytes
+from . import Clocked, data_bytes
 
 __all__ = ["Bucket", "matches_notification"]
 
 _EVENT_TYPES = ("s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete")
 
 
-class Bucket:
-    """A bucket of objects (bytes by key) that emits notifications."""
+class Bucket(Clocked):
+    """A bucket of objects (bytes by key) that emits notifications (its clock dates the events)."""
 
     def __init__(self, name: str, *, directory: str | os.PathLike | None = None, clock=None,
                  region: str = "us-east-1", account_id: str = "123456789012") -> None:  # fmt: skip
@@ -37,7 +36,7 @@ class Bucket:
         self.directory = Path(directory).resolve() if directory is not None else None
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
-        self.clock = clock or RealClock()
+        self._init_clock(clock)
         self.region = region
         self.account_id = account_id
         self._objects: dict[str, bytes] = {}

@@ -10,10 +10,17 @@ matchers, any of which may match:
 ``null``                the field is null
 ``""``                  the field is the empty string
 ``{"prefix": "us-"}``   string prefix
-``{"anything-but": …}``  not one of a value or list (optionally ``{"prefix": …}``)
+``{"suffix": ".png"}``  string suffix
+``{"equals-ignore-case": "a"}``  string equality, case folded
+``{"anything-but": …}``  not one of a value or list (or not ``{"prefix"|"suffix"|"equals-ignore-case": …}``)
 ``{"numeric": […]}``     ``["=", 100]``, ``[">", 10, "<=", 20]``…
 ``{"exists": bool}``     presence of the field
 ======================  =====================================================
+
+``"$or": [pattern, pattern, …]`` inside a pattern matches when any of the
+patterns does (Lambda's "Or (multiple fields)").  These are the operators
+Lambda's event filtering documents; EventBridge's ``wildcard`` and ``cidr``
+are not among them and are refused like any unknown operator.
 
 An array field matches if any element matches.  The record's data key (SQS
 ``body``, Kinesis ``data``, DynamoDB ``dynamodb``) is matched as JSON when
@@ -34,6 +41,11 @@ __all__ = ["compile_filter_criteria"]
 
 _INVALID = "Invalid filter pattern definition."
 _MISSING = object()
+_STRING_OPS: dict[str, Callable[[str, str], bool]] = {
+    "prefix": str.startswith,
+    "suffix": str.endswith,
+    "equals-ignore-case": lambda v, arg: v.casefold() == arg.casefold(),
+}
 _NUMERIC_OPS = {
     "=": lambda a, b: a == b,
     "<": lambda a, b: a < b,
@@ -66,16 +78,19 @@ def _matcher(spec: Any) -> tuple[Callable[[Any], bool], bool | None]:
     if len(spec) != 1:
         raise InvalidParameterValueError(_INVALID)
     ((op, arg),) = spec.items()
-    if op == "prefix":
+    if op in _STRING_OPS:
         if not isinstance(arg, str):
             raise InvalidParameterValueError(_INVALID)
-        return (lambda v: isinstance(v, str) and v.startswith(arg)), None
+        test = _STRING_OPS[op]
+        return (lambda v: isinstance(v, str) and test(v, arg)), None
     if op == "exists":
         if not isinstance(arg, bool):
             raise InvalidParameterValueError(_INVALID)
         return (lambda v: True), arg
     if op == "anything-but":
         if isinstance(arg, dict):
+            if len(arg) != 1 or next(iter(arg)) not in _STRING_OPS:
+                raise InvalidParameterValueError(_INVALID)
             inner, _ = _matcher(arg)
             return (lambda v: not inner(v)), None
         values = arg if isinstance(arg, list) else [arg]
@@ -101,6 +116,12 @@ def _compile(pattern: Any, decode_json: set[str] | None = None) -> Callable[[Any
         raise InvalidParameterValueError(_INVALID)
     checks: list[Callable[[Any], bool]] = []
     for key, spec in pattern.items():
+        if key == "$or":
+            if not isinstance(spec, list) or len(spec) < 2:
+                raise InvalidParameterValueError(_INVALID)
+            alternatives = [_compile(p, decode_json) for p in spec]
+            checks.append(lambda doc, alternatives=alternatives: any(alt(doc) for alt in alternatives))
+            continue
         if isinstance(spec, dict):
             nested = _compile(spec)
             as_json = decode_json is not None and key in decode_json

@@ -23,8 +23,9 @@ from typing import Any
 
 import attrs
 
-from .._clock import Clock, RealClock
+from .._clock import Clock
 from .._errors import InvalidParameterValueError
+from . import Clocked
 
 __all__ = ["Message", "Queue"]
 
@@ -48,8 +49,15 @@ class Message:
     receipt_handle: str | None = None
 
 
-class Queue:
-    """An SQS-like queue (standard or FIFO), usable as an event source and a destination."""
+class Queue(Clocked):
+    """An SQS-like queue (standard or FIFO), usable as an event source and a destination.
+
+    ``clock``: what visibility timeouts and delays follow; leave it out and
+    the queue follows the Invoker it is attached to (real time until then).
+    A FIFO queue refuses a message without ``deduplication_id`` unless
+    ``content_based_deduplication=True`` (then the body's SHA-256 is the id),
+    as SQS does.
+    """
 
     def __init__(
         self,
@@ -59,6 +67,7 @@ class Queue:
         visibility_timeout: float = 30.0,
         dead_letter_queue: Queue | None = None,
         max_receive_count: int | None = None,
+        content_based_deduplication: bool = False,
         clock: Clock | None = None,
         region: str = "us-east-1",
         account_id: str = "123456789012",
@@ -71,12 +80,15 @@ class Queue:
             raise InvalidParameterValueError("dead_letter_queue and max_receive_count go together")
         if max_receive_count is not None and not 1 <= max_receive_count <= 1000:
             raise InvalidParameterValueError("max_receive_count must be 1..1000")
+        if content_based_deduplication and not fifo:
+            raise InvalidParameterValueError("content_based_deduplication is only for FIFO queues")
         self.name = name
         self.fifo = fifo
         self.visibility_timeout = float(visibility_timeout)
         self.dead_letter_queue = dead_letter_queue
         self.max_receive_count = max_receive_count
-        self.clock = clock or RealClock()
+        self.content_based_deduplication = bool(content_based_deduplication)
+        self._init_clock(clock)
         self.region = region
         self.account_id = account_id
         self._lock = threading.Condition()
@@ -113,6 +125,11 @@ class Queue:
             raise InvalidParameterValueError("FIFO queues need group_id (MessageGroupId)")
         if not self.fifo and group_id is not None:
             raise InvalidParameterValueError("group_id is only for FIFO queues")
+        if self.fifo and deduplication_id is None and not self.content_based_deduplication:
+            raise InvalidParameterValueError(
+                "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId "
+                "provided explicitly"
+            )
         now = self.clock.now()
         with self._lock:
             if self.fifo:
@@ -139,7 +156,8 @@ class Queue:
     def __call__(self, body: Any, attributes: dict | None = None) -> str:
         """Destination / dead-letter target form: send ``body`` (with Lambda's attributes)."""
         group = "lambda" if self.fifo else None
-        return self.send(body, message_attributes=attributes, group_id=group)
+        dedup = uuid.uuid4().hex if self.fifo else None  # each record is its own message
+        return self.send(body, message_attributes=attributes, group_id=group, deduplication_id=dedup)
 
     # -- consuming -------------------------------------------------------------------
     def receive(self, max_messages: int = 1, visibility_timeout: float | None = None) -> list[Message]:
@@ -149,16 +167,9 @@ class Queue:
         taken: list[Message] = []
         redrive: list[Message] = []
         with self._lock:
-            # A FIFO group with a message in flight from an earlier receive is held
-            # back, so each group is processed in order, one batch at a time.
-            busy_groups = {m.group_id for m in self._messages if m.visible_at > now and m.receive_count}
-            for m in list(self._messages):
+            for m in self._receivable(now):
                 if len(taken) >= max_messages:
                     break
-                if m.visible_at > now:
-                    continue
-                if self.fifo and m.group_id in busy_groups:
-                    continue
                 if self.max_receive_count is not None and m.receive_count >= self.max_receive_count:
                     self._messages.remove(m)
                     redrive.append(m)
@@ -172,6 +183,51 @@ class Queue:
             assert self.dead_letter_queue is not None
             self.dead_letter_queue._accept(m)
         return taken
+
+    def _busy_until(self, now: float) -> dict[str | None, float]:
+        """FIFO: each group with a message in flight, and when its last one becomes visible again."""
+        busy: dict[str | None, float] = {}
+        if self.fifo:
+            for m in self._messages:
+                if m.visible_at > now and m.receive_count:
+                    busy[m.group_id] = max(busy.get(m.group_id, now), m.visible_at)
+        return busy
+
+    def _receivable(self, now: float) -> list[Message]:
+        """The messages a receive would consider now, in order (lock held).
+
+        A FIFO group with a message in flight from an earlier receive is held
+        back, so each group is processed in order, one batch at a time.
+        """
+        busy = self._busy_until(now)
+        return [m for m in self._messages if m.visible_at <= now and m.group_id not in busy]
+
+    def receivable(self) -> list[Message]:
+        """The messages a receive would consider now (visible, and not held back in a busy FIFO group)."""
+        with self._lock:
+            return self._receivable(self.clock.now())
+
+    def next_receivable_at(self) -> float | None:
+        """When a receive would next find a message (clock time), or None if the queue is empty.
+
+        A visible message of a busy FIFO group counts from when its group is
+        free again, not from now: treating it as due now made a poller spin.
+        """
+        now = self.clock.now()
+        with self._lock:
+            busy = self._busy_until(now)
+            times = [max(m.visible_at, busy.get(m.group_id, now), now) for m in self._messages]
+        return min(times) if times else None
+
+    def _rebase(self, delta: float) -> None:
+        """Move every recorded time by ``delta`` (the queue adopted another clock)."""
+        with self._lock:
+            for m in self._messages:
+                m.sent += delta
+                m.visible_at += delta
+                if m.first_receive is not None:
+                    m.first_receive += delta
+            self._dedup = {k: v + delta for k, v in self._dedup.items()}
 
     def _accept(self, m: Message) -> None:
         """Take a message redriven from a source queue (attributes and count kept)."""

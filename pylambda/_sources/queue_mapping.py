@@ -25,7 +25,7 @@ from .filters import compile_filter_criteria
 from .queue import Message, Queue
 from .trigger import MappingOptions, PollingTrigger, failed_item_ids
 
-__all__ = ["EventSourceMapping", "check_queue_options", "check_response_types"]
+__all__ = ["EventSourceMapping", "check_queue_options", "check_response_types", "check_visibility_timeout"]
 
 
 def check_response_types(types: tuple[str, ...] | list[str]) -> bool:
@@ -57,6 +57,19 @@ def check_queue_options(fifo: bool, options: MappingOptions) -> tuple[int, float
     return size, float(window), check_response_types(options.function_response_types)
 
 
+def check_visibility_timeout(visibility_timeout: float, function_timeout: int) -> None:
+    """Lambda refuses a queue that hides a message for less time than the function may run.
+
+    Otherwise a batch could come back, and be processed twice, while its
+    first invocation is still running.
+    """
+    if visibility_timeout < function_timeout:
+        raise InvalidParameterValueError(
+            f"Queue visibility timeout: {visibility_timeout:g} seconds is less than Function timeout: "
+            f"{function_timeout} seconds"
+        )
+
+
 class EventSourceMapping(PollingTrigger):
     """An SQS event source mapping: a ``Queue`` feeding a function in batches.
 
@@ -85,6 +98,8 @@ class EventSourceMapping(PollingTrigger):
                options: MappingOptions) -> EventSourceMapping:  # fmt: skip
         """Lambda's checks for an SQS mapping: batch size, window, response types, duplicates, filters."""
         size, window, report = check_queue_options(source.fifo, options)
+        function_timeout = owner.invoker.resolve(target)[0].config.timeout
+        check_visibility_timeout(source.visibility_timeout, function_timeout)
         existing = owner.find(source, function_name)
         if existing is not None:
             raise InvalidParameterValueError(
@@ -104,13 +119,12 @@ class EventSourceMapping(PollingTrigger):
         """Clock time at which the next batch can be taken (None: nothing to take)."""
         queue = self.source
         now = queue.clock.now()
-        with queue._lock:
-            visible = [m for m in queue._messages if m.visible_at <= now]
-        if visible:
-            if not self.maximum_batching_window or len(visible) >= self.batch_size:
+        ready = queue.receivable()
+        if ready:
+            if not self.maximum_batching_window or len(ready) >= self.batch_size:
                 return now
-            return min(m.visible_at if m.receive_count else m.sent for m in visible) + self.maximum_batching_window
-        return queue.next_visible_at()
+            return min(m.visible_at if m.receive_count else m.sent for m in ready) + self.maximum_batching_window
+        return queue.next_receivable_at()
 
     def pending(self) -> int:
         """The queue's messages, in flight ones included (they come back unless deleted)."""

@@ -1,7 +1,9 @@
 """EventBridge schedule expressions: ``rate(...)`` and ``cron(...)``, in UTC.
 
 ``rate(value unit)``: unit ``minute|minutes|hour|hours|day|days``, singular
-exactly when the value is 1.  ``cron(minutes hours day-of-month month
+exactly when the value is 1; a rate starts when its rule is created ("a
+rate expression starts when you create the scheduled event rule"): a
+``rate(1 hour)`` rule created at 08:20 fires at 09:20, 10:20 ...  ``cron(minutes hours day-of-month month
 day-of-week year)``: six fields; ``,`` ``-`` ``*`` ``/`` everywhere; ``?`` in
 exactly one of day-of-month and day-of-week; ``L`` and ``W`` in
 day-of-month (``L``, ``15W``, ``LW``); ``L`` and ``#`` in day-of-week
@@ -17,6 +19,7 @@ import re
 from collections.abc import Callable
 
 from .._errors import InvalidParameterValueError
+from . import Clocked
 
 __all__ = ["Schedule", "parse_schedule"]
 
@@ -121,8 +124,11 @@ def _nearest_weekday(year: int, month: int, day: int) -> dt.date | None:
     return d
 
 
-def parse_schedule(expression: str) -> Callable[[float], float | None]:
+def parse_schedule(expression: str, start: float = 0.0) -> Callable[[float], float | None]:
     """A function ``after(t) -> next firing time > t`` (epoch seconds, UTC), or None if never.
+
+    ``start``: when the rule was created; a rate fires at ``start`` + n
+    periods (n >= 1); a cron ignores it.
 
     Raises:
         InvalidParameterValueError: the expression is not one EventBridge accepts.
@@ -133,7 +139,7 @@ def parse_schedule(expression: str) -> Callable[[float], float | None]:
         if value < 1 or (value == 1) != (not unit.endswith("s")):
             raise _bad(expression, "the unit is singular exactly when the value is 1")
         period = value * _UNIT_S[unit.rstrip("s")]
-        return lambda t: (int(t // period) + 1) * period
+        return lambda t: start + max(1, int((t - start) // period) + 1) * period
     m = re.fullmatch(r"cron\((.*)\)", expression)
     if not m:
         raise _bad(expression, "use rate(...) or cron(...)")
@@ -164,12 +170,15 @@ def parse_schedule(expression: str) -> Callable[[float], float | None]:
     return after
 
 
-class Schedule:
+class Schedule(Clocked):
     """An EventBridge schedule rule: ``Schedule("rate(5 minutes)")`` or ``Schedule("cron(0 12 * * ? *)")``.
 
     Connected to a function with ``invoker.create_event_source_mapping(schedule, fn)``, it
     invokes the function asynchronously with a ``Scheduled Event`` at each
-    firing time of its clock.  Under a ``ManualClock``, ``clock.advance(3600)``
+    firing time of its clock.  A ``cron`` lines up with the UTC calendar; a
+    ``rate`` with the rule's creation (``created``: when the ``Schedule``
+    was made, on its clock; moved to the Invoker's clock with the schedule
+    when it adopts it).  Under a ``ManualClock``, ``clock.advance(3600)``
     fires every occurrence in that hour, in order, each with its own time.
     """
 
@@ -182,14 +191,22 @@ class Schedule:
         region: str = "us-east-1",
         account_id: str = "123456789012",
     ) -> None:
-        from .._clock import RealClock
-
+        parse_schedule(expression)  # refuse a bad expression before anything else
         self.expression = expression
-        self.next_after = parse_schedule(expression)
         self.name = name
-        self.clock = clock or RealClock()
+        self._init_clock(clock)
+        self.created = self.clock.now()
+        self._after = parse_schedule(expression, self.created)
         self.region = region
         self.account_id = account_id
+
+    def next_after(self, t: float) -> float | None:
+        """The first firing time after ``t`` (clock time), or None if the rule never fires again."""
+        return self._after(t)
+
+    def _rebase(self, delta: float) -> None:
+        self.created += delta
+        self._after = parse_schedule(self.expression, self.created)
 
     @property
     def arn(self) -> str:

@@ -38,6 +38,19 @@ class ScheduleTrigger(PollingTrigger):
         """The next firing time."""
         return self._next
 
+    def enable(self) -> None:
+        """Enable the rule again: it fires from the next occurrence on; what it missed while disabled is gone.
+
+        EventBridge does not catch up a disabled rule's occurrences.
+        """
+        if self.state == "Disabled":
+            self._next = self.source.next_after(self.clock.now())
+        super().enable()
+
+    def disable(self) -> None:
+        """Disable the rule: no firing until ``enable()``, and none caught up then."""
+        super().disable()
+
     def run_due(self) -> None:
         """Fire every occurrence due by now, in order."""
         now = self.source.clock.now()

@@ -19,9 +19,8 @@ from typing import Any
 
 import attrs
 
-from .._clock import RealClock
 from .._errors import InvalidParameterValueError
-from . import data_bytes
+from . import Clocked, data_bytes
 
 __all__ = ["Stream", "StreamRecord", "Table", "to_dynamodb_json"]
 
@@ -42,8 +41,8 @@ class StreamRecord:
 class _Shards:
     """Shards of records with sequence numbers and retention (shared by Stream and Table)."""
 
-    def __init__(self, count: int, retention_s: float, clock) -> None:
-        self.clock = clock
+    def __init__(self, count: int, retention_s: float, owner: Clocked) -> None:
+        self._owner = owner  # its clock is the owner's, which may be adopted later
         self.retention_s = retention_s
         self.shard_ids = [f"shardId-{i:012d}" for i in range(count)]
         self._records: dict[str, list[StreamRecord]] = {s: [] for s in self.shard_ids}
@@ -52,21 +51,27 @@ class _Shards:
 
     def append(self, shard_id: str, partition_key: str, data: Any) -> StreamRecord:
         with self._lock:
-            record = StreamRecord(next(self._seq), partition_key, data, self.clock.now())
+            record = StreamRecord(next(self._seq), partition_key, data, self._owner.clock.now())
             self._records[shard_id].append(record)
             return record
 
     def records(self, shard_id: str) -> list[StreamRecord]:
         """The shard's records still within retention, oldest first."""
-        horizon = self.clock.now() - self.retention_s
+        horizon = self._owner.clock.now() - self.retention_s
         with self._lock:
             kept = [r for r in self._records[shard_id] if r.arrival >= horizon]
             self._records[shard_id] = kept
             return list(kept)
 
+    def rebase(self, delta: float) -> None:
+        """Move every record's arrival by ``delta`` (the owner adopted another clock)."""
+        with self._lock:
+            for shard, records in self._records.items():
+                self._records[shard] = [attrs.evolve(r, arrival=r.arrival + delta) for r in records]
 
-class Stream:
-    """A Kinesis-like data stream."""
+
+class Stream(Clocked):
+    """A Kinesis-like data stream (``clock``: as ``Queue``'s; leave it out to follow the Invoker's)."""
 
     kind = "kinesis"
 
@@ -77,10 +82,10 @@ class Stream:
         if not 24 <= retention_hours <= 8760:
             raise InvalidParameterValueError("retention_hours must be 24..8760")
         self.name = name
-        self.clock = clock or RealClock()
+        self._init_clock(clock)
         self.region = region
         self.account_id = account_id
-        self._shards = _Shards(shards, retention_hours * 3600, self.clock)
+        self._shards = _Shards(shards, retention_hours * 3600, self)
 
     @property
     def arn(self) -> str:
@@ -106,6 +111,9 @@ class Stream:
         shard = self.shard_for(partition_key)
         record = self._shards.append(shard, partition_key, raw)
         return shard, str(record.sequence_number)
+
+    def _rebase(self, delta: float) -> None:
+        self._shards.rebase(delta)
 
     def records(self, shard_id: str) -> list[StreamRecord]:
         """A shard's records within retention."""
@@ -142,8 +150,8 @@ def to_dynamodb_json(value: Any) -> dict:
     raise InvalidParameterValueError(f"cannot store {type(value).__name__} in a Table item")
 
 
-class Table:
-    """A DynamoDB-like table whose writes produce a stream of change records."""
+class Table(Clocked):
+    """A DynamoDB-like table whose writes produce a stream of change records (``clock``: as ``Stream``'s)."""
 
     kind = "dynamodb"
     _VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
@@ -155,12 +163,12 @@ class Table:
         self.name = name
         self.key_names = (key,) if isinstance(key, str) else tuple(key)
         self.view_type = view_type
-        self.clock = clock or RealClock()
+        self._init_clock(clock)
         self.region = region
         self.account_id = account_id
         self._items: dict[tuple, dict] = {}
         self._lock = threading.Lock()
-        self._shards = _Shards(1, 24 * 3600, self.clock)
+        self._shards = _Shards(1, 24 * 3600, self)
         created = dt.datetime.fromtimestamp(self.clock.now(), dt.timezone.utc)
         self._label = created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}"
 
@@ -222,6 +230,9 @@ class Table:
         }
         self._shards.append(self._shards.shard_ids[0], "", change)
         return event_name
+
+    def _rebase(self, delta: float) -> None:
+        self._shards.rebase(delta)
 
     def records(self, shard_id: str) -> list[StreamRecord]:
         """The stream's records within retention (24 hours)."""

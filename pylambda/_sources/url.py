@@ -11,11 +11,18 @@ that cannot be mapped (a ``statusCode`` that is not a number, a body that is
 not base64 when it says it is), is a 502 ``Internal Server Error``; a
 throttle a 429; a body over 6 MB a 413 (the message is the Invoke API's: the
 function URL's own wording is unverified).  Every request gets an answer.
+
+The event names the URL as Lambda would (``requestContext.domainName``
+``<url-id>.lambda-url.<region>.on.aws``, ``apiId`` and ``domainPrefix`` the
+url-id), whatever Host the request came with: the url-id is 32 lower-case
+letters and digits derived from the target's ARN, so it is the same on
+every run.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +44,9 @@ class HttpEndpoint:
     def __init__(self, invoker: Invoker, target: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self._invoker = invoker
         self._target = target
+        arn = invoker.resolve(target)[1]
+        self.url_id = url_id_for(arn)
+        self.region = arn.split(":")[3]
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +71,16 @@ class HttpEndpoint:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/"
 
+    @property
+    def domain_name(self) -> str:
+        """``<url-id>.lambda-url.<region>.on.aws``: the domain Lambda would give this function URL."""
+        return f"{self.url_id}.lambda-url.{self.region}.on.aws"
+
+    @property
+    def function_url(self) -> str:
+        """``https://<url-id>.lambda-url.<region>.on.aws/``: the URL Lambda would give (not served: see ``url``)."""
+        return f"https://{self.domain_name}/"
+
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         split = urlsplit(request.path)
         length = int(request.headers.get("content-length") or 0)
@@ -71,7 +91,7 @@ class HttpEndpoint:
             headers[key] = f"{headers[key]},{value}" if key in headers else value
         event = _events.http_api_event(
             request.command, split.path or "/", query=split.query, headers=headers, body=body,
-            source_ip=request.client_address[0], domain=f"{request.headers.get('host', 'localhost')}",
+            source_ip=request.client_address[0], domain=self.domain_name,
         )  # fmt: skip
         json_type = {"content-type": "application/json"}
         internal_error = b'{"Message":"Internal Server Error"}'
@@ -126,6 +146,12 @@ class HttpEndpoint:
 
     def __repr__(self) -> str:
         return f"<HttpEndpoint {self.url}>"
+
+
+def url_id_for(arn: str) -> str:
+    """A function URL's url-id for ``arn``: 32 lower-case letters and digits, stable across runs."""
+    digest = hashlib.sha256(arn.encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:32]
 
 
 def _response(result) -> tuple[int, dict, bytes, list]:
