@@ -54,10 +54,17 @@ RESERVED_ENV_VARS = frozenset(
     }
 )
 
-# Python runtimes Lambda offers.  The handler always runs on the interpreter
-# that runs pylambda; the runtime name only sets AWS_EXECUTION_ENV and the
+# Python runtimes Lambda offers.  A Python runtime runs on that interpreter
+# when the machine has it (PATH, pyenv), else on the caller's with a warning
+# (``_environment/runtimes``); the name also sets AWS_EXECUTION_ENV and the
 # runtime-dependent behaviour (e.g. non-ASCII JSON from python3.12 on).
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+# Node.js runtimes (pylambda's Node bootstrap on the node found on PATH) and
+# the OS-only runtimes (the code's own executable ``bootstrap``), both served
+# through the Runtime API.
+NODE_RUNTIMES = ("nodejs20.x", "nodejs22.x")
+PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2")
+RUNTIMES = PYTHON_RUNTIMES + NODE_RUNTIMES + PROVIDED_RUNTIMES
 ARCHITECTURES = ("x86_64", "arm64")
 
 
@@ -126,10 +133,12 @@ def _check_environment(_inst: Any, _attr: Any, env: dict[str, str]) -> None:
 
 
 def _check_runtime(_inst: Any, _attr: Any, runtime: str) -> None:
-    if runtime not in PYTHON_RUNTIMES:
+    if runtime not in RUNTIMES:
+        from ._environment.runtimes import interpreters  # the error path only: it looks at the machine
+
+        found = ", ".join(f"{name} ({path})" for name, path in interpreters().items()) or "none"
         raise InvalidParameterValueError(
-            f"runtime must be one of {', '.join(PYTHON_RUNTIMES)}, got {runtime!r} "
-            "(other runtimes are not supported yet)"
+            f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}; interpreters found here: {found}"
         )
 
 

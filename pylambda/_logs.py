@@ -38,7 +38,11 @@ __all__ = [
 
 
 def runtime_version(runtime: str) -> str:
-    """A runtime version string in Lambda's shape, e.g. ``python:3.11.v7``."""
+    """A runtime version string in Lambda's shape, e.g. ``python:3.11.v7``, ``nodejs:20.v1``, ``provided:al2023.v1``."""
+    if runtime.startswith("nodejs"):
+        return f"nodejs:{runtime.removeprefix('nodejs').removesuffix('.x')}.v1"
+    if runtime.startswith("provided"):
+        return f"provided:{runtime.removeprefix('provided.') if '.' in runtime else 'al'}.v1"
     minor = runtime.removeprefix("python")
     return f"python:{minor}.v{sys.version_info.micro}"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ CASES = {
     "OOM": ("Runtime.OutOfMemory", r"signal: killed$", False),
     "timeout": ("Sandbox.Timedout", r"Task timed out after 1\.00 seconds$", False),
     "oversize": ("Function.ResponseSizeTooLarge", r"^Response payload size exceeded", True),
-    "non-JSON": ("Runtime.MarshalError", r"^Unable to marshal response", True),
+    "non-JSON": ("Runtime.MarshalError", None, True),
 }
 
 _INLINE_CANNOT = "inline runs handlers in the caller's process: this would end or starve the test run"
@@ -74,10 +75,34 @@ BACKENDS = {
     },
 }
 
+NODE = str(HANDLERS / "node")
+if shutil.which("node"):
+    BACKENDS["nodejs20.x"] = {
+        "invoker": lambda: Invoker(),
+        "code": NODE,
+        "runtime": "nodejs20.x",
+        "lifecycle": "index.counts",
+        "isolated": True,
+        "cases": {
+            "raise": ("index.raises", "ValidationError"),
+            "import error": ("bad_import.handler", None),
+            "syntax error": ("bad_syntax.handler", None),
+            "exit": ("index.exits", None),
+            "SIGKILL": ("index.sigkill", None),
+            "segfault": ("index.segv", None),
+            "OOM": ("index.hog", None),
+            "timeout": ("index.sleeps", None),
+            "oversize": ("index.big", None),
+            "non-JSON": ("index.nonjson", None),
+        },
+    }
+
 _COUNTER = iter(range(10**6))
 
 
 def _function(entry: dict, handler: str, **config) -> Function:
+    if "runtime" in entry:
+        config["runtime"] = entry["runtime"]
     return Function(f"contract-{next(_COUNTER)}", handler, code=entry["code"], **config)
 
 

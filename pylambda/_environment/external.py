@@ -1,0 +1,448 @@
+"""The Runtime API backend: environments are runtime processes (Node, a ``provided`` bootstrap) on a host of their own.
+
+Each environment is one runtime process, started in a session of its own
+with Lambda's variables and ``AWS_LAMBDA_RUNTIME_API`` pointing at its own
+host (``rapi``), its stdout and stderr on one log pipe.  The caller thread
+that has the environment checked out does every wait, on one ``poll`` set:
+the host's sockets, the log pipe and a pidfd of the runtime (readable when
+it exits).  So the outcomes are the process backend's: the reply, a death,
+the deadline (the process group is killed: ``Sandbox.Timedout``), or a
+memory overrun (the resident set of the whole process tree is sampled every
+``MEMORY_SAMPLE_S`` while an invocation runs: ``Runtime.OutOfMemory``).
+
+Init is the time from the start of the process to its first
+``GET …/invocation/next``; a runtime that posts ``/init/error`` gives that
+document as the init error, as Lambda does, even though it exits right
+after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
+from .._errors import InvalidParameterValueError
+from .backend import STATUS_BYTES, STATUS_ERROR, STATUS_JSON, Backend, Environment, Outcome, Request
+from .rapi import ACCEPTED, Connection, Listener, ProtocolError, error_response, response
+
+__all__ = ["NODE_BOOTSTRAP", "RuntimeApiBackend", "RuntimeApiEnvironment"]
+
+# pylambda's Node runtime client (a Runtime API loop, see the file).
+NODE_BOOTSTRAP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_runtime", "node",
+                              "bootstrap.mjs")  # fmt: skip
+
+# How often a running invocation's memory is sampled (see process.py).
+MEMORY_SAMPLE_S = 0.01
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+_POLLIN = select.POLLIN | select.POLLHUP | select.POLLERR
+_TOO_LARGE = (
+    b'{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).",'
+    b'"errorType":"Function.ResponseSizeTooLarge"}'
+)
+_INVALID_ID = error_response(400, "InvalidRequestID", "Invalid request ID")
+_OVERSIZE = error_response(413, "RequestEntityTooLarge", "Exceeded maximum allowed payload size (6291556 bytes).")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc's children lists)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        p = pids[i]
+        i += 1
+        try:
+            with open(f"/proc/{p}/task/{p}/children", "rb") as f:
+                pids.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of ``pid``'s process tree (a shell bootstrap's curl children count)."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * _PAGE_KIB
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+class RuntimeApiEnvironment(Environment):
+    """One runtime process speaking the Runtime API to a host of its own."""
+
+    __slots__ = ("_conns", "_exit_status", "_host", "_in_flight", "_init_error", "_log_r", "_parked", "_pending",
+                 "_pidfd", "_poll", "_proc", "_sent_at", "_start")  # fmt: skip
+
+    def __init__(self, key, env_id: str, init_spec: dict, memory_mb: int, argv: list[str] | None, problem=None):
+        self._books(key, env_id, init_spec, memory_mb, None)
+        self._host = Listener()
+        self._conns: dict[int, Connection] = {}
+        self._parked: Connection | None = None  # the connection whose GET next waits for an event
+        self._pending: Request | None = None  # sent by the caller, not yet given to the runtime
+        self._in_flight = ""  # the request id the runtime is working on
+        self._init_error: Outcome | None = problem  # set before any process runs: e.g. no bootstrap
+        self._exit_status: int | None = None
+        self._proc = None
+        self._pidfd = -1
+        self._log_r = -1
+        self._poll = select.poll()
+        self._start = self._sent_at = time.perf_counter()
+        if argv is None:
+            return
+        environ = dict(init_spec["environ"], AWS_LAMBDA_RUNTIME_API=self._host.address)
+        log_r, log_w = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=init_spec["task_root"],
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                start_new_session=True,  # its own process group: a timeout kills the whole tree
+                close_fds=True,
+            )
+        except OSError as e:
+            os.close(log_r)
+            self._init_error = Outcome(
+                "init_error",
+                STATUS_ERROR,
+                "Runtime.InvalidEntrypoint",
+                json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": f"{argv[0]}: {e}"}).encode(),
+            )
+            return
+        finally:
+            os.close(log_w)
+        self.pid = self._proc.pid
+        self._log_r = log_r
+        os.set_blocking(log_r, False)
+        self._pidfd = os.pidfd_open(self.pid)
+        for fd in (self._host.fd, log_r, self._pidfd):
+            self._poll.register(fd, _POLLIN)
+
+    # -- exchanges -------------------------------------------------------------
+    def wait_init(self, timeout_s: float) -> Outcome:
+        """Wait for the runtime's first ``GET next`` (ready), an ``/init/error``, its exit or the timeout."""
+        if self._init_error is not None:
+            self.state = "DEAD"
+            self._close_host()
+            return self._init_error
+        outcome = self._pump(time.monotonic() + timeout_s, init=True)
+        if outcome.kind == "ready":
+            self.state = "IDLE"
+            outcome.duration_ms = (time.perf_counter() - self._start) * 1000
+        elif outcome.kind == "init_error":
+            outcome.duration_ms = (time.perf_counter() - self._start) * 1000
+            self.kill()
+            self.reap()
+        return outcome
+
+    def send(self, request: Request) -> bool:
+        """Give the runtime the event now if its ``GET next`` is parked, else as soon as it comes."""
+        self.state = "BUSY"
+        self.invocations += 1
+        self._pending = request
+        parked = self._parked
+        if parked is not None:
+            self._parked = None
+            if not self._answer_next(parked):
+                self.kill()
+                self.reap()
+                return False
+        return True
+
+    def receive(self, deadline: float) -> Outcome:
+        """Wait for the runtime's response or error post, its exit, a memory overrun or ``deadline``."""
+        outcome = self._pump(deadline, init=False)
+        if outcome.kind == "result":
+            outcome.duration_ms = (time.perf_counter() - self._sent_at) * 1000
+            self.state = "IDLE"
+            rss = self._peak_kib()
+            if rss > self.max_rss_kib:
+                self.max_rss_kib = rss
+            outcome.rss_kib = rss
+            if rss > self.memory_limit_kib:
+                self.kill()
+                outcome.kind = "oom"
+                outcome.exit_status = self.reap()
+        return outcome
+
+    def _answer_next(self, conn: Connection) -> bool:
+        """Write the pending request as the answer to ``conn``'s parked ``GET next``."""
+        request = self._pending
+        self._pending = None
+        self._in_flight = request.request_id
+        self._sent_at = time.perf_counter()
+        headers = (
+            f"Lambda-Runtime-Aws-Request-Id: {request.request_id}\r\n"
+            f"Lambda-Runtime-Deadline-Ms: {request.deadline_ms}\r\n"
+            f"Lambda-Runtime-Invoked-Function-Arn: {request.invoked_arn}\r\n"
+            f"Lambda-Runtime-Trace-Id: {request.trace}\r\n"
+        )
+        if request.client_context:
+            headers += f"Lambda-Runtime-Client-Context: {request.client_context.decode()}\r\n"
+        return conn.send(response(200, request.body, headers))
+
+    def _pump(self, deadline: float, init: bool) -> Outcome:
+        """The caller thread's wait: serve the host, collect logs, watch the process, until an outcome."""
+        logs: list[bytes] = []
+        poll = self._poll.poll
+        sampled = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                self._drain(logs)
+                return Outcome("timeout", logs=b"".join(logs), rss_kib=max(sampled, self.max_rss_kib),
+                               exit_status=self.reap())  # fmt: skip
+            events = poll(max(1, int(min(remaining, MEMORY_SAMPLE_S) * 1000) + 1))
+            if not events:
+                if self.pid is not None:
+                    sampled = tree_rss_kib(self.pid)
+                    if sampled > self.memory_limit_kib:
+                        self.kill()
+                        self._drain(logs)
+                        return Outcome("oom", logs=b"".join(logs), rss_kib=sampled, exit_status=self.reap())
+                continue
+            exited = False
+            for fd, _ev in events:
+                if fd == self._log_r:
+                    self._drain(logs)
+                elif fd == self._host.fd:
+                    for conn in self._host.accept():
+                        self._conns[conn.fd] = conn
+                        self._poll.register(conn.fd, _POLLIN)
+                elif fd == self._pidfd:
+                    exited = True
+                else:
+                    conn = self._conns.get(fd)
+                    if conn is not None:
+                        outcome = self._serve(conn, init)
+                        if outcome is not None:
+                            self._drain(logs)
+                            outcome.logs = b"".join(logs)
+                            return outcome
+            if exited:
+                for conn in list(self._conns.values()):  # what it posted before it ended still counts
+                    outcome = self._serve(conn, init)
+                    if outcome is not None:
+                        self._drain(logs)
+                        outcome.logs = b"".join(logs)
+                        return outcome
+                self._drain(logs)
+                return Outcome("exit", logs=b"".join(logs), rss_kib=self.max_rss_kib, exit_status=self.reap())
+
+    def _serve(self, conn: Connection, init: bool) -> Outcome | None:
+        """Read and answer what ``conn`` sent; the outcome it completes, if any."""
+        alive = conn.feed()
+        outcome = None
+        while outcome is None:
+            try:
+                req = conn.next_request()
+            except ProtocolError:
+                alive = False
+                break
+            if req is None:
+                break
+            outcome, close = self._handle(conn, req, init)
+            if close:
+                alive = False
+                break
+        if not alive:
+            self._drop(conn)
+        return outcome
+
+    def _handle(self, conn: Connection, req, init: bool) -> tuple[Outcome | None, bool]:
+        """Answer one request: (the outcome it completes or None, whether to close the connection)."""
+        what, request_id = req.route()
+        if what == "next":
+            if self._pending is not None:
+                return None, not self._answer_next(conn)
+            self._parked = conn
+            return (Outcome("ready") if init else None), False
+        if what in ("response", "error"):
+            if not request_id or request_id != self._in_flight:
+                return None, not conn.send(_INVALID_ID)
+            self._in_flight = ""
+            if req.too_large:
+                return Outcome("result", STATUS_ERROR, "Function.ResponseSizeTooLarge", _TOO_LARGE), not conn.send(
+                    _OVERSIZE
+                )
+            closed = not conn.send(ACCEPTED)
+            if what == "error":
+                return Outcome("result", STATUS_ERROR, _error_type(req), req.body), closed
+            return Outcome("result", _status_of(req.body), "", req.body), closed
+        if what == "init_error":
+            if not init:
+                return None, not conn.send(
+                    error_response(403, "InvalidStateTransition", "State transition from Ready to InitError failed")
+                )
+            closed = not conn.send(ACCEPTED)
+            return Outcome("init_error", STATUS_ERROR, _error_type(req), req.body), closed
+        return None, not conn.send(error_response(404, "NotFound", f"no route for {req.method} {req.path}"))
+
+    def _drain(self, logs: list[bytes]) -> None:
+        """Read what the log pipe holds now (non-blocking)."""
+        fd = self._log_r
+        if fd < 0:
+            return
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not chunk:
+                try:
+                    self._poll.unregister(fd)
+                except KeyError:
+                    pass
+                return
+            logs.append(chunk)
+
+    def _peak_kib(self) -> int:
+        """The runtime's peak resident set (VmHWM), or the tree's current one if larger."""
+        pid = self.pid
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                text = f.read()
+            at = text.index(b"VmHWM:")
+            peak = int(text[at + 6 : text.index(b"kB", at)])
+        except (OSError, ValueError):
+            peak = 0
+        return peak
+
+    def _drop(self, conn: Connection) -> None:
+        self._conns.pop(conn.fd, None)
+        try:
+            self._poll.unregister(conn.fd)
+        except KeyError:
+            pass
+        if self._parked is conn:
+            self._parked = None
+        conn.close()
+
+    # -- ending ----------------------------------------------------------------
+    def kill(self) -> None:
+        """SIGKILL the runtime's process group (it and whatever it started)."""
+        if self._proc is None or self.state == "DEAD":
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop(self) -> None:
+        """Nothing to ask: an idle runtime is simply ended (``reap`` kills it)."""
+        self.kill()
+
+    def reap(self, timeout: float = 5.0) -> int | None:
+        """Wait (bounded) for the exit, kill anything left in its group, release the host; idempotent."""
+        if self.state == "DEAD":
+            return self._exit_status
+        self.state = "DEAD"
+        proc = self._proc
+        status = None
+        if proc is not None:
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                code = proc.wait()
+            status = (-code) & 0x7F if code < 0 else code << 8  # a wait status, as describe_exit reads it
+            try:  # what its bootstrap started (curl, a child) goes with it
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self._exit_status = status
+        for fd in (self._pidfd, self._log_r):
+            if fd >= 0:
+                os.close(fd)
+        self._pidfd = self._log_r = -1
+        self._close_host()
+        return status
+
+    def _close_host(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+        self._parked = None
+        self._host.close()
+
+
+def _error_type(req) -> str:
+    """The error type of an error post: its header, else its document's ``errorType``."""
+    header = req.headers.get("lambda-runtime-function-error-type")
+    if header:
+        return header
+    try:
+        doc = json.loads(req.body)
+        return str(doc.get("errorType") or "Runtime.Unknown")
+    except (ValueError, AttributeError):
+        return "Runtime.Unknown"
+
+
+def _status_of(body: bytes) -> int:
+    """JSON when the response body is JSON text; else raw bytes (Lambda passes either through)."""
+    if len(body) > 1 << 20:
+        return STATUS_JSON  # not worth a parse: payload decoding will say if it is not
+    try:
+        json.loads(body)
+        return STATUS_JSON
+    except ValueError:
+        return STATUS_BYTES
+
+
+class RuntimeApiBackend(Backend):
+    """Runtime processes for ``nodejs*`` (pylambda's Node bootstrap) or ``provided*`` (the code's ``bootstrap``)."""
+
+    name = "runtime-api"
+
+    def __init__(self, runtime: str, node: str | None = None) -> None:
+        self.runtime = runtime
+        self._node = node  # the node executable, for nodejs runtimes
+        self._started = 0
+
+    def serves(self, runtime: str) -> bool:
+        """Exactly the runtime it was made for."""
+        return runtime == self.runtime
+
+    def start(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> RuntimeApiEnvironment:
+        """Start the runtime process; its init ends with its first ``GET next``."""
+        if init_spec.get("handler_pickle") is not None:
+            raise InvalidParameterValueError(
+                f"runtime {self.runtime} runs code from a directory or .zip, not a Python callable handler"
+            )
+        self._started += 1
+        environ = dict(init_spec["environ"])
+        if self.runtime.startswith("provided"):
+            environ.pop("AWS_EXECUTION_ENV", None)  # Lambda does not set it for the provided family
+            bootstrap = os.path.join(init_spec["task_root"], "bootstrap")
+            argv, problem = [bootstrap], None
+            if not os.access(bootstrap, os.X_OK):
+                argv = None
+                message = f"Couldn't find valid bootstrap(s): [{bootstrap} /opt/bootstrap]"
+                problem = Outcome(
+                    "init_error",
+                    STATUS_ERROR,
+                    "Runtime.InvalidEntrypoint",
+                    json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}).encode(),
+                )
+        else:
+            argv, problem = [self._node or "node", NODE_BOOTSTRAP], None
+        spec = dict(init_spec, environ=environ)
+        return RuntimeApiEnvironment(key, env_id, spec, memory_mb, argv, problem)
+
+    def stats(self) -> dict:
+        """Name, runtime and environments started."""
+        return {"name": self.name, "runtime": self.runtime, "started": self._started}

@@ -1,0 +1,2 @@
+const missing = require("missing-pkg");
+exports.handler = async () => missing;
