@@ -33,7 +33,7 @@ def handler(event, context):
         ({"ephemeral_storage": 511}, "ephemeral_storage must be an integer from 512 to 10240"),
         ({"ephemeral_storage": 10241}, "ephemeral_storage"),
         ({"architecture": "sparc"}, "architecture must be 'x86_64' or 'arm64'"),
-        ({"runtime": "nodejs20.x"}, "runtime must be one of"),
+        ({"runtime": "nodejs7.x"}, "runtime must be one of"),
         ({"environment": {"1BAD": "x"}}, "environment variable name '1BAD' is invalid"),
         ({"environment": {"A": "x"}}, "at least 2 characters"),
         ({"environment": {"AWS_REGION": "x"}}, "'AWS_REGION' is reserved"),
