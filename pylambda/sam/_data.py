@@ -26,7 +26,7 @@ def build_data_resource(app: Any, logical_id: str, resource: Node) -> Any:
     kind = resource["Type"]
     props = resource.get("Properties") or Node()
     name = app._name(logical_id)
-    region = {"region": app.region, "account_id": app.account_id}
+    region = {"region": app.region, "account_id": app.account_id, "clock": app.clock}
 
     def value(prop: str, default: Any = None) -> Any:
         return app.resolve(props[prop], logical_id, prop, props) if prop in props else default

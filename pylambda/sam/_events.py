@@ -103,7 +103,7 @@ def plan_events(app: Any) -> list[_Plan]:
                 )
                 try:
                     source = Schedule(str(expression), name=str(props.get("Name") or f"{logical_id}{name}"),
-                                      region=app.region, account_id=app.account_id)  # fmt: skip
+                                      region=app.region, account_id=app.account_id, clock=app.clock)  # fmt: skip
                 except (ValueError, TypeError) as e:
                     raise fail(str(e)) from e
                 options["enabled"] = str(state).upper() == "ENABLED"

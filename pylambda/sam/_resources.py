@@ -56,8 +56,9 @@ class SamApp:
 
     def __init__(self, path: str | os.PathLike, parameter_overrides: dict | None = None,
                  env_vars: dict | str | os.PathLike | None = None, *, dependencies: str = "isolated",
-                 region: str | None = None, account_id: str = "123456789012") -> None:  # fmt: skip
+                 region: str | None = None, account_id: str = "123456789012", clock: Any = None) -> None:  # fmt: skip
         self.template = Template(path)
+        self.clock = clock
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.account_id = account_id
         self.dependencies = dependencies
@@ -283,7 +284,9 @@ def load(template: str | os.PathLike = "template.yaml", parameter_overrides: dic
             only variables the template declares are overridden, as in SAM.
         options: ``dependencies`` (``"isolated"`` by default, as deployed;
             ``"caller"`` to let handlers import the caller's packages),
-            ``region``, ``account_id``.
+            ``region``, ``account_id``, and ``clock`` (give the queues,
+            streams and schedules the Invoker's ``ManualClock``, so
+            visibility timeouts and schedules follow it).
 
     Returns:
         A ``SamApp`` with ``functions``, ``layers``, ``apis``, ``resources``;
