@@ -134,7 +134,7 @@ BAD = [
     ("unsupported-event", "      Handler: app.handler\n      Events:\n        E:\n          Type: IoT\n",
      "Fn.Events.E (line 9)", "IoT is not supported"),
     ("sns-needs-services", "      Handler: app.handler\n      Events:\n        E:\n          Type: SNS\n",
-     "Fn.Events.E (line 9)", "services endpoint"),
+     "Fn.Events.E (line 9)", "are not supported"),
     ("import-value", "      Handler: !ImportValue Other\n", "Fn.Handler (line 7)", "Fn::ImportValue is not supported"),
     ("unknown-ref", "      Handler: !Ref Missing\n", "Fn.Handler (line 7)", "!Ref Missing"),
     ("bad-getatt", "      Handler: !GetAtt Fn.Nope\n", "Fn.Handler (line 7)", "!GetAtt Fn.Nope"),

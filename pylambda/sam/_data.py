@@ -31,6 +31,9 @@ def build_data_resource(app: Any, logical_id: str, resource: Node) -> Any:
     def value(prop: str, default: Any = None) -> Any:
         return app.resolve(props[prop], logical_id, prop, props) if prop in props else default
 
+    # resolved, for creating the resource at a services endpoint (_remote)
+    app.data_props[logical_id] = {k: value(k) for k in props}
+
     if kind == "AWS::SQS::Queue":
         fifo = str(value("FifoQueue", False)).lower() == "true"
         redrive = value("RedrivePolicy") or {}

@@ -32,8 +32,8 @@ _NEEDS_SERVICES = ("SNS", "EventBridgeRule", "CloudWatchEvent", "SQSQueuePolicy"
 
 
 class _Plan:
-    def __init__(self, logical_id: str, event_name: str, source: Any, target: Any, options: dict) -> None:
-        self.logical_id, self.event_name = logical_id, event_name
+    def __init__(self, logical_id: str, event_name: str, kind: str, source: Any, target: Any, options: dict) -> None:
+        self.logical_id, self.event_name, self.kind = logical_id, event_name, kind
         self.source, self.target, self.options = source, target, options
 
 
@@ -108,10 +108,12 @@ def plan_events(app: Any) -> list[_Plan]:
                     raise fail(str(e)) from e
                 options["enabled"] = str(state).upper() == "ENABLED"
             elif kind in _NEEDS_SERVICES:
-                raise fail(f"{kind} events need the AWS services endpoint, which pylambda does not provide here")
+                raise fail(
+                    f"{kind} events are not supported: pylambda has no {kind} service to subscribe the function to"
+                )
             else:
                 raise fail(f"event type {kind} is not supported by pylambda")
-            plans.append(_Plan(logical_id, name, source, target, options))
+            plans.append(_Plan(logical_id, name, kind, source, target, options))
     return plans
 
 
@@ -155,10 +157,26 @@ def wire_events(app: Any, invoker: Any) -> list:
                 raise TemplateError(f"{app.template.path.name}: {logical_id}.ProvisionedConcurrencyConfig "
                                     f"(line {line}): needs AutoPublishAlias, as in SAM")  # fmt: skip
             invoker.put_provisioned_concurrency_config(spec.alias, int(provisioned["ProvisionedConcurrentExecutions"]))
+    endpoint = getattr(invoker, "aws_endpoint_url", None)
+    remote: dict[Any, str] = {}
+    if endpoint:
+        from ._remote import create_remote_resources
+
+        arns = create_remote_resources(app, endpoint)
+        remote = {id(app.resources[k]): arn for k, arn in arns.items()}
     mappings = []
     for plan in app.plans:
+        source, options = plan.source, dict(plan.options)
+        if remote and plan.kind in _SOURCE_TYPES:
+            source = remote[id(source)]
+            destination = (options.get("destination_config") or {}).get("OnFailure", {}).get("Destination")
+            if destination is not None:
+                options["destination_config"] = {"OnFailure": {"Destination": remote[id(destination)]}}
+        elif remote and plan.kind == "S3":
+            app.note(plan.logical_id, f"Events.{plan.event_name}", None,
+                     "notifications come from the in-memory bucket of app.resources, not the endpoint's bucket")  # fmt: skip
         try:
-            mappings.append(invoker.create_event_source_mapping(plan.source, plan.target, **plan.options))
+            mappings.append(invoker.create_event_source_mapping(source, plan.target, **options))
         except (ValueError, TypeError) as e:
             raise TemplateError(f"{app.template.path.name}: {plan.logical_id}.Events.{plan.event_name}: {e}") from e
     return mappings

@@ -79,6 +79,7 @@ class SamApp:
         self.specs: dict[str, FunctionSpec] = {}
         self.layers: dict[str, str] = {}
         self.resources: dict[str, Any] = {}
+        self.data_props: dict[str, dict] = {}
         self._build()
 
     # -- building -------------------------------------------------------------------
@@ -238,7 +239,13 @@ class SamApp:
 
     # -- running ----------------------------------------------------------------------------
     def attach(self, invoker: Any) -> SamApp:
-        """Register every function with ``invoker`` and wire their events (queues, streams, schedules ...)."""
+        """Register every function with ``invoker`` and wire their events (queues, streams, schedules ...).
+
+        With ``Invoker(aws_endpoint_url=...)`` the queues, tables, streams and
+        buckets are created at that endpoint and the SQS, Kinesis and DynamoDB
+        events poll them there; otherwise they are the in-memory sources of
+        ``app.resources``.
+        """
         from ._events import wire_events
 
         invoker.register(*self.functions.values())

@@ -1,0 +1,62 @@
+"""pylambda.sam with a services endpoint: the template's resources are created there and its events poll them."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import boto3
+
+import pylambda.sam
+
+HANDLER = textwrap.dedent(
+    """
+    import json, os
+    import boto3
+
+    table = boto3.client("dynamodb")  # at init, as real handlers do: AWS_ENDPOINT_URL points it at moto
+
+    def handler(event, context):
+        for record in event["Records"]:
+            order = json.loads(record["body"])
+            table.put_item(TableName=os.environ["TABLE"], Item={"id": {"S": order["id"]}})
+        return {"stored": len(event["Records"])}
+    """
+)
+
+TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: orders, VisibilityTimeout: 20}
+  OrdersTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: orders-table
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+  Store:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      Environment: {Variables: {TABLE: !Ref OrdersTable}}
+      Events:
+        Orders: {Type: SQS, Properties: {Queue: !GetAtt Orders.Arn, BatchSize: 5}}
+"""
+
+
+def test_resources_and_mappings_at_the_endpoint(tmp_path, aws_services, lambda_invoker):
+    """The queue and table exist at moto; a message sent there is stored by the isolated handler's boto3."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(HANDLER)
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    pylambda.sam.load(tmp_path / "template.yaml").attach(lambda_invoker)
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="orders")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"id": "o-1"}))
+    assert lambda_invoker.wait_for_idle(60)
+    item = boto3.client("dynamodb").get_item(TableName="orders-table", Key={"id": {"S": "o-1"}})
+    assert item["Item"]["id"] == {"S": "o-1"}
