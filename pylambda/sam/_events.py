@@ -173,8 +173,8 @@ def wire_events(app: Any, invoker: Any) -> list:
             if destination is not None:
                 options["destination_config"] = {"OnFailure": {"Destination": remote[id(destination)]}}
         elif remote and plan.kind == "S3":
-            app.note(plan.logical_id, f"Events.{plan.event_name}", None,
-                     "notifications come from the in-memory bucket of app.resources, not the endpoint's bucket")  # fmt: skip
+            why = "notifications come from the in-memory bucket of app.resources, not the endpoint's bucket"
+            app.note(plan.logical_id, f"Events.{plan.event_name}", None, why)
         try:
             mappings.append(invoker.create_event_source_mapping(source, plan.target, **options))
         except (ValueError, TypeError) as e:
