@@ -313,8 +313,8 @@ class Execution:
             fn, version, lines, trace, request_id, phase, env, payload, etype, status, duration_ms, tail, rss_kib=rss
         )
 
-    @staticmethod
     def _result(
+        self,
         fn: Function,
         version: Version,
         lines: PlatformLines,
@@ -338,10 +338,10 @@ class Execution:
         used_mb = max_memory_used_mb(rss_kib or (env.max_rss_kib if env is not None else 0))
         if phase is None:
             before = ""
-            inside = log_text(logs) if logs else ""
+            inside = self._spill.keep(log_text(logs)) if logs else ""
         else:
-            before = "".join(phase.before)
-            inside = "".join(phase.inside) + (log_text(logs) if logs else "")
+            before = self._spill.keep("".join(phase.before))
+            inside = self._spill.keep("".join(phase.inside) + (log_text(logs) if logs else ""))
         return InvocationResult(
             status_code=200,
             raw_payload=payload,

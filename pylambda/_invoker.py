@@ -67,6 +67,7 @@ from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, q
 from ._ids import new_id_parts, new_ids, trace_root
 from ._lock import Lock
 from ._logs import LogGroup, PlatformLines, echo_function, log_text
+from ._logspill import LogSpill
 from ._map import MapResult, run_map
 from ._metrics import FunctionMetrics
 from ._provisioned import ProvisionedConcurrency
@@ -239,6 +240,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         self._set_aws_endpoint_url(aws_endpoint_url)
         self._backends = Backends(mode, self._spin_s, backend)
         self._workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
+        self._spill = LogSpill(self._workdir)  # handler output past a few KB is kept on disk
         self._caller_imports = None
         if mode == "inline":
             from ._environment.imports import CallerImports
@@ -406,7 +408,8 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
                         error_type = None
                         state["payload_is_bytes"] = out.status == STATUS_BYTES
                     ended = time.time()
-                    state["log_parts"] = (route.lines, "", request_id, log_text(logs) if logs else "", duration_ms,
+                    inside = self._spill.keep(log_text(logs)) if logs else ""
+                    state["log_parts"] = (route.lines, "", request_id, inside, duration_ms,
                                           billed, used_mb, None, None, error_type, ended, trace)  # fmt: skip
                     state["duration_ms"] = shown_ms
                     state["billed_duration_ms"] = billed

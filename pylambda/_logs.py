@@ -16,6 +16,7 @@ from typing import Any
 
 from ._clock import iso_ms
 from ._errors import InvalidParameterValueError
+from ._logspill import text_of
 
 __all__ = [
     "LogEvent",
@@ -245,9 +246,9 @@ def render(
     end: float,
     trace: str,
 ) -> str:
-    """One invocation's whole log text, from the parts an InvocationResult keeps."""
-    return before + lines.invocation(
-        request_id, inside, duration_ms, billed_ms, max_used_mb, init_ms, status, error_type, end, trace
+    """One invocation's whole log text, from the parts an InvocationResult keeps (spilled ones read back)."""
+    return text_of(before) + lines.invocation(
+        request_id, text_of(inside), duration_ms, billed_ms, max_used_mb, init_ms, status, error_type, end, trace
     )
 
 

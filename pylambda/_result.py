@@ -15,6 +15,10 @@ from ._logs import render
 
 __all__ = ["InvocationResult"]
 
+# A rendered log text up to this long is kept on the result; a longer one is
+# rendered again on each access instead of doubling what spilling saved.
+_KEEP_RENDERED_CHARS = 16384
+
 
 # Not slotted: the warm path builds results from a per-target template with
 # one dict update (see ``blank_result``), about a sixth of the cost of the
@@ -65,14 +69,21 @@ class InvocationResult:
     log_stream_name: str | None = attrs.field(default=None, repr=False)
     """The environment's log stream."""
 
-    @cached_property
+    @property
     def logs(self) -> str:
         """This invocation's log text: INIT_START on a cold start, START … END, REPORT.
 
         Rendered on first access: most callers never read it, and formatting
         three platform lines is a measurable share of a warm invocation.
+        Kept once rendered unless it is long (handler output is kept on disk,
+        see ``pylambda._logspill``, and read back on each access).
         """
-        return render(*self.log_parts) if self.log_parts else ""
+        text = self.__dict__.get("_logs")
+        if text is None:
+            text = render(*self.log_parts) if self.log_parts else ""
+            if len(text) <= _KEEP_RENDERED_CHARS:
+                self.__dict__["_logs"] = text
+        return text
 
     @cached_property
     def log_result(self) -> str | None:
