@@ -254,3 +254,35 @@ def test_concurrent_executions_counts_only_the_functions_own_invocations(invoker
     t.join(30)
     assert invoker.metrics(single).get("ConcurrentExecutions") == 1.0
     assert invoker.metrics(slow).get("ConcurrentExecutions") == 1.0
+
+
+def _chatty(event, context):
+    line = "y" * 99 + "\n"
+    print(line * (event["kb"] * 1024 // 100), end="")
+    return "done"
+
+
+def test_long_handler_output_is_kept_on_disk_and_read_back(make_fn):
+    """A result holds where a long log is, not the log; reading it back works, also after close()."""
+    from pylambda._logspill import SPILL_BYTES, Spilled
+
+    inv = Invoker()
+    try:
+        fn = make_fn(_chatty)
+        inv.register(fn)
+        big = inv.invoke(fn, {"kb": 1024})
+        small = inv.invoke(fn, {"kb": 1})
+        inside = big.log_parts[3]
+        assert isinstance(inside, Spilled)
+        assert inside.length >= 1024 * 1024 - 100
+        assert isinstance(small.log_parts[3], str)
+        assert len(small.log_parts[3]) <= SPILL_BYTES
+        assert big.logs.count("y" * 99 + "\n") == 1024 * 1024 // 100
+        assert "_logs" not in big.__dict__  # not kept once rendered
+        assert "\nSTART RequestId:" in big.logs
+        assert big.logs.rstrip("\n").split("\n")[-1].startswith("REPORT RequestId:")
+        events = inv.logs(fn).events()
+        assert sum(e.message == "y" * 99 for e in events) == 1024 * 1024 // 100 + 1024 // 100
+    finally:
+        inv.close()
+    assert big.logs.count("y" * 99 + "\n") == 1024 * 1024 // 100
