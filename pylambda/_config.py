@@ -241,6 +241,8 @@ class FunctionConfig:
     """Up to 5 layers (directories or .zip files), in order; on ``sys.path`` after the code, as ``/opt``."""
     dependencies: str = attrs.field(default="caller", validator=_one_of("dependencies", DEPENDENCY_MODES))
     """``caller`` (the caller's ``sys.path``) or ``isolated`` (code, layers, requirements.txt, boto3, stdlib)."""
+    network: str | None = attrs.field(default=None, validator=_one_of("network", ("none",), optional=True))
+    """None (the host's network) or ``"none"``: loopback only, as a VPC function without a NAT gateway."""
 
     def __attrs_post_init__(self) -> None:
         if self.log_format == "Text" and (self.application_log_level or self.system_log_level):

@@ -19,6 +19,7 @@ import time
 from ._billing import max_memory_used_mb, report_durations
 from ._config import validate_endpoint_url
 from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Environment, Outcome, Request, describe_exit
+from ._environment.isolation import sandbox_for, views_for, warn_unenforced
 from ._environment.spec import build_init_spec
 from ._errors import InvokerClosedError
 from ._function import Function
@@ -162,11 +163,39 @@ class Execution:
         environ = dict(base["environ"])
         environ["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
         environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
-        environ["TMPDIR"] = self._pool.tmpdir_for(key, env_id)
-        spec = dict(base, environ=environ)
+        tmpdir = self._pool.tmpdir_for(key, env_id)
+        sandbox = self._sandbox_for(version, base, tmpdir)
+        # /tmp itself when the sandbox mounts a private one there; otherwise a
+        # private directory (what handlers written for pylambda < 0.x read).
+        environ["TMPDIR"] = "/tmp" if sandbox is not None else tmpdir
+        spec = dict(base, environ=environ, tmpdir=tmpdir, sandbox=sandbox)
         name = f"λ{version.function_name}"[:15]
         env = self._pool.start(key, env_id, name, spec, version.config.memory_size)
         return env, env.wait_init(timeout_s)
+
+    def _sandbox_for(self, version: Version, base: dict, tmpdir: str) -> dict | None:
+        """The sandbox of a new environment of ``version`` (None: its backend has none, or no namespaces)."""
+        cfg = version.config
+        report = self._backends.for_runtime(cfg.runtime).sandbox_report()
+        if report is None:
+            return None
+        warn_unenforced(report, network=cfg.network == "none", cpu_scaling=self._cpu_scaling)
+        return sandbox_for(
+            report,
+            tmpdir=tmpdir,
+            tmp_mb=cfg.ephemeral_storage,
+            views=self._views(base, version),
+            hide=[self._workdir],
+            network=cfg.network,
+            memory_mb=cfg.memory_size,
+            cpu_scaling=self._cpu_scaling,
+        )
+
+    def _views(self, base: dict, version: Version) -> list:
+        views = base.get("views")
+        if views is None:  # once per version: the spec is cached
+            views = base["views"] = views_for(base, version.code.kind in ("directory", "zip"), [self._workdir])
+        return views
 
     @staticmethod
     def _failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes, str]:
@@ -294,7 +323,8 @@ class Execution:
                 out.duration_ms + (phase.suppressed_init_ms if phase is not None else 0.0),
                 tail, out.logs, out.status == STATUS_BYTES,
             )  # fmt: skip
-        self._pool.discard(env, keep_tmp=True)
+        # A reset keeps /tmp for the next environment, unless every invocation gets a fresh one.
+        self._pool.discard(env, keep_tmp=not (self._stateless or fn.stateless))
         self._replace_if_provisioned(env, key, version, fn)
         if self._state != "OPEN":
             raise InvokerClosedError("the Invoker was closed while the invocation ran")

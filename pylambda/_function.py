@@ -42,7 +42,9 @@ class Function:
     ``stateless=True`` runs every invocation in a fresh environment.
     ``dead_letter_target`` receives the original event and Lambda's
     ``RequestID``/``ErrorCode``/``ErrorMessage`` attributes when an
-    asynchronous event finally fails.
+    asynchronous event finally fails.  ``network="none"`` gives its
+    environments loopback only (a VPC function without a NAT gateway; see
+    docs/guide.md#sandbox).
 
     ``layers`` (at most 5 directories or .zip files, in order) come after the
     code on ``sys.path``, as Lambda's ``/opt``: each layer's
@@ -84,6 +86,7 @@ class Function:
         dead_letter_target: Callable[[Any, dict], Any] | None = None,
         layers: list[str] | tuple[str, ...] | None = None,
         dependencies: str = "caller",
+        network: str | None = None,
     ) -> None:
         self._name = validate_name(name)
         config_args: dict[str, Any] = dict(
@@ -100,6 +103,7 @@ class Function:
             tracing=tracing,
             layers=layers,
             dependencies=dependencies,
+            network=network,
         )
         if runtime is not None:
             config_args["runtime"] = runtime

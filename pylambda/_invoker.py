@@ -173,6 +173,10 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             ``None`` (default): worker processes for Python runtimes (or the
             caller's thread with ``mode="inline"``).
         aws_endpoint_url: AWS services for handlers (``AWS_ENDPOINT_URL``) and ARN mappings: docs/aws-services.md.
+        cpu_scaling: give environments CPU in proportion to their memory, as
+            Lambda does (1,769 MB = one vCPU; 128 MB gets 7.2 % of one),
+            through a cgroup CPU quota where the kernel lets pylambda set one
+            (docs/guide.md#sandbox); off by default, so that tests run fast.
     """
 
     def __init__(
@@ -192,6 +196,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         mode: str = "process",
         backend: Backend | None = None,
         aws_endpoint_url: str | None = None,
+        cpu_scaling: bool = False,
     ) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
             raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
@@ -239,6 +244,9 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         self._mode = mode
         self._set_aws_endpoint_url(aws_endpoint_url)
         self._backends = Backends(mode, self._spin_s, backend)
+        if not isinstance(cpu_scaling, bool):
+            raise InvalidParameterValueError(f"cpu_scaling must be True or False, got {cpu_scaling!r}")
+        self._cpu_scaling = cpu_scaling
         self._workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
         self._spill = LogSpill(self._workdir)  # handler output past a few KB is kept on disk
         self._caller_imports = None

@@ -39,6 +39,16 @@ def no_leaked_processes():
     assert not leaked, f"test left processes behind: {[(p.pid, p.name()) for p in leaked]}"
 
 
+@pytest.fixture(scope="session")
+def sandbox() -> dict:
+    """What this machine's sandbox enforces: ``{part: None or why not}`` (docs/guide.md#sandbox)."""
+    inv = Invoker()
+    try:
+        return inv._backends.default.sandbox_report()
+    finally:
+        inv.close()
+
+
 @pytest.fixture
 def invoker():
     """An Invoker closed after the test."""

@@ -270,7 +270,7 @@ def test_reset_keeps_tmp_for_the_same_version(invoker):
     after = invoker.invoke(fn, {})
     assert after.cold_start
     assert after.payload["seen"] is True
-    assert after.payload["pid"] != first.payload["pid"]
+    assert after.environment_id != first.environment_id
 
 
 def test_memory_report_for_out_of_memory(invoker, make_fn):
@@ -280,11 +280,13 @@ def test_memory_report_for_out_of_memory(invoker, make_fn):
     assert "\tMax Memory Used: 128 MB\t" in r.logs
 
 
-def _start_sleeper(pidfile: str, escape: bool) -> None:
-    """Fork a process that outlives the handler (holding its pipes) and write its pid to ``pidfile``."""
+def _start_sleeper(escape: bool) -> None:
+    """Fork a process that outlives the handler (holding its pipes); return once it runs."""
     import os
+    import tempfile
     import time
 
+    pidfile = os.path.join(tempfile.gettempdir(), "sleeper")
     if os.fork() == 0:
         if escape:
             os.setsid()  # out of the environment's process group
@@ -300,15 +302,22 @@ def _start_sleeper(pidfile: str, escape: bool) -> None:
 def exits_leaving_a_process(event, context):
     import os
 
-    _start_sleeper(event["pidfile"], event["escape"])
+    _start_sleeper(event["escape"])
     os._exit(3)
 
 
 def times_out_leaving_a_process(event, context):
     import time
 
-    _start_sleeper(event["pidfile"], event["escape"])
+    _start_sleeper(event["escape"])
     time.sleep(30)
+
+
+def _left(zygote_pid: int) -> list[int]:
+    """Processes below the zygote (its environments and what their handlers started), host pids."""
+    import psutil
+
+    return [p.pid for p in psutil.Process(zygote_pid).children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
 
 
 def _gone(pid: int) -> bool:
@@ -324,34 +333,36 @@ def _gone(pid: int) -> bool:
     ("handler", "escape", "error_type", "message", "gone_with_environment"),
     [
         (exits_leaving_a_process, False, "Runtime.ExitError", "exit status 3", True),
-        # a process in a session of its own still cannot hide the exit; it ends with the Invoker
+        # a process in a session of its own still cannot hide the exit; it ends with its environment
+        # (its PID namespace), or without the sandbox with the Invoker
         (exits_leaving_a_process, True, "Runtime.ExitError", "exit status 3", False),
         (times_out_leaving_a_process, False, "Sandbox.Timedout", "Task timed out after 1.00 seconds", True),
     ],
 )
 def test_processes_a_handler_started_neither_hide_its_end_nor_outlive_it(
-    tmp_path, handler, escape, error_type, message, gone_with_environment
+    sandbox, handler, escape, error_type, message, gone_with_environment
 ):
     """The exit is reported at once though a child holds the pipes; the child dies with the sandbox."""
     import time
 
     from pylambda import Invoker
 
-    pidfile = str(tmp_path / "pid")
+    gone_with_environment = gone_with_environment or sandbox["namespaces"] is None
     with Invoker() as inv:
         fn = Function("leaves_a_process", handler, timeout=1)
         t0 = time.monotonic()
-        r = inv.invoke(fn, {"pidfile": pidfile, "escape": escape})
+        r = inv.invoke(fn, {"escape": escape})
         took = time.monotonic() - t0
-        child = int((tmp_path / "pid").read_text())
         assert r.error_type == error_type
         assert r.payload["errorMessage"].endswith(message)
         assert took < 5  # not the 60 s the child sleeps, nor a second timeout
         deadline = time.monotonic() + 5
-        while gone_with_environment and not _gone(child) and time.monotonic() < deadline:
+        left = _left(inv.zygote_pid)
+        while gone_with_environment and left and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert _gone(child) == gone_with_environment
+            left = _left(inv.zygote_pid)
+        assert (not left) == gone_with_environment
     deadline = time.monotonic() + 5
-    while not _gone(child) and time.monotonic() < deadline:
+    while not all(_gone(p) for p in left) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert _gone(child)
+    assert all(_gone(p) for p in left)

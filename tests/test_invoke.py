@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import re
+import tempfile
 import threading
 from pathlib import Path
 
@@ -155,14 +156,15 @@ def test_inherit_env_opt_in(make_fn, monkeypatch):
     assert "HOST_HIDDEN" not in env
 
 
-def test_cwd_tmp_and_trace_header(invoker, make_fn):
+def test_cwd_tmp_and_trace_header(invoker, make_fn, sandbox):
     """cwd is the code root, /tmp is private, a caller's trace header is passed on."""
     fn = make_fn("inspect_env.handler")
     header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
     r = invoker.invoke(fn, trace_header=header).payload
     assert r["cwd"] == fn.latest.code.path
     assert r["tempdir"] == r["environ"]["TMPDIR"]
-    assert r["tempdir"] != "/tmp"
+    # /tmp itself is private in the sandbox; without it, a private TMPDIR stands in
+    assert (r["tempdir"] == "/tmp") == (sandbox["namespaces"] is None)
     assert r["environ"]["_X_AMZN_TRACE_ID"] == header
 
 
@@ -210,11 +212,11 @@ def decimals_and_tmp(event, context):
         "whole": Decimal("3"),
         "fraction": Decimal("1.5"),
         "nested": [Decimal("10")],
-        "tmp_is_private": tempfile.gettempdir() == os.environ["TMPDIR"] != "/tmp",
+        "tmp": [tempfile.gettempdir(), os.environ["TMPDIR"]],
     }
 
 
-def test_decimals_and_private_tmp_in_an_invokers_first_environment():
+def test_decimals_and_private_tmp_in_an_invokers_first_environment(sandbox):
     """Decimal results encode as RIC's (integral -> int, else float) and tempfile uses the private /tmp.
 
     The first environment of a new Invoker is usually forked before the zygote
@@ -229,7 +231,9 @@ def test_decimals_and_private_tmp_in_an_invokers_first_environment():
     assert isinstance(out["whole"], int)
     assert out["fraction"] == 1.5
     assert out["nested"] == [10]
-    assert out["tmp_is_private"] is True
+    private = "/tmp" if sandbox["namespaces"] is None else out["tmp"][1]
+    assert out["tmp"] == [private, private]
+    assert private == "/tmp" or private.startswith(tempfile.gettempdir())
 
 
 def test_globals_and_tmp_persist_while_warm(invoker, make_fn):
@@ -253,20 +257,20 @@ def test_concurrent_callers_get_separate_environments(invoker, make_fn):
 
     fn = Function("slow-pid", slow_pid)
     barrier = threading.Barrier(4)
-    pids = []
+    ids = []
 
     def call():
         barrier.wait()
-        pids.append(invoker.invoke(fn, {}).payload)
+        ids.append(invoker.invoke(fn, {}).environment_id)
 
     threads = [threading.Thread(target=call) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert len(pids) == 4
-    assert len(set(pids)) == 4  # one environment per concurrent invocation
-    assert os.getpid() not in pids
+    assert len(ids) == 4
+    assert len(set(ids)) == 4  # one environment per concurrent invocation
+    assert os.getpid() not in [e.pid for e in invoker.environments()]
 
 
 def test_logs_capture_every_output_path(invoker, make_fn):

@@ -56,8 +56,8 @@ def test_close_ends_every_environment(make_fn):
 def test_idle_environments_are_reaped_after_ttl(make_fn):
     """Environments idle longer than idle_ttl are ended by the reaper."""
     with Invoker(idle_ttl=0.2) as inv:
-        r = inv.invoke(make_fn("inspect_env.handler"))
-        pid = r.payload["pid"]
+        inv.invoke(make_fn("inspect_env.handler"))
+        (pid,) = [e.pid for e in inv.environments()]
         deadline = time.monotonic() + 5
         while inv.environments() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -70,12 +70,13 @@ def test_idle_environment_killed_from_outside_is_replaced(invoker, make_fn):
     """A SIGKILLed idle environment is noticed; the next call starts a new one."""
     fn = make_fn("inspect_env.handler")
     first = invoker.invoke(fn)
-    os.kill(first.payload["pid"], signal.SIGKILL)
-    _wait_gone([first.payload["pid"]])
+    (pid,) = [e.pid for e in invoker.environments() if e.id == first.environment_id]
+    os.kill(pid, signal.SIGKILL)
+    _wait_gone([pid])
     second = invoker.invoke(fn)
     assert second.function_error is None
     assert second.cold_start
-    assert second.payload["pid"] != first.payload["pid"]
+    assert second.environment_id != first.environment_id
 
 
 def test_zygote_killed_from_outside_is_replaced(invoker, make_fn):
@@ -145,8 +146,8 @@ def test_environments_die_with_the_parent(tmp_path, busy):
                 time.sleep(60)
 
             inv = Invoker()
-            r = inv.invoke(Function("quick", lambda e, c: os.getpid()))
-            pids = [r.payload, inv.zygote_pid]
+            inv.invoke(Function("quick", lambda e, c: None))
+            pids = [*(e.pid for e in inv.environments()), inv.zygote_pid]
             if {busy}:
                 threading.Thread(target=inv.invoke, args=(Function("nap", nap, timeout=60),), daemon=True).start()
                 while len(inv.environments()) < 2:
@@ -172,7 +173,9 @@ def test_processes_started_by_a_handler_end_with_the_invoker():
         return subprocess.Popen(["sleep", "60"]).pid
 
     inv = Invoker()
-    pid = inv.invoke(Function("spawner", spawn)).payload
+    inv.invoke(Function("spawner", spawn))
+    (env,) = inv.environments()
+    (pid,) = [p.pid for p in psutil.Process(env.pid).children() if p.name() == "sleep"]  # host pid
     assert _running(pid)
     inv.close()
     assert _wait_gone([pid]) == set()

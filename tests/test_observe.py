@@ -218,7 +218,7 @@ def test_stateless_gives_every_invocation_a_fresh_environment(where):
     with Invoker(stateless=where == "invoker") as inv:
         results = [inv.invoke(fn, {}) for _ in range(3)]
         assert all(r.cold_start for r in results)
-        assert len({r.payload for r in results}) == 3
+        assert len({r.environment_id for r in results}) == 3
         assert inv.environments() == []
 
 
@@ -226,8 +226,8 @@ def test_max_invocations_per_environment_recycles():
     """An environment is retired after N invocations."""
     with Invoker(max_invocations_per_environment=2) as inv:
         fn = Function("recycled", handler)
-        pids = [inv.invoke(fn, {}).payload for _ in range(5)]
-    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+        ids = [inv.invoke(fn, {}).environment_id for _ in range(5)]
+    assert ids[0] == ids[1] != ids[2] == ids[3] != ids[4]
 
 
 @pytest.mark.parametrize(

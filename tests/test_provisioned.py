@@ -69,7 +69,8 @@ def test_failed_provisioned_environment_is_replaced(invoker):
     fn = Function("prov4", handler)
     v1 = fn.publish_version()
     invoker.put_provisioned_concurrency_config(v1, 1)
-    pid = invoker.invoke(v1, {}).payload["pid"]
+    first = invoker.invoke(v1, {})
+    (pid,) = [e.pid for e in invoker.environments() if e.id == first.environment_id]  # the host's pid
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.2)
     again = invoker.invoke(v1, {})  # EPIPE: moves to a new environment; a replacement is started

@@ -187,6 +187,7 @@ class Environment:
         "memory_limit_kib",
         "pid",
         "provisioned",
+        "sandboxed",
         "state",
         "stream_name",
         "tmpdir",
@@ -199,7 +200,10 @@ class Environment:
         self.pid = pid  # the runtime's process, when it has one of its own
         self.state = "STARTING"
         self.stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
-        self.tmpdir = environ.get("TMPDIR")
+        # The host directory behind its /tmp (the pool keeps it across a reset).
+        self.tmpdir = init_spec.get("tmpdir") or environ.get("TMPDIR")
+        # In a sandbox of its own (_runtime/sandbox.py): a handler sees its own pids only.
+        self.sandboxed = init_spec.get("sandbox") is not None
         self.init_type = environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
         # True for an environment started by a provisioned-concurrency config.
         self.provisioned = self.init_type == "provisioned-concurrency"
@@ -281,3 +285,7 @@ class Backend:
     def pids(self) -> list[int]:
         """Helper processes it runs besides environments (e.g. a zygote), for leak checks."""
         return []
+
+    def sandbox_report(self) -> dict | None:
+        """What its sandbox enforces (``{part: None or why not}``, see ``isolation``); None: no sandbox."""
+        return None

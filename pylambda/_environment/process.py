@@ -129,7 +129,7 @@ class ProcessEnvironment(Environment):
         for fd in (req_w, resp_r, log_r):
             os.set_inheritable(fd, False)
         try:
-            pid, self._status_r = zygote.fork([req_r, resp_w, log_w], name)
+            pid, self._status_r = zygote.fork([req_r, resp_w, log_w], name, sandbox=init_spec.get("sandbox"))
         except BaseException:
             for fd in (req_r, req_w, resp_r, resp_w, log_r, log_w):
                 os.close(fd)
@@ -458,6 +458,10 @@ class ProcessBackend(Backend):
     def stats(self) -> dict:
         """Name, environments started, the zygote's pid."""
         return {"name": self.name, "started": self._started, "zygote_pid": self.zygote.pid}
+
+    def sandbox_report(self) -> dict | None:
+        """What the zygote found this kernel lets environments have (starts it if needed)."""
+        return self.zygote.sandbox_report()
 
     def pids(self) -> list[int]:
         """The zygote, when running."""

@@ -39,6 +39,14 @@ from .._errors import InvokerClosedError, PylambdaError
 __all__ = ["STOPPED_CHECK_S", "Zygote", "kill_tree"]
 
 _PID = struct.Struct("<i")
+# What the zygote is started with, besides nothing: its environment is what
+# an environment's /proc/self/environ shows, so the caller's (secrets
+# included) must not be it.  These only decide how it starts and decodes
+# (and whether it builds sandboxes: see docs/guide.md#sandbox).
+_KEPT_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYLAMBDA_SANDBOX")
+# How long the zygote may take to start and report its sandbox (its imports
+# take ~30 ms; the probes ~5 ms more).
+HELLO_TIMEOUT_S = 10.0
 _BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
     "from pylambda._runtime.zygote import main; main(int(sys.argv[2]), int(sys.argv[3]))"
@@ -75,6 +83,7 @@ class Zygote:
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
         self._closed = False
+        self._report: dict | None = None
         self.generation = 0
 
     def start(self) -> None:
@@ -98,10 +107,12 @@ class Zygote:
                 stdout=subprocess.DEVNULL,
                 start_new_session=True,
                 close_fds=True,
+                env={k: os.environ[k] for k in _KEPT_ENV if k in os.environ},
             )
         finally:
             child_sock.close()
         self._sock = parent_sock
+        self._report = None
         self.generation += 1
         _OPEN.add(self)
         _hook_exit()
@@ -112,13 +123,40 @@ class Zygote:
         proc = self._proc
         return proc.pid if proc is not None else None
 
-    def fork(self, fds: list[int], name: str, timeout: float = 10.0) -> tuple[int, int]:
+    def _read_report_locked(self, deadline: float) -> dict:
+        """The zygote's first message: what its sandbox enforces (read once per zygote)."""
+        if self._report is None:
+            sock = self._sock
+            assert sock is not None
+            try:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                head = _recv_exact(sock, _PID.size)
+                report = json.loads(_recv_exact(sock, _PID.unpack(head)[0]))
+            except (OSError, EOFError, ValueError):
+                return {"namespaces": "the zygote did not report its sandbox"}  # replaced, then asked again
+            self._report = report
+        return self._report
+
+    def sandbox_report(self) -> dict:
+        """What the zygote's sandbox enforces: for each part, None or why not (starts it if needed)."""
+        with self._lock:
+            if self._closed:
+                raise InvokerClosedError("the Invoker was closed")
+            if self._proc is None:
+                self._spawn()
+            return self._read_report_locked(time.monotonic() + HELLO_TIMEOUT_S)
+
+    def fork(self, fds: list[int], name: str, timeout: float = 10.0, sandbox: dict | None = None) -> tuple[int, int]:
         """Fork an environment that owns ``fds``; return (pid, status pipe read end).
 
-        Raises InvokerClosedError once closed, and PylambdaError when no
-        zygote could fork within ``timeout`` seconds.
+        ``sandbox`` describes the environment's sandbox (its /tmp, what it
+        sees; ``pylambda._runtime.sandbox.fork``), None for none.  Raises
+        InvokerClosedError once closed, and PylambdaError when no zygote
+        could fork within ``timeout`` seconds.
         """
-        msg = b"F" + name.encode()[:15]
+        msg = b"F" + name.encode()[:15].replace(b"\0", b"")
+        if sandbox is not None:
+            msg += b"\0" + json.dumps(sandbox).encode()
         deadline = time.monotonic() + timeout
         if not self._lock.acquire(timeout=max(0.0, timeout)):
             raise PylambdaError(f"no environment could be forked within {timeout:g} s (the zygote is busy)")
@@ -128,6 +166,7 @@ class Zygote:
                     raise InvokerClosedError("the Invoker was closed")
                 if self._proc is None:
                     self._spawn()
+                self._read_report_locked(deadline)
                 reply, rfds = self._exchange(msg, fds, deadline)
                 if len(reply) == _PID.size:
                     pid = _PID.unpack(reply)[0]
@@ -212,6 +251,16 @@ class Zygote:
         finally:
             if locked:
                 self._lock.release()
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("the zygote closed its socket")
+        data += chunk
+    return data
 
 
 def _stopped(pid: int) -> bool:

@@ -38,12 +38,19 @@ environment does and to leave nothing behind when it ends:
 The zygote and its environments stay in the caller's PID namespace: the pids
 the Invoker sees (``kill``, ``/proc/<pid>/statm``) are the environments' own.
 ``_spawn_environment`` is the one place an environment process is created:
-whatever an environment gets at birth (namespaces, limits) goes there.
+whatever an environment gets at birth goes there, through ``sandbox.fork``
+(namespaces, a private /tmp, read-only code, limits).  With a sandbox, the
+zygote's child is the sandbox's init and the environment its child: the
+reply names the environment, the zygote reaps the init, and the init writes
+the environment's wait status to the status pipe (the zygote's later write
+finds the pipe read or closed).  Before anything else the zygote sends one
+message: the length (``<i``) and JSON of what its sandbox enforces.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import select
 import signal
@@ -52,6 +59,8 @@ import sys
 import time
 from _socket import CMSG_LEN, SCM_RIGHTS, SOL_SOCKET
 from _socket import socket as _Socket
+
+from . import sandbox
 
 __all__ = ["main"]
 
@@ -133,9 +142,12 @@ def main(sock_fd: int, caller_pid: int = 0) -> None:
     """Serve fork requests until the Invoker (process ``caller_pid``) is gone; never raises."""
     children: dict[int, int] = {}  # pid -> write end of its status pipe
     try:
+        report = sandbox.setup_zygote()
         _preload()
         prctl = _prctl()
         sock = _Socket(fileno=sock_fd)
+        hello = json.dumps(report).encode()
+        sock.sendall(_PID.pack(len(hello)) + hello)  # the Invoker reads it before its first request
         wake = _watch_signals(prctl)
         gc.freeze()
         if not caller_pid or os.getppid() == caller_pid:  # else it died before PDEATHSIG was set
@@ -172,7 +184,6 @@ def _ignore(_signum, _frame) -> None:
 
 def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], caller_pid: int, prctl) -> None:
     """The loop: fork on request, reap on SIGCHLD; return when the Invoker is gone."""
-    zygote_pid = os.getpid()
     wake_r = wake[0]
     later = True
     while True:
@@ -189,13 +200,13 @@ def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], calle
                 return
         if sock in ready:
             try:
-                msg, fds = _recv_fds(sock, 1024, 3)
+                msg, fds = _recv_fds(sock, 1 << 16, 3)
             except OSError:
                 return
             if not msg:
                 return
             private = [sock.fileno(), *wake, *children.values()]
-            if not _fork_request(sock, msg[1:], fds, children, private, prctl, zygote_pid):
+            if not _fork_request(sock, msg[1:], fds, children, private, prctl):
                 return
 
 
@@ -212,19 +223,22 @@ def _drain(fd: int) -> set[int]:
         seen.update(data)
 
 
-def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], private, prctl, zygote_pid) -> bool:
+def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], private, prctl) -> bool:
     """Fork one environment and answer; False when the answer cannot reach the Invoker."""
     status_r = status_w = -1
+    name, _, conf = name.partition(b"\0")
     try:
         status_r, status_w = os.pipe()
-        pid = _spawn_environment(fds, name, [*private, status_r, status_w], prctl, zygote_pid)
-    except OSError as e:  # EAGAIN, ENOMEM: this fork failed, the zygote did not
+        pid, reap_pid = _spawn_environment(
+            fds, name, [*private, status_r, status_w], prctl, json.loads(conf) if conf else None, status_w
+        )
+    except OSError as e:  # EAGAIN, ENOMEM, a sandbox refused: this fork failed, the zygote did not
         for fd in (status_r, status_w):
             if fd >= 0:
                 os.close(fd)
         reply, attached = _PID.pack(-(e.errno or 1)), []
     else:
-        children[pid] = status_w
+        children[reap_pid] = status_w
         reply, attached = _PID.pack(pid), [status_r]
     finally:
         for fd in fds:
@@ -239,19 +253,21 @@ def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], p
     return True
 
 
-def _spawn_environment(fds: list[int], name: bytes, private: list[int], prctl, zygote_pid: int) -> int:
-    """Fork the process of one environment (the one place one is created); its pid.
+def _spawn_environment(fds: list[int], name: bytes, private: list[int], prctl, conf, status_w) -> tuple[int, int]:
+    """Create the process of one environment (the one place one is created); (its pid, the pid to reap).
 
     ``fds`` become its request, response and log pipes; ``private`` are the
-    zygote's descriptors, which the child closes.
+    zygote's descriptors, which the child closes.  ``conf`` describes its
+    sandbox (None: none): then the zygote's child is the sandbox's init,
+    which reports the environment's wait status on ``status_w`` itself.
     """
-    pid = os.fork()
+    pid, reap_pid = sandbox.fork(conf, status_w)
     if pid == 0:
-        _child(fds, name, private, prctl, zygote_pid)
-    return pid
+        _child(fds, name, private, prctl, reap_pid)
+    return pid, reap_pid
 
 
-def _child(fds: list[int], name: bytes, private: list[int], prctl, zygote_pid: int) -> None:
+def _child(fds: list[int], name: bytes, private: list[int], prctl, parent_pid: int) -> None:
     """Become an execution environment; never returns."""
     try:
         signal.set_wakeup_fd(-1)
@@ -263,7 +279,7 @@ def _child(fds: list[int], name: bytes, private: list[int], prctl, zygote_pid: i
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
             prctl(_PR_SET_NAME, name[:15])
-        if os.getppid() != zygote_pid:  # the zygote died before PDEATHSIG was set
+        if os.getppid() != parent_pid:  # the parent died before PDEATHSIG was set
             os._exit(1)
         req_r, resp_w, log_w = fds
         os.dup2(log_w, 1)

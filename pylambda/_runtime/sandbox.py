@@ -1,0 +1,532 @@
+"""The sandbox around each execution environment (child side: runs in the zygote and its children).
+
+Lambda runs every environment in its own microVM: a handler sees no other
+function, no caller and no host.  pylambda gets close with what Linux gives
+an unprivileged user: namespaces.  Once, at start-up, the zygote moves into a
+user + mount namespace of its own (where it may mount), and probes what the
+kernel allows; the report goes to the Invoker, which warns once about what is
+not enforced.  Then every environment is created by ``fork`` below::
+
+    zygote ──clone(NEWUSER|NEWNS|NEWPID[|NEWNET])──▶ init (pid 1 of the new namespaces)
+                                                      │ uid/gid map, mounts, limits
+                                                      └──fork──▶ runtime (pid 2): the environment
+
+* **PID namespace**: the environment sees only its own processes; the
+  caller, the zygote and other environments have no pid it can name, so
+  ``/proc/<pid>/environ``, ``/proc/<pid>/mem`` and ``kill`` cannot reach
+  them.  A fresh ``/proc`` is mounted for it.  The runtime is not pid 1 (pid
+  1 ignores the signals it sends itself, so ``os.kill(os.getpid(), 9)`` would
+  do nothing): a small init is, reaping orphans and reporting the runtime's
+  wait status on the environment's status pipe, as the zygote does for its
+  own children.  When the init exits the kernel kills whatever is left, so
+  nothing a handler started outlives its environment.
+* **Mount namespace**: ``/tmp`` is the environment's own tmpfs, sized by
+  ``ephemeral_storage`` (a write past it fails with ENOSPC).  The tmpfs is
+  mounted by the zygote, in its own mount namespace, on the directory the
+  Invoker made for it: it outlives a crashed runtime (Lambda keeps ``/tmp``
+  across a reset) and is freed when the Invoker removes that directory (the
+  kernel detaches mounts on a directory removed from another namespace).
+  The code root is bind-mounted read-only (writes fail with EROFS, as under
+  ``/var/task``), and the Invoker's own directory (other environments'
+  ``/tmp``, the code cache) is hidden under an empty read-only tmpfs.
+* **User namespace**: the same uid inside as outside (files keep their
+  owner); it is what lets an unprivileged user do the above.  The runtime
+  then drops every capability (and cannot regain one by ``exec``), so a
+  handler cannot undo the mounts.
+* **Limits**: 1,024 file descriptors (``RLIMIT_NOFILE``); 1,024 processes
+  and threads (``RLIMIT_NPROC``, counted per user namespace since Linux
+  5.14, or a ``pids`` cgroup for root, whom ``RLIMIT_NPROC`` does not bind);
+  CPU in proportion to memory (opt-in, a ``cpu`` cgroup quota); no network
+  (opt-in, a network namespace with loopback only).
+
+Where namespaces are refused, ``fork`` is a plain fork and the environment
+makes itself non-dumpable (``PR_SET_DUMPABLE``: its ``/proc/<pid>`` files
+then belong to root, out of other environments' reach) and takes the
+descriptor limit; the rest is reported as not enforced.
+
+Only the standard library and ctypes: this runs in the zygote, which must
+stay small.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+
+__all__ = ["fork", "setup_zygote"]
+
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWPID = 0x20000000
+_CLONE_NEWNET = 0x40000000
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # clone(2); other architectures: no sandbox
+_SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND = 32, 4096
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_PR_SET_SECUREBITS = 28
+_PR_SET_NO_NEW_PRIVS = 38
+# SECBIT_NOROOT and SECBIT_NO_CAP_AMBIENT_RAISE, each with its lock: uid 0
+# inside the namespace gains no capability by exec.
+_SECUREBITS = 0x01 | 0x02 | 0x40 | 0x80
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_INT = struct.Struct("<i")
+
+# Lambda's limits (reference §7.2).
+NOFILE = 1024
+NPROC = 1024
+_CPU_PERIOD_US = 100_000
+
+_state: dict = {}  # the zygote's: what works, cgroup directories
+
+
+class _Libc:
+    """The few libc calls needed, loaded once."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        # PyDLL: the GIL stays held across clone, as os.fork holds it.
+        self.py = ctypes.PyDLL(None, use_errno=True)
+        self.py.syscall.restype = ctypes.c_long
+        self.libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+        self.machine = os.uname().machine
+
+    def check(self, rc: int, what: str) -> None:
+        if rc != 0:
+            err = self.ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    def mount(self, src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+        enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+        self.check(self.libc.mount(enc(src), target.encode(), enc(fstype), flags, enc(data)), f"mount {target}")
+
+    def prctl(self, option: int, arg: int) -> int:
+        return self.libc.prctl(option, self.ctypes.c_ulong(arg), 0, 0, 0)
+
+
+_lib: _Libc | None = None
+
+
+def _libc() -> _Libc:
+    global _lib
+    if _lib is None:
+        _lib = _Libc()
+    return _lib
+
+
+def _write(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _map_ids(uid: int, gid: int) -> None:
+    """Map the same uid and gid inside the new user namespace as outside."""
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write("/proc/self/gid_map", f"{gid} {gid} 1")
+
+
+def _clone(flags: int) -> int:
+    """fork(), with new namespaces for the child: clone(2) between Python's fork hooks."""
+    lib = _libc()
+    nr = _SYS_CLONE.get(lib.machine)
+    if nr is None:
+        raise OSError(38, f"clone: no syscall number for {lib.machine}")
+    py = lib.ctypes.pythonapi
+    py.PyOS_BeforeFork()
+    pid = lib.py.syscall(lib.ctypes.c_long(nr), lib.ctypes.c_ulong(flags | signal.SIGCHLD), 0, 0, 0, 0)
+    if pid == 0:
+        py.PyOS_AfterFork_Child()
+        return 0
+    err = lib.ctypes.get_errno()
+    py.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
+
+
+def _drop_capabilities() -> None:
+    """Give up every capability held in the environment's user namespace, for good."""
+    lib = _libc()
+    ctypes = lib.ctypes
+    lib.prctl(_PR_SET_SECUREBITS, _SECUREBITS)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    data = (ctypes.c_uint32 * 6)()
+    lib.check(lib.py.syscall(ctypes.c_long(_SYS_CAPSET[lib.machine]), header, data), "capset")
+    lib.prctl(_PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _loopback_up() -> None:
+    """Bring up ``lo`` in a new network namespace (it starts down)."""
+    from _socket import AF_INET, SOCK_DGRAM
+    from _socket import socket as _Socket
+
+    lib = _libc()
+    sock = _Socket(AF_INET, SOCK_DGRAM)
+    try:
+        ifreq = lib.ctypes.create_string_buffer(b"lo", 40)
+        lib.check(lib.libc.ioctl(sock.fileno(), _SIOCGIFFLAGS, ifreq), "SIOCGIFFLAGS lo")
+        flags = struct.unpack_from("H", ifreq, 16)[0] | _IFF_UP
+        struct.pack_into("H", ifreq, 16, flags)
+        lib.check(lib.libc.ioctl(sock.fileno(), _SIOCSIFFLAGS, ifreq), "SIOCSIFFLAGS lo")
+    finally:
+        sock.close()
+
+
+# -- the zygote's side ---------------------------------------------------------------
+
+
+def _cgroup_base(controller: str) -> str | None:
+    """A writable directory for this zygote's environments under ``controller``, or None."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _h, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            candidates = [f"/sys/fs/cgroup/{controller}{path}", f"/sys/fs/cgroup/{controllers}{path}"]
+        elif controllers == "":  # cgroup v2: the controller must be enabled below this group
+            try:
+                with open(f"/sys/fs/cgroup{path}/cgroup.controllers") as f:
+                    if controller not in f.read().split():
+                        continue
+            except OSError:
+                continue
+            candidates = [f"/sys/fs/cgroup{path}"]
+        else:
+            continue
+        for parent in candidates:
+            base = os.path.join(parent.rstrip("/"), f"pylambda-{os.getpid()}")
+            try:
+                os.mkdir(base)
+            except FileExistsError:
+                pass
+            except OSError:
+                continue
+            if controllers == "":
+                try:
+                    _write(f"{base}/cgroup.subtree_control", f"+{controller}")
+                except OSError:
+                    os.rmdir(base)
+                    continue
+            return base
+    return None
+
+
+def _probe(flags: int, network: bool) -> str | None:
+    """Create throw-away namespaces and try everything an environment needs; None or why not."""
+    r, w = os.pipe()
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        pid = _clone(flags | (_CLONE_NEWNET if network else 0))
+    except OSError as e:
+        os.close(r)
+        os.close(w)
+        return str(e)
+    if pid == 0:
+        os.close(r)
+        try:
+            lib = _libc()
+            _map_ids(uid, gid)
+            lib.mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+            lib.mount("tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,mode=1777")
+            lib.mount("/tmp", "/tmp", None, _MS_BIND)
+            lib.mount(None, "/tmp", None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+            if network:
+                _loopback_up()
+            _drop_capabilities()
+        except BaseException as e:  # reported, whatever it is
+            os.write(w, str(e).encode()[:500])
+        os._exit(0)
+    os.close(w)
+    try:
+        why = b""
+        while chunk := os.read(r, 512):
+            why += chunk
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    return why.decode() or None
+
+
+def setup_zygote() -> dict:
+    """Move the zygote into namespaces of its own and find out what environments can have.
+
+    Returns the report the Invoker turns into its warning: for each part of
+    the sandbox, None (enforced) or why not.  Called once, first thing.
+    """
+    report: dict = {"uid": os.getuid()}
+    if os.environ.get("PYLAMBDA_SANDBOX") == "0":
+        off = "turned off (PYLAMBDA_SANDBOX=0)"
+        return dict(report, disabled=True, namespaces=off, network=off, nproc=off, cpu=off)
+    flags = _CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID
+    try:
+        lib = _libc()
+        uid, gid = os.getuid(), os.getgid()
+        lib.check(lib.libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS), "unshare(CLONE_NEWUSER|CLONE_NEWNS)")
+        _map_ids(uid, gid)
+        why = _probe(flags, network=False)
+    except OSError as e:
+        why = str(e)
+    report["namespaces"] = why
+    if why is None:
+        report["network"] = _probe(flags, network=True)
+    else:
+        report["network"] = why
+    if why is None and os.getuid() != 0 and _kernel_at_least(5, 14):
+        report["nproc"] = None  # RLIMIT_NPROC, counted in each environment's own user namespace
+        _state["nproc"] = "rlimit"
+    else:
+        base = _cgroup_base("pids") if why is None else None
+        _state["pids"] = base
+        report["nproc"] = (
+            None
+            if base
+            else (
+                "RLIMIT_NPROC does not bind root and no pids cgroup is writable"
+                if os.getuid() == 0
+                else "RLIMIT_NPROC counts every process of the user before Linux 5.14"
+            )
+        )
+    _state["cpu"] = _cgroup_base("cpu") if why is None else None
+    report["cpu"] = None if _state["cpu"] else "no writable cpu cgroup (cgroup v1 cpu or v2 cpu.max)"
+    _state["flags"] = flags if why is None else 0
+    _state["alone"] = why is not None  # environments harden themselves as they can
+    return report
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    try:
+        parts = os.uname().release.split(".")
+        return (int(parts[0]), int(parts[1].split("-")[0])) >= (major, minor)
+    except (ValueError, IndexError):
+        return False
+
+
+def fork(conf: dict | None, status_fd: int) -> tuple[int, int]:
+    """Create one environment; return (pid to report, pid to reap) in the zygote, (0, ppid) in the environment.
+
+    ``status_fd`` is the write end of the environment's status pipe: with
+    namespaces, the environment's init writes the runtime's wait status there.
+
+    ``conf`` says what this environment gets: ``tmp`` (the directory the
+    Invoker made for its /tmp) and ``tmp_mb``, ``hide`` (directories to
+    hide), ``views`` (directories to show, see ``_mount_views``), ``network``
+    (False: none) and ``cpus`` (a CPU quota, or None).  Without namespaces
+    (or ``conf``), this is ``os.fork`` plus what an environment can do by
+    itself.
+    """
+    flags = _state.get("flags", 0)
+    if not flags or conf is None:
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            if _state.get("alone"):
+                _harden_alone()
+            return 0, parent
+        return pid, pid
+    tmp = conf.get("tmp")
+    if tmp and not os.path.isdir(tmp):
+        tmp = conf["tmp"] = None
+    if tmp and not os.path.ismount(tmp):
+        # In the zygote's mount namespace, so it outlives the environment (a reset keeps /tmp).
+        _libc().mount("tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={int(conf['tmp_mb'])}m,mode=1777")
+    if conf.get("network") is False:
+        flags |= _CLONE_NEWNET
+    uid, gid = os.getuid(), os.getgid()
+    r, w = os.pipe()
+    pid = _clone(flags)
+    if pid == 0:
+        os.close(r)
+        return _init(conf, uid, gid, w, status_fd)
+    os.close(w)
+    try:
+        data = b""
+        while len(data) < _INT.size and (chunk := os.read(r, _INT.size - len(data))):
+            data += chunk
+    finally:
+        os.close(r)
+    if len(data) < _INT.size:
+        raise OSError(5, "the environment's init died while setting up its sandbox")
+    return _INT.unpack(data)[0], pid
+
+
+def _harden_alone() -> None:
+    """What an environment can do for itself without namespaces."""
+    import resource
+
+    try:
+        _libc().prctl(_PR_SET_DUMPABLE, 0)
+    except OSError:
+        pass
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+    except (ValueError, OSError):
+        pass
+
+
+def _init(conf: dict, uid: int, gid: int, report_w: int, status_fd: int) -> tuple[int, int]:
+    """In the new namespaces: set them up, fork the runtime (which returns) and serve as its init."""
+    import resource
+
+    signal.set_wakeup_fd(-1)  # the zygote's signal handling is not the init's
+    for signum in (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    lib = _libc()
+    lib.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    try:
+        _map_ids(uid, gid)
+        host_proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY)
+        me = int(os.readlink("self", dir_fd=host_proc))
+        cgroups = _join_cgroups(conf, me)
+        _mount_views(lib, conf)
+        lib.mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+        if conf.get("network") is False:
+            _loopback_up()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+        if _state.get("nproc") == "rlimit":
+            resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))
+    except BaseException:
+        os._exit(71)  # the zygote sees EOF instead of a pid
+    runtime = os.fork()
+    if runtime == 0:
+        os.close(host_proc)
+        os.close(report_w)
+        _drop_capabilities()
+        return 0, 1
+    try:
+        fd = os.open(f"{me}/task/{me}/children", os.O_RDONLY, dir_fd=host_proc)
+        try:
+            host_pid = int(os.read(fd, 64).split()[0])
+        finally:
+            os.close(fd)
+        os.write(report_w, _INT.pack(host_pid))
+    except BaseException:
+        os._exit(72)
+    _serve_as_init(runtime, cgroups, keep=status_fd)
+    return 0, 0  # not reached
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def _mount_views(lib: _Libc, conf: dict) -> None:
+    """Hide the Invoker's directory, mount the private /tmp, and show again what the environment needs.
+
+    ``conf["views"]`` lists ``[path, read_only]``: the code root (read-only)
+    and the directories the runtime must still see where they are (the
+    working directory of a callable handler, ``sys.path`` entries, the
+    coverage data directory) when they lie under ``/tmp`` or a hidden
+    directory.  Each is bind-mounted back, at its own path, from a
+    descriptor opened before the covering mount.
+    """
+    tmp = conf.get("tmp")
+    covered = (["/tmp"] if tmp else []) + [h for h in conf.get("hide", ()) if not _under(h, ["/tmp"])]
+    views = []
+    for path, ro in sorted(conf.get("views", ()), key=lambda v: len(v[0])):
+        if path in covered:
+            continue
+        try:
+            views.append((path, ro, os.open(path, os.O_PATH | os.O_DIRECTORY)))
+        except OSError:
+            continue  # gone: whoever needs it says so (chdir, import)
+    tmp_fd = os.open(tmp, os.O_PATH | os.O_DIRECTORY) if tmp else -1
+    hidden = covered[1:] if tmp else covered
+    flags = _MS_NOSUID | _MS_NODEV
+    for path in hidden:
+        lib.mount("tmpfs", path, "tmpfs", flags, "size=16k,mode=755")
+    if tmp_fd >= 0:
+        lib.mount(f"/proc/self/fd/{tmp_fd}", "/tmp", None, _MS_BIND)
+        os.close(tmp_fd)
+    shown: list[tuple[str, bool]] = []
+    for path, ro, fd in views:
+        inside = [v for v in shown if path == v[0] or path.startswith(v[0].rstrip("/") + "/")]
+        if inside and inside[-1][1] == ro:
+            pass  # visible, as it should be, through an enclosing view
+        elif _under(path, covered) or ro:
+            if not os.path.isdir(path):
+                os.makedirs(path)  # a mount point in the private /tmp (or the hiding tmpfs)
+            lib.mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND)
+            if ro:
+                lib.mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags)
+            shown.append((path, ro))
+        os.close(fd)
+    for path in hidden:
+        lib.mount(None, path, None, _MS_REMOUNT | _MS_RDONLY | flags)
+
+
+def _join_cgroups(conf: dict, me: int) -> list[str]:
+    """Put this init (and so the runtime it forks) in cgroups for its process and CPU limits."""
+    made = []
+    limits = []
+    if _state.get("pids"):
+        limits.append((_state["pids"], "pids.max", str(NPROC)))
+    cpus = conf.get("cpus")
+    if cpus and _state.get("cpu"):
+        quota = max(1000, int(_CPU_PERIOD_US * cpus))
+        base = _state["cpu"]
+        v2 = os.path.exists(f"{base}/cgroup.subtree_control")
+        if v2:
+            limits.append((base, "cpu.max", f"{quota} {_CPU_PERIOD_US}"))
+        else:
+            limits.append((base, "cpu.cfs_quota_us", str(quota)))
+    for base, knob, value in limits:
+        path = f"{base}/{me}"
+        os.mkdir(path)
+        made.append(path)
+        _write(f"{path}/{knob}", value)
+        _write(f"{path}/cgroup.procs", "0")
+    return made
+
+
+def _serve_as_init(runtime: int, cgroups: list[str], keep: int) -> None:
+    """Reap orphans; when the runtime ends, report its wait status, end the rest, and exit."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if info is not None and info.si_pid == runtime:
+            break
+        if info is not None:
+            os.waitpid(info.si_pid, 0)
+    if info.si_code == os.CLD_EXITED:
+        status = (info.si_status & 0xFF) << 8
+    else:
+        status = info.si_status | (0x80 if info.si_code == os.CLD_DUMPED else 0)
+    # Written before the runtime is reaped: its pid cannot be reused while
+    # the Invoker may still signal it.
+    os.write(keep, _INT.pack(status))
+    try:
+        os.kill(-1, signal.SIGKILL)  # everything else in this PID namespace
+    except ProcessLookupError:
+        pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+    for path in cgroups:  # leave each cgroup for its parent, then remove it
+        try:
+            _write(f"{os.path.dirname(path)}/cgroup.procs", "0")
+            os.rmdir(path)
+        except OSError:
+            pass
+    os._exit(0)

@@ -1,0 +1,359 @@
+"""The sandbox: nothing crosses between the caller, functions and the host (issue #16, items 7-10).
+
+Each check that needs a kernel feature skips, saying why, where the kernel
+refuses it (the ``sandbox`` fixture holds what this machine enforces).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import zipfile
+
+import pytest
+
+from pylambda import Function, InvalidParameterValueError, Invoker
+
+
+def _need(sandbox: dict, part: str) -> None:
+    if sandbox.get(part) is not None:
+        pytest.skip(f"the kernel refuses it here: {sandbox[part]}")
+
+
+# -- 7. no secret, memory or signal crosses ------------------------------------------------
+
+
+def read_own_environ(event, context):
+    """Returns the environment the process was started with, as the kernel keeps it."""
+    with open("/proc/self/environ", "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def test_the_callers_environment_is_not_in_proc_self_environ(invoker, monkeypatch):
+    """/proc/self/environ of a handler holds none of the caller's variables (a real secret key included)."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "caller-real-secret-0123456789")
+    monkeypatch.setenv("PYLAMBDA_TEST_CALLER_ONLY", "caller-only-value")
+    with Invoker() as inv:  # a new zygote, started with the caller's environment as it is now
+        text = inv.invoke(Function("environ", read_own_environ)).payload
+    assert "caller-real-secret-0123456789" not in text
+    assert "caller-only-value" not in text
+
+
+def reach(event, context):
+    """Tries ``event["how"]`` on process ``event["pid"]``; returns "ok" or the errno's name."""
+    import errno
+    import os
+
+    pid, how = event["pid"], event["how"]
+    try:
+        if how == "kill":
+            os.kill(pid, 0)  # signal 0: permission and existence, as SIGKILL would be checked
+        else:
+            with open(f"/proc/{pid}/{how}", "rb") as f:
+                f.read(1)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+
+
+@pytest.mark.parametrize("how", ["environ", "mem", "kill"])
+@pytest.mark.parametrize("whom", ["caller", "zygote", "other environment"])
+def test_a_handler_cannot_read_or_signal_other_processes(invoker, sandbox, whom, how):
+    """No handler reads the environment or memory of, or signals, the caller, the zygote or another environment."""
+    _need(sandbox, "namespaces")
+    invoker.invoke(Function("bystander", lambda e, c: None))
+    (bystander,) = invoker.environments()
+    pid = {"caller": os.getpid(), "zygote": invoker.zygote_pid, "other environment": bystander.pid}[whom]
+    outcome = invoker.invoke(Function("prober", reach), {"pid": pid, "how": how}).payload
+    assert outcome in ("ENOENT", "ESRCH", "EACCES", "EPERM")
+
+
+def test_a_handler_sees_only_its_own_processes(invoker, sandbox):
+    """/proc inside an environment lists its own init and runtime, nothing of the host."""
+    _need(sandbox, "namespaces")
+    pids = invoker.invoke(Function("ps", lambda e, c: sorted(int(p) for p in os.listdir("/proc") if p.isdigit())))
+    assert pids.payload == [1, 2]
+
+
+# -- 8. code is read-only -------------------------------------------------------------------
+
+
+def _package(tmp_path, name="pkg"):
+    src = tmp_path / name
+    src.mkdir()
+    (src / "app.py").write_text(
+        "import errno, os\n"
+        "VALUE = 'original'\n"
+        "def handler(event, context):\n"
+        "    try:\n"
+        "        with open(os.path.join(os.environ['LAMBDA_TASK_ROOT'], event['file']), 'w') as f:\n"
+        "            f.write(\"VALUE = 'rewritten'\\ndef handler(event, context):\\n    return VALUE\\n\")\n"
+        "        written = 'ok'\n"
+        "    except OSError as e:\n"
+        "        written = errno.errorcode[e.errno]\n"
+        "    return {'value': VALUE, 'write': written}\n"
+    )
+    return src
+
+
+@pytest.mark.parametrize("shape", ["$LATEST directory", "published version", "zip file"])
+def test_code_rejects_writes(invoker, sandbox, tmp_path, shape):
+    """A handler cannot write into its code (EROFS), the source tree stays as it was, and calls stay warm."""
+    _need(sandbox, "namespaces")
+    src = _package(tmp_path)
+    if shape == "zip file":
+        with zipfile.ZipFile(tmp_path / "pkg.zip", "w") as zf:
+            zf.write(src / "app.py", "app.py")
+        target = Function("ro", "app.handler", code=str(tmp_path / "pkg.zip"))
+    else:
+        fn = Function("ro", "app.handler", code=str(src))
+        target = fn.publish_version() if shape == "published version" else fn
+    first = invoker.invoke(target, {"file": "app.py"})
+    again = invoker.invoke(target, {"file": "new.py"})
+    assert first.payload == {"value": "original", "write": "EROFS"}
+    assert again.payload == {"value": "original", "write": "EROFS"}
+    assert not again.cold_start
+    assert sorted(p.name for p in src.iterdir()) == ["app.py"]
+
+
+def test_functions_sharing_a_package_cannot_change_each_others_code(invoker, sandbox, tmp_path):
+    """Two functions with the same zip: what one handler tries to write, the other never runs."""
+    _need(sandbox, "namespaces")
+    src = _package(tmp_path)
+    with zipfile.ZipFile(tmp_path / "pkg.zip", "w") as zf:
+        zf.write(src / "app.py", "app.py")
+    a = Function("writer", "app.handler", code=str(tmp_path / "pkg.zip"))
+    b = Function("reader", "app.handler", code=str(tmp_path / "pkg.zip"))
+    assert invoker.invoke(a, {"file": "app.py"}).payload["write"] == "EROFS"
+    assert invoker.invoke(b, {"file": "other.py"}).payload["value"] == "original"
+
+
+# -- 9. /tmp ------------------------------------------------------------------------------------
+
+
+def tmp_note(event, context):
+    """Writes ``event["write"]`` to /tmp/note (if given) and returns what /tmp held before."""
+    import os
+
+    path = "/tmp/note"
+    before = open(path).read() if os.path.exists(path) else None
+    if event.get("write") is not None:
+        with open(path, "w") as f:
+            f.write(event["write"])
+    return {"before": before, "listing": sorted(os.listdir("/tmp"))}
+
+
+def test_each_environment_has_its_own_tmp_at_slash_tmp(invoker, sandbox, tmp_path):
+    """/tmp is private per environment: another function's files and the host's are not there."""
+    _need(sandbox, "namespaces")
+    host_file = f"/tmp/pylambda-host-{os.getpid()}"
+    with open(host_file, "w") as f:
+        f.write("host")
+    try:
+        a, b = Function("tmp-a", tmp_note), Function("tmp-b", tmp_note)
+        assert invoker.invoke(a, {"write": "a"}).payload["before"] is None
+        seen_by_b = invoker.invoke(b, {"write": "b"}).payload
+        assert seen_by_b["before"] is None
+        assert os.path.basename(host_file) not in seen_by_b["listing"]
+        assert invoker.invoke(a, {}).payload["before"] == "a"  # kept while warm
+        assert invoker.invoke(b, {}).payload["before"] == "b"
+    finally:
+        os.unlink(host_file)
+
+
+def fill_tmp(event, context):
+    """Writes 8 MB blocks to /tmp until the file system refuses; returns (MB written, errno name)."""
+    import errno
+
+    block = b"\0" * (8 << 20)
+    written = 0
+    try:
+        with open("/tmp/fill", "wb", buffering=0) as f:
+            while written < (600 << 20):
+                written += f.write(block)
+    except OSError as e:
+        return [written >> 20, errno.errorcode[e.errno]]
+    return [written >> 20, None]
+
+
+def test_tmp_is_sized_by_ephemeral_storage(invoker, sandbox):
+    """A write past ephemeral_storage (512 MB) fails with ENOSPC, as on Lambda."""
+    _need(sandbox, "namespaces")
+    fn = Function("filler", fill_tmp, ephemeral_storage=512, timeout=60)
+    mb, error = invoker.invoke(fn).payload
+    invoker.reset(fn)  # frees the 512 MB at once
+    assert error == "ENOSPC"
+    assert 500 <= mb <= 512
+
+
+def _tmp_mounts(zygote_pid: int) -> list[str]:
+    """The private /tmp file systems the zygote holds (one per environment /tmp alive)."""
+    with open(f"/proc/{zygote_pid}/mountinfo") as f:
+        return [line.split()[4] for line in f if " - tmpfs " in line and "/tmp/env-" in line.split()[4]]
+
+
+def crash(event, context):
+    """Writes /tmp/note, then (if asked) exits as a crash does."""
+    import os
+
+    before = open("/tmp/note").read() if os.path.exists("/tmp/note") else None
+    with open("/tmp/note", "w") as f:
+        f.write("kept")
+    if event.get("exit"):
+        os._exit(1)
+    return before
+
+
+@pytest.mark.parametrize("end", ["reset", "stateless", "idle expiry", "close"])
+def test_tmp_outlives_a_crash_but_not_the_environment(sandbox, end):
+    """/tmp survives a runtime crash (a reset) and is freed when pylambda ends the environment."""
+    _need(sandbox, "namespaces")
+    import time
+
+    inv = Invoker(idle_ttl=0.2 if end == "idle expiry" else None, stateless=end == "stateless")
+    try:
+        fn = Function("tmp-life", crash)
+        inv.invoke(fn, {"exit": True})
+        if end != "stateless":
+            assert inv.invoke(fn, {}).payload == "kept"  # a new runtime, the same /tmp
+        zygote = inv.zygote_pid
+        if end == "reset":
+            assert _tmp_mounts(zygote)
+            inv.reset(fn)
+        elif end == "idle expiry":
+            deadline = time.monotonic() + 5
+            while inv.environments() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        elif end == "close":
+            assert _tmp_mounts(zygote)
+            inv.close()
+            assert not os.path.exists(f"/proc/{zygote}")  # its mount namespace, and every /tmp, with it
+            return
+        assert _tmp_mounts(zygote) == []
+        assert inv.invoke(fn, {}).payload is None  # a new environment starts with an empty /tmp
+    finally:
+        inv.close()
+
+
+# -- 10. limits -------------------------------------------------------------------------
+
+
+def open_files(event, context):
+    """Returns the descriptor limits and how many more files could be opened."""
+    import errno
+    import resource
+
+    fds = []
+    error = None
+    try:
+        while len(fds) < 2000:
+            fds.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError as e:
+        error = errno.errorcode[e.errno]
+    for fd in fds:
+        os.close(fd)
+    return {"limit": list(resource.getrlimit(resource.RLIMIT_NOFILE)), "opened": len(fds), "error": error}
+
+
+def test_file_descriptors_are_limited_to_1024(invoker):
+    """RLIMIT_NOFILE is Lambda's 1,024 (soft and hard): the 1,025th descriptor fails with EMFILE."""
+    out = invoker.invoke(Function("fds", open_files)).payload
+    assert out["limit"] == [1024, 1024]
+    assert out["error"] == "EMFILE"
+    assert 1000 < out["opened"] < 1024
+
+
+def start_threads(event, context):
+    """Starts threads until the system refuses; returns how many ran at once."""
+    import threading
+
+    threading.stack_size(64 << 10)
+    stop = threading.Event()
+    threads = []
+    try:
+        while len(threads) < 1100:
+            t = threading.Thread(target=stop.wait)
+            t.start()
+            threads.append(t)
+    except RuntimeError:
+        pass
+    stop.set()
+    for t in threads:
+        t.join()
+    return len(threads)
+
+
+def test_processes_and_threads_are_limited_to_1024(invoker, sandbox):
+    """At most 1,024 processes and threads in one environment (its init and runtime included)."""
+    _need(sandbox, "nproc")
+    started = invoker.invoke(Function("threads", start_threads, timeout=60)).payload
+    assert 1000 < started < 1024
+
+
+def connect(event, context):
+    """Connects to 127.0.0.1:port; returns "ok" or the errno's name, and the interfaces seen."""
+    import errno
+    import socket
+
+    names = [name for _index, name in socket.if_nameindex()]
+    try:
+        socket.create_connection(("127.0.0.1", event["port"]), timeout=2).close()
+        return ["ok", names]
+    except OSError as e:
+        return [errno.errorcode.get(e.errno, str(e)), names]
+
+
+def test_network_none_leaves_loopback_only(invoker, sandbox):
+    """network="none": only an own loopback (up), so the host's 127.0.0.1 server is out of reach."""
+    _need(sandbox, "network")
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    try:
+        assert invoker.invoke(Function("net-host", connect), {"port": port}).payload[0] == "ok"
+        outcome, names = invoker.invoke(Function("net-none", connect, network="none"), {"port": port}).payload
+    finally:
+        server.close()
+    assert outcome == "ECONNREFUSED"
+    assert names == ["lo"]
+
+
+def cpu_quota(event, context):
+    """Returns this environment's CPU quota (CPUs) from its cgroup."""
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _h, controllers, path = line.rstrip("\n").split(":", 2)
+            if "cpu" in controllers.split(","):
+                base = f"/sys/fs/cgroup/{controllers}{path}"
+                quota = int(open(f"{base}/cpu.cfs_quota_us").read())
+                return quota / int(open(f"{base}/cpu.cfs_period_us").read())
+            if controllers == "":
+                quota, period = open(f"/sys/fs/cgroup{path}/cpu.max").read().split()
+                if quota != "max":
+                    return int(quota) / int(period)
+    return None
+
+
+@pytest.mark.parametrize(("memory", "cpus"), [(128, 128 / 1769), (1769, 1.0), (3538, 2.0)])
+def test_cpu_scaling_gives_cpu_in_proportion_to_memory(sandbox, memory, cpus):
+    """Invoker(cpu_scaling=True): an environment's CPU quota is memory / 1,769 MB of one CPU."""
+    _need(sandbox, "cpu")
+    with Invoker(cpu_scaling=True) as inv:
+        quota = inv.invoke(Function("cpu", cpu_quota, memory_size=memory)).payload
+    assert quota == pytest.approx(cpus, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("make", "value"),
+    [
+        (lambda: Function("n", lambda e, c: None, network="bogus"), "'bogus'"),
+        (lambda: Function("n", lambda e, c: None, network=""), "''"),
+        (lambda: Function("n", lambda e, c: None).update_configuration(network="vpc"), "'vpc'"),
+        (lambda: Invoker(cpu_scaling="yes"), "'yes'"),
+        (lambda: Invoker(cpu_scaling=1), "1"),
+    ],
+)
+def test_sandbox_options_are_validated(make, value):
+    """Bad network= or cpu_scaling= values raise InvalidParameterValueError naming the value."""
+    with pytest.raises(InvalidParameterValueError, match=value):
+        make()
+
