@@ -134,9 +134,10 @@ def test_functions_sharing_a_package_cannot_change_each_others_code(invoker, san
 def tmp_note(event, context):
     """Writes ``event["write"]`` to /tmp/note (if given) and returns what /tmp held before."""
     import os
+    from pathlib import Path
 
     path = "/tmp/note"
-    before = open(path).read() if os.path.exists(path) else None
+    before = Path(path).read_text() if os.path.exists(path) else None
     if event.get("write") is not None:
         with open(path, "w") as f:
             f.write(event["write"])
@@ -195,8 +196,9 @@ def _tmp_mounts(zygote_pid: int) -> list[str]:
 def crash(event, context):
     """Writes /tmp/note, then (if asked) exits as a crash does."""
     import os
+    from pathlib import Path
 
-    before = open("/tmp/note").read() if os.path.exists("/tmp/note") else None
+    before = Path("/tmp/note").read_text() if os.path.exists("/tmp/note") else None
     with open("/tmp/note", "w") as f:
         f.write("kept")
     if event.get("exit"):
@@ -319,15 +321,17 @@ def test_network_none_leaves_loopback_only(invoker, sandbox):
 
 def cpu_quota(event, context):
     """Returns this environment's CPU quota (CPUs) from its cgroup."""
+    from pathlib import Path
+
     with open("/proc/self/cgroup") as f:
         for line in f:
             _h, controllers, path = line.rstrip("\n").split(":", 2)
             if "cpu" in controllers.split(","):
                 base = f"/sys/fs/cgroup/{controllers}{path}"
-                quota = int(open(f"{base}/cpu.cfs_quota_us").read())
-                return quota / int(open(f"{base}/cpu.cfs_period_us").read())
+                quota = int(Path(f"{base}/cpu.cfs_quota_us").read_text())
+                return quota / int(Path(f"{base}/cpu.cfs_period_us").read_text())
             if controllers == "":
-                quota, period = open(f"/sys/fs/cgroup{path}/cpu.max").read().split()
+                quota, period = Path(f"/sys/fs/cgroup{path}/cpu.max").read_text().split()
                 if quota != "max":
                     return int(quota) / int(period)
     return None
@@ -356,4 +360,3 @@ def test_sandbox_options_are_validated(make, value):
     """Bad network= or cpu_scaling= values raise InvalidParameterValueError naming the value."""
     with pytest.raises(InvalidParameterValueError, match=value):
         make()
-
