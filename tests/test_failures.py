@@ -317,7 +317,14 @@ def _left(zygote_pid: int) -> list[int]:
     """Processes below the zygote (its environments and what their handlers started), host pids."""
     import psutil
 
-    return [p.pid for p in psutil.Process(zygote_pid).children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+    left = []
+    for p in psutil.Process(zygote_pid).children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                left.append(p.pid)
+        except psutil.NoSuchProcess:  # ended while we looked
+            pass
+    return left
 
 
 def _gone(pid: int) -> bool:
