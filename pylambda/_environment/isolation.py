@@ -22,7 +22,9 @@ import os
 import threading
 import warnings
 
-__all__ = ["MB_PER_VCPU", "sandbox_for", "views_for", "warn_unenforced"]
+from .._errors import InvalidParameterValueError
+
+__all__ = ["MB_PER_VCPU", "check_cpu_scaling", "sandbox_for", "views_for", "warn_unenforced"]
 
 # At 1,769 MB a function has one vCPU (reference §7.2).
 MB_PER_VCPU = 1769
@@ -70,6 +72,13 @@ def warn_unenforced(report: dict, *, network: bool = False, cpu_scaling: bool = 
         )
     if cpu_scaling and report.get("cpu") is not None:
         _warn_once("cpu", f"pylambda sandbox: cpu_scaling=True is not enforced on this machine: {report['cpu']}")
+
+
+def check_cpu_scaling(value: object) -> bool:
+    """Validate ``Invoker(cpu_scaling=)``: True or False, nothing else."""
+    if not isinstance(value, bool):
+        raise InvalidParameterValueError(f"cpu_scaling must be True or False, got {value!r}")
+    return value
 
 
 def views_for(spec: dict, read_only_code: bool, hide: list[str]) -> list:
