@@ -19,7 +19,7 @@ import time
 from ._billing import max_memory_used_mb, report_durations
 from ._config import validate_endpoint_url
 from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Environment, Outcome, Request, describe_exit
-from ._environment.isolation import sandbox_for, views_for, warn_unenforced
+from ._environment.isolation import check_cpu_scaling, sandbox_for, views_for, warn_unenforced
 from ._environment.spec import build_init_spec
 from ._errors import InvokerClosedError
 from ._function import Function
@@ -172,6 +172,10 @@ class Execution:
         name = f"λ{version.function_name}"[:15]
         env = self._pool.start(key, env_id, name, spec, version.config.memory_size)
         return env, env.wait_init(timeout_s)
+
+    def _set_cpu_scaling(self, value: object) -> None:
+        """``Invoker(cpu_scaling=)``: environments get memory / 1,769 MB of a CPU (validated)."""
+        self._cpu_scaling = check_cpu_scaling(value)
 
     def _sandbox_for(self, version: Version, base: dict, tmpdir: str) -> dict | None:
         """The sandbox of a new environment of ``version`` (None: its backend has none, or no namespaces)."""

@@ -58,7 +58,6 @@ from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInv
 from ._billing import Bill, make_bill, max_memory_used_mb, report_durations
 from ._clock import Clock, RealClock
 from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Backend, Environment, Outcome, Request
-from ._environment.isolation import check_cpu_scaling
 from ._environment.pool import EnvironmentPool
 from ._environment.runtimes import Backends
 from ._errors import InvalidParameterValueError, TooManyRequestsError
@@ -174,8 +173,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             ``None`` (default): worker processes for Python runtimes (or the
             caller's thread with ``mode="inline"``).
         aws_endpoint_url: AWS services for handlers (``AWS_ENDPOINT_URL``) and ARN mappings: docs/aws-services.md.
-        cpu_scaling: CPU in proportion to memory, as on Lambda (1,769 MB = one
-            vCPU), by a cgroup quota where the kernel allows (docs/guide.md#sandbox).
+        cpu_scaling: CPU in proportion to memory (1,769 MB = one vCPU) where the kernel allows: docs/guide.md#sandbox.
     """
 
     def __init__(
@@ -243,7 +241,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         self._mode = mode
         self._set_aws_endpoint_url(aws_endpoint_url)
         self._backends = Backends(mode, self._spin_s, backend)
-        self._cpu_scaling = check_cpu_scaling(cpu_scaling)
+        self._set_cpu_scaling(cpu_scaling)
         self._workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
         self._spill = LogSpill(self._workdir)  # handler output past a few KB is kept on disk
         self._caller_imports = None
