@@ -43,6 +43,11 @@ __all__ = ["SqsPoller", "lambda_message_attributes"]
 # After an error from the endpoint (down, restarting), wait this long before
 # polling again: a dead endpoint costs one request per second, not a spin.
 ERROR_BACKOFF_S = 1.0
+# wait_for_idle asks pending() every few milliseconds; each answer is a
+# GetQueueAttributes, which moto serves in time proportional to the queue's
+# depth.  A positive count is reused this long, so waiting does not slow the
+# service the poller is draining; a zero is always asked afresh.
+PENDING_REUSE_S = 0.1
 _REAL = RealClock()
 _FIRST_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp")
 
@@ -84,6 +89,7 @@ class SqsPoller(Trigger):
         self._keep = keep
         self._receive_visibility = receive_visibility
         self._cond = threading.Condition()
+        self._pending_count, self._pending_until = 0, 0.0
         self._thread = threading.Thread(target=self._loop, name=f"pylambda-esm-{self.uuid[:8]}", daemon=True)
 
     @classmethod
@@ -152,11 +158,17 @@ class SqsPoller(Trigger):
             return 0
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
                  "ApproximateNumberOfMessagesDelayed"]  # fmt: skip
+        now = time.monotonic()
+        if now < self._pending_until:  # a recent positive count: waiting longer is all it can cost
+            return self._pending_count
         try:
             attributes = self._client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)
         except Exception:  # the endpoint is gone: nothing more will happen here
             return 0
-        return sum(int(attributes["Attributes"].get(n, 0)) for n in names)
+        count = sum(int(attributes["Attributes"].get(n, 0)) for n in names)
+        if count:  # a zero is never reused: messages sent since would be missed
+            self._pending_count, self._pending_until = count, now + PENDING_REUSE_S
+        return count
 
     def describe(self) -> dict:
         """``GetEventSourceMapping``'s view of an SQS mapping."""
