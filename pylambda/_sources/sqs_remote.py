@@ -45,8 +45,9 @@ __all__ = ["SqsPoller", "lambda_message_attributes"]
 ERROR_BACKOFF_S = 1.0
 # wait_for_idle asks pending() every few milliseconds; each answer is a
 # GetQueueAttributes, which moto serves in time proportional to the queue's
-# depth.  A positive count is reused this long, so waiting does not slow the
-# service the poller is draining; a zero is always asked afresh.
+# depth.  A positive count is reused this long (or ten times what asking took,
+# if more), so waiting does not slow the service the poller is draining by more
+# than a tenth; a zero is always asked afresh.
 PENDING_REUSE_S = 0.1
 _REAL = RealClock()
 _FIRST_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp")
@@ -167,7 +168,8 @@ class SqsPoller(Trigger):
             return 0
         count = sum(int(attributes["Attributes"].get(n, 0)) for n in names)
         if count:  # a zero is never reused: messages sent since would be missed
-            self._pending_count, self._pending_until = count, now + PENDING_REUSE_S
+            took = time.monotonic() - now
+            self._pending_count, self._pending_until = count, now + max(PENDING_REUSE_S, 10 * took)
         return count
 
     def describe(self) -> dict:
