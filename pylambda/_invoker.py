@@ -129,10 +129,8 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             default quota is 1000); reserved concurrency is carved out of it.
         idle_ttl: seconds an idle environment is kept before it is ended
             (``None``: kept until ``close()``).
-        inherit_env: ``False`` (default) gives environments Lambda's variables
-            and the function's own only; ``True`` also passes the caller's
-            environment underneath, or pass an iterable of names to pass just
-            those.
+        inherit_env: ``False`` (default) gives environments Lambda's variables and the function's own only;
+            ``True`` also passes the caller's environment underneath, or pass an iterable of names to pass just those.
         spin_us: when only one invocation is in flight, the caller polls for
             the reply this many microseconds before blocking; while
             invocations do not outnumber the cores, environments poll for
@@ -163,11 +161,9 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             (a median Duration of 1 ms or longer).
         watch_code: serve edits to a ``$LATEST`` code directory without a
             restart (its files are checked at most every 0.2 s per function).
-        mode: ``"process"`` (default: environments are worker processes) or
-            ``"inline"``: handlers run in the calling thread, for debuggers
-            and ``mock.patch``, with the same context, environment variables,
-            logs and payloads but no memory limit, no hard timeout and no
-            isolation (see docs/inline.md).
+        mode: ``"process"`` (default: environments are worker processes) or ``"inline"``: handlers run in
+            the calling thread, for debuggers and ``mock.patch``, with the same context, environment variables,
+            logs and payloads but no memory limit, no hard timeout and no isolation (see docs/inline.md).
         backend: an environment backend (``pylambda._environment.backend``)
             that serves the runtimes it says it serves, e.g. a Ray backend;
             ``None`` (default): worker processes for Python runtimes (or the
