@@ -56,18 +56,26 @@ class Triggers:
         _version, _arn, fn = self.invoker.resolve(target)
         cls = trigger_class_for(source)
         opts = MappingOptions(**options)
-        self.attach_clock(source)
-        trigger = cls.create(self, source, target, fn.name, opts)
+        adopted = self.attach_clock(source)
+        try:
+            trigger = cls.create(self, source, target, fn.name, opts)
+        except BaseException:
+            if adopted:  # a refused mapping leaves the source as it was
+                source.detach_clock(self.clock)
+            raise
         with self._lock:
             self._by_uuid[trigger.uuid] = trigger
         trigger.start()
         return trigger
 
-    def attach_clock(self, source: Any) -> None:
-        """Make ``source`` follow the Invoker's clock, or refuse a source already following another one."""
+    def attach_clock(self, source: Any) -> bool:
+        """Make ``source`` follow the Invoker's clock, or refuse a source following another one.
+
+        Returns whether the source adopted the clock just now (it had none bound).
+        """
         attach = getattr(source, "attach_clock", None)
         if attach is None:  # e.g. an ARN: the source lives elsewhere
-            return
+            return False
         current = getattr(source, "bound_clock", None)
         if current is not None and not _same_clock(current, self.clock):
             raise InvalidParameterValueError(
@@ -75,6 +83,7 @@ class Triggers:
                 f"Invoker must use the Invoker's clock (leave the source's clock= out and it adopts the Invoker's)"
             )
         attach(self.clock)
+        return current is None
 
     def find(self, source: Any, function_name: str) -> Trigger | None:
         """The live trigger connecting ``source`` to ``function_name``, if any."""

@@ -179,6 +179,18 @@ def test_what_was_sent_before_attaching_keeps_its_age(vinvoker, clock):
     assert abs(record.arrival - start) < 60
 
 
+def test_a_refused_mapping_leaves_the_source_free(vinvoker):
+    """A mapping Lambda refuses does not bind its source to the Invoker's clock (or move its times)."""
+    q = Queue("free", visibility_timeout=1)
+    q.send("m")
+    (sent,) = [m.sent for m in q._messages]
+    with pytest.raises(InvalidParameterValueError, match="Queue visibility timeout"):
+        vinvoker.create_event_source_mapping(q, Function("slow", lambda e, c: None, timeout=5))
+    assert q.bound_clock is None
+    assert not q.clock.manual
+    assert [m.sent for m in q._messages] == [pytest.approx(sent)]
+
+
 # -- 5. rough edges: FIFO deduplication ------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ class Clocked:
 
     _explicit_clock: Any = None
     _adopted_clock: Any = None
+    _adopted_delta = 0.0
 
     def _init_clock(self, clock: Any) -> None:
         self._explicit_clock = clock
@@ -57,8 +58,17 @@ class Clocked:
             return
         delta = clock.now() - _real_clock().now() if clock.manual else 0.0
         self._adopted_clock = clock
+        self._adopted_delta = delta
         if delta:
             self._rebase(delta)
+
+    def detach_clock(self, clock: Any) -> None:
+        """Undo ``attach_clock(clock)`` (the mapping it was for was refused): back to real time, times restored."""
+        if self._adopted_clock is not clock:
+            return
+        self._adopted_clock = None
+        if self._adopted_delta:
+            self._rebase(-self._adopted_delta)
 
     def _rebase(self, delta: float) -> None:
         """Shift the times this source recorded by ``delta`` seconds (it moved to another clock)."""
