@@ -34,19 +34,18 @@ def report(event, context):
 
 def main() -> None:
     clock = ManualClock(start=1_800_000_000.0)  # 2027-01-15T08:00:00Z
-    uploads = Bucket("uploads", clock=clock)
-    dead = Queue("jobs-dlq", clock=clock)
-    jobs = Queue("jobs", clock=clock, visibility_timeout=60, dead_letter_queue=dead, max_receive_count=2)
-    orders = Table("orders", key="id", clock=clock)
+    # No clock= on the sources: attached to the Invoker, each follows its clock.
+    uploads = Bucket("uploads")
+    dead = Queue("jobs-dlq")  # a dead-letter queue follows the clock of the queue it serves
+    jobs = Queue("jobs", visibility_timeout=60, dead_letter_queue=dead, max_receive_count=2)
+    orders = Table("orders", key="id")
     with Invoker(clock=clock) as invoker:
         invoker.create_event_source_mapping(uploads, Function("uploads", count_rows), prefix="incoming/", suffix=".csv")
         invoker.create_event_source_mapping(
             jobs, Function("jobs", process_jobs), function_response_types=["ReportBatchItemFailures"]
         )
         invoker.create_event_source_mapping(orders, Function("audit", audit), starting_position="TRIM_HORIZON")
-        invoker.create_event_source_mapping(
-            Schedule("cron(0 2 * * ? *)", name="nightly", clock=clock), Function("report", report)
-        )
+        invoker.create_event_source_mapping(Schedule("cron(0 2 * * ? *)", name="nightly"), Function("report", report))
 
         uploads.put("incoming/a.csv", "1,2\n3,4\n")
         uploads.put("notes/readme.txt", "not under incoming/: no notification")

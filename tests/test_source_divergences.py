@@ -162,6 +162,19 @@ def test_the_same_clock_or_two_real_clocks_are_fine(kind):
         inv.create_event_source_mapping(make(RealClock()), Function("c", lambda e, c: None), **options)
 
 
+def test_a_dead_letter_queue_follows_its_queue(vinvoker, clock):
+    """A free dead-letter queue adopts the clock with the queue it serves; a refused mapping frees both."""
+    dlq = Queue("dlq")
+    q = Queue("served", dead_letter_queue=dlq, max_receive_count=2)
+    vinvoker.create_event_source_mapping(q, Function("served", lambda e, c: None))
+    assert dlq.clock is clock
+    dlq2 = Queue("dlq2")
+    q2 = Queue("served2", visibility_timeout=1, dead_letter_queue=dlq2, max_receive_count=2)
+    with pytest.raises(InvalidParameterValueError, match="Queue visibility timeout"):
+        vinvoker.create_event_source_mapping(q2, Function("served2", lambda e, c: None, timeout=5))
+    assert dlq2.bound_clock is None
+
+
 def test_what_was_sent_before_attaching_keeps_its_age(vinvoker, clock):
     """Messages and records from before the adoption move with the clock: nothing waits years to be visible."""
     q, stream = Queue("early"), Stream("early")

@@ -52,15 +52,19 @@ class Clocked:
         """The clock this source is bound to (given, or adopted from an Invoker); None while free."""
         return self._explicit_clock or self._adopted_clock
 
-    def attach_clock(self, clock: Any) -> None:
-        """Follow ``clock`` from now on, if no clock is bound yet (the Invoker checks for conflicts)."""
+    def attach_clock(self, clock: Any) -> bool:
+        """Follow ``clock`` from now on, if no clock is bound yet (the Invoker checks for conflicts).
+
+        Returns whether it adopted ``clock`` now.
+        """
         if self.bound_clock is not None:
-            return
+            return False
         delta = clock.now() - _real_clock().now() if clock.manual else 0.0
         self._adopted_clock = clock
         self._adopted_delta = delta
         if delta:
             self._rebase(delta)
+        return True
 
     def detach_clock(self, clock: Any) -> None:
         """Undo ``attach_clock(clock)`` (the mapping it was for was refused): back to real time, times restored."""

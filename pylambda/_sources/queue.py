@@ -95,6 +95,7 @@ class Queue(Clocked):
         self._messages: list[Message] = []
         self._seq = itertools.count(1)
         self._dedup: dict[str, float] = {}
+        self._dlq_adopted = False  # the dead-letter queue adopted a clock through this queue
 
     @property
     def arn(self) -> str:
@@ -218,6 +219,20 @@ class Queue(Clocked):
             busy = self._busy_until(now)
             times = [max(m.visible_at, busy.get(m.group_id, now), now) for m in self._messages]
         return min(times) if times else None
+
+    def attach_clock(self, clock: Clock) -> bool:
+        """Follow ``clock`` if no clock is bound yet; a free dead-letter queue follows it too."""
+        adopted = super().attach_clock(clock)
+        dlq = self.dead_letter_queue
+        self._dlq_adopted = dlq is not None and dlq.attach_clock(clock)
+        return adopted
+
+    def detach_clock(self, clock: Clock) -> None:
+        """Undo ``attach_clock(clock)``, for the dead-letter queue too if it adopted the clock then."""
+        super().detach_clock(clock)
+        if self._dlq_adopted and self.dead_letter_queue is not None:
+            self.dead_letter_queue.detach_clock(clock)
+        self._dlq_adopted = False
 
     def _rebase(self, delta: float) -> None:
         """Move every recorded time by ``delta`` (the queue adopted another clock)."""
