@@ -122,6 +122,24 @@ def test_visibility_timeout_must_cover_the_function_timeout(vinvoker, visibility
             vinvoker.create_event_source_mapping(q, fn)
 
 
+def test_a_batch_window_lengthens_the_visibility_timeout(vinvoker, clock):
+    """Window + function timeout over the queue's visibility timeout: Lambda receives with window + timeout + 30 s."""
+
+    def fails(event, context):
+        raise RuntimeError("again")
+
+    q = Queue("windowed", visibility_timeout=30)
+    mapping = vinvoker.create_event_source_mapping(
+        q, Function("windowed", fails, timeout=30), maximum_batching_window=5, batch_size=20
+    )
+    assert mapping.receive_visibility_timeout == 65
+    q.send("m")
+    clock.advance(5)  # the window closes: one batch, which fails
+    assert mapping.invocations == 1
+    (message,) = q._messages
+    assert message.visible_at == clock.now() + 65
+
+
 # -- 5. rough edges: the source's clock ------------------------------------------------------------
 
 SOURCES = {

@@ -90,6 +90,7 @@ class EventSourceMapping(PollingTrigger):
         self.batch_size = batch_size
         self.maximum_batching_window = window
         self.report_batch_item_failures = report_failures
+        self.receive_visibility_timeout: float | None = None  # None: the queue's own
         self._keep = keep
         self._lock = threading.Lock()
 
@@ -107,8 +108,14 @@ class EventSourceMapping(PollingTrigger):
                 f"exists. Please update or delete the existing mapping with UUID {existing.uuid}"
             )
         keep = compile_filter_criteria(options.filter_criteria, "body")
-        return cls(owner, source, target, function_name, batch_size=size, window=float(window),
-                   report_failures=report, keep=keep, enabled=options.enabled)  # fmt: skip
+        mapping = cls(owner, source, target, function_name, batch_size=size, window=float(window),
+                      report_failures=report, keep=keep, enabled=options.enabled)  # fmt: skip
+        # Reference §5.1: when the batch window plus the function timeout exceed the
+        # queue's visibility timeout, Lambda receives with window + timeout + 30 s,
+        # so messages do not come back while their batch is still being gathered or run.
+        if window + function_timeout > source.visibility_timeout:
+            mapping.receive_visibility_timeout = window + function_timeout + 30
+        return mapping
 
     def start(self) -> None:
         """Start polling (a send or a visibility change on the queue wakes the poller under a manual clock)."""
@@ -137,7 +144,7 @@ class EventSourceMapping(PollingTrigger):
     def poll_once(self) -> int:
         """Take one batch and invoke the function with it; return how many messages were taken."""
         with self._lock:
-            return self._process(self.source.receive(self.batch_size))
+            return self._process(self.source.receive(self.batch_size, self.receive_visibility_timeout))
 
     def _process(self, messages: list[Message]) -> int:
         queue = self.source
