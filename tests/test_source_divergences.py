@@ -344,3 +344,16 @@ def test_a_suffix_filter_on_a_mapping_end_to_end(vinvoker):
     assert vinvoker.wait_for_idle(10)
     assert sorted(n for h in vinvoker.history for n in h.result.payload) == ["a.png", "c.png"]
     assert len(q) == 0
+
+
+@pytest.mark.parametrize(("content_based", "expected"), [("true", True), ("false", False), (None, False)])
+def test_a_templates_fifo_queue_keeps_its_content_based_deduplication(tmp_path, content_based, expected):
+    """pylambda.sam: a FIFO queue's ContentBasedDeduplication carries over (sends without an id depend on it)."""
+    sam = pytest.importorskip("pylambda.sam")
+    extra = f"\n      ContentBasedDeduplication: {content_based}" if content_based else ""
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Jobs:\n    Type: AWS::SQS::Queue\n"
+        f"    Properties:\n      FifoQueue: true{extra}\n"
+    )
+    queue = sam.load(str(tmp_path / "template.yaml")).resources["Jobs"]
+    assert queue.content_based_deduplication is expected

@@ -41,8 +41,10 @@ def build_data_resource(app: Any, logical_id: str, resource: Node) -> Any:
         if redrive:
             target = redrive.get("deadLetterTargetArn")
             dlq = _queue_by_arn(app, target, logical_id, "RedrivePolicy", props)
+        content_based = fifo and str(value("ContentBasedDeduplication", False)).lower() == "true"
         return Queue(name, fifo=fifo, visibility_timeout=float(value("VisibilityTimeout", 30)), dead_letter_queue=dlq,
-                     max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None, **region)  # fmt: skip
+                     max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
+                     content_based_deduplication=content_based, **region)  # fmt: skip
     if kind == "AWS::DynamoDB::Table":
         schema = value("KeySchema") or []
         keys = sorted(schema, key=lambda k: 0 if k.get("KeyType") == "HASH" else 1)

@@ -46,6 +46,8 @@ def _create(app: Any, endpoint: str, kind: str, source: Any, props: dict) -> str
         attributes = {"VisibilityTimeout": str(int(source.visibility_timeout))}
         if source.fifo:
             attributes["FifoQueue"] = "true"
+            if source.content_based_deduplication:
+                attributes["ContentBasedDeduplication"] = "true"
         redrive = props.get("RedrivePolicy")
         if redrive:
             attributes["RedrivePolicy"] = json.dumps(
