@@ -78,6 +78,10 @@ class CodeBundle:
                 tmp = f"{target}.{os.getpid()}.{threading.get_ident()}.tmp"
                 with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
                     zf.extractall(tmp)
+                    for info in zf.infolist():  # extractall drops modes: a provided runtime's bootstrap is executable
+                        mode = (info.external_attr >> 16) & 0o777
+                        if mode and not info.is_dir():
+                            os.chmod(os.path.join(tmp, info.filename), mode)
                 try:
                     os.rename(tmp, target)
                 except OSError:  # another thread got there first
