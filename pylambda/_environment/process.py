@@ -16,14 +16,18 @@ peak RSS (``getrusage``) the environment reports with every result.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pickle
 import select
 import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 
+from .._errors import InvalidParameterValueError
 from .._runtime import protocol
 from .._runtime.protocol import (
     FLAG_SPIN,
@@ -437,6 +441,7 @@ class ProcessBackend(Backend):
         self._spin_s = spin_s
         self._runtimes = runtimes
         self._started = 0
+        self._sys_path: list[str] | None = None  # another interpreter's own
 
     def serves(self, runtime: str) -> bool:
         """Python runtimes (or the ones named at construction)."""
@@ -448,8 +453,30 @@ class ProcessBackend(Backend):
 
     def start(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> ProcessEnvironment:
         """Fork an environment and send it the INIT message."""
+        if self.zygote.executable != sys.executable:
+            init_spec = self._foreign(init_spec)
         self._started += 1
         return ProcessEnvironment(self.zygote, key, env_id, name, init_spec, memory_mb, self._spin_s)
+
+    def _foreign(self, init_spec: dict) -> dict:
+        """The INIT message for another interpreter: its own ``sys.path``, and no pickled code.
+
+        The caller's path would put the caller's standard library and
+        site-packages under another version's interpreter; pickled callables
+        (cloudpickle by value) do not cross Python versions.
+        """
+        if init_spec.get("handler_pickle") is not None or init_spec.get("setup") is not None:
+            raise InvalidParameterValueError(
+                f"runtime {init_spec['runtime']} runs on {self.zygote.executable}: give it a handler in a code "
+                "directory or .zip (a Python callable, or a setup hook, cannot cross interpreter versions)"
+            )
+        if self._sys_path is None:
+            out = subprocess.run(
+                [self.zygote.executable, "-I", "-S", "-c", "import sys, json; print(json.dumps(sys.path))"],
+                capture_output=True, text=True, timeout=30, check=True,
+            )  # fmt: skip
+            self._sys_path = [p for p in json.loads(out.stdout) if p]
+        return dict(init_spec, sys_path=self._sys_path, coverage=None)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the zygote (environments it forked that are still alive get SIGKILL)."""
