@@ -177,6 +177,10 @@ def bundle_for(handler: object, code: object) -> tuple[str, CodeBundle]:
         )
     if code is None:
         return handler, CodeBundle(kind="path")
+    if isinstance(code, (bytes, bytearray, memoryview)):  # a package in memory (the API's ZipFile)
+        data = bytes(code)
+        _check_zip(data, "ZipFile")
+        return handler, CodeBundle(kind="zip", data=data)
     path = Path(os.fspath(code)).expanduser().resolve()  # type: ignore[arg-type]
     if path.is_dir():
         return handler, CodeBundle(kind="directory", path=str(path))
@@ -184,4 +188,4 @@ def bundle_for(handler: object, code: object) -> tuple[str, CodeBundle]:
         data = path.read_bytes()
         _check_zip(data, str(path))
         return handler, CodeBundle(kind="zip", data=data)
-    raise InvalidParameterValueError(f"code must be a directory or a .zip file, got {code!r}")
+    raise InvalidParameterValueError(f"code must be a directory, a .zip file or zip bytes, got {code!r}")

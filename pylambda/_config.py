@@ -195,6 +195,17 @@ def _layers_converter(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+# An IAM role ARN, as CreateFunction's ``Role`` pattern has it.
+_ROLE_ARN = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+
+
+def _check_role(_inst: Any, _attr: Any, value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not _ROLE_ARN.fullmatch(value)):
+        raise InvalidParameterValueError(
+            f"role must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME), got {value!r}"
+        )
+
+
 def _env_converter(value: Mapping[str, str] | None) -> dict[str, str]:
     if value is None:
         return {}
@@ -243,6 +254,9 @@ class FunctionConfig:
     """``caller`` (the caller's ``sys.path``) or ``isolated`` (code, layers, requirements.txt, boto3, stdlib)."""
     network: str | None = attrs.field(default=None, validator=_one_of("network", ("none",), optional=True))
     """None (the host's network) or ``"none"``: loopback only, as a VPC function without a NAT gateway."""
+
+    role: str | None = attrs.field(default=None, validator=_check_role)
+    """The execution role's ARN: with a services endpoint, environments get its credentials (STS AssumeRole)."""
 
     def __attrs_post_init__(self) -> None:
         if self.log_format == "Text" and (self.application_log_level or self.system_log_level):

@@ -119,7 +119,7 @@ class Execution:
         spec = self._init_specs.get(key)
         if spec is not None:
             return spec
-        spec = build_init_spec(version, fn, self._workdir, self._inherit, self._endpoint_environ())
+        spec = build_init_spec(version, fn, self._workdir, self._inherit, self._endpoint_environ(version))
         self._init_specs[key] = spec
         return spec
 
@@ -131,10 +131,21 @@ class Execution:
         """The AWS services endpoint environments are given (``AWS_ENDPOINT_URL``), or None."""
         return self._aws_endpoint_url
 
-    def _endpoint_environ(self) -> dict[str, str]:
-        """Variables pointing handlers' SDK clients at the Invoker's endpoints (``aws_endpoint_url``)."""
+    def _endpoint_environ(self, version: Version | None = None) -> dict[str, str]:
+        """Variables pointing handlers' SDK clients at the Invoker's endpoints.
+
+        ``AWS_ENDPOINT_URL`` (``aws_endpoint_url``); for an environment of
+        ``version``, also ``AWS_ENDPOINT_URL_LAMBDA`` (this Invoker's Lambda
+        API, so functions invoke functions) and the credentials of the
+        version's role (see ``_endpoint/environ.py``).
+        """
         url = self._aws_endpoint_url
-        return {"AWS_ENDPOINT_URL": url} if url else {}
+        out = {"AWS_ENDPOINT_URL": url} if url else {}
+        if version is not None:
+            from ._endpoint.environ import lambda_environ
+
+            out.update(lambda_environ(self, version))
+        return out
 
     def _lines(self, key: tuple, version: Version, fn: Function) -> PlatformLines:
         lines = self._platform_lines.get(key)

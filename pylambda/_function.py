@@ -40,6 +40,9 @@ class Function:
     optional callable run in each new environment before the handler is
     loaded (to install mocks or fakes where the handler will see them).
     ``stateless=True`` runs every invocation in a fresh environment.
+    ``role`` is the execution role's ARN (CreateFunction's ``Role``): with a
+    services endpoint (``Invoker(aws_endpoint_url=...)``) each environment
+    gets that role's temporary credentials from the endpoint's STS.
     ``dead_letter_target`` receives the original event and Lambda's
     ``RequestID``/``ErrorCode``/``ErrorMessage`` attributes when an
     asynchronous event finally fails.  ``network="none"`` gives its
@@ -87,6 +90,7 @@ class Function:
         layers: list[str] | tuple[str, ...] | None = None,
         dependencies: str = "caller",
         network: str | None = None,
+        role: str | None = None,
     ) -> None:
         self._name = validate_name(name)
         config_args: dict[str, Any] = dict(
@@ -104,6 +108,7 @@ class Function:
             layers=layers,
             dependencies=dependencies,
             network=network,
+            role=role,
         )
         if runtime is not None:
             config_args["runtime"] = runtime
@@ -119,7 +124,7 @@ class Function:
             raise InvalidParameterValueError("dead_letter_target must be a callable taking (event, attributes)")
         self.dead_letter_target = dead_letter_target
         self._lock = threading.RLock()
-        self._versions: list[Version] = []
+        self._versions: list[Version | None] = []  # None: a deleted version (numbers are never reused)
         self._aliases: dict[str, Alias] = {}
         self._latest = Version(
             function_name=self._name,
@@ -184,7 +189,7 @@ class Function:
     def versions(self) -> tuple[Version, ...]:
         """Published versions, oldest first."""
         with self._lock:
-            return tuple(self._versions)
+            return tuple(v for v in self._versions if v is not None)
 
     @property
     def aliases(self) -> dict[str, Alias]:
@@ -204,7 +209,7 @@ class Function:
         if key == LATEST:
             return self._latest
         with self._lock:
-            if key.isdigit() and 0 < int(key) <= len(self._versions):
+            if key.isdigit() and 0 < int(key) <= len(self._versions) and self._versions[int(key) - 1] is not None:
                 return self._versions[int(key) - 1]
         raise not_found(self._region, self._account_id, self._name, key)
 
@@ -271,10 +276,14 @@ class Function:
         with self._lock:
             latest = self._latest
             code = latest.code.snapshot()
-            if self._versions:
-                last = self._versions[-1]
-                if last.handler == latest.handler and last.config == latest.config and last.code.sha256 == code.sha256:
-                    return last
+            last = next((v for v in reversed(self._versions) if v is not None), None)
+            if (
+                last is not None
+                and last.handler == latest.handler
+                and last.config == latest.config
+                and last.code.sha256 == code.sha256
+            ):
+                return last
             version = Version(
                 function_name=self._name,
                 version=str(len(self._versions) + 1),
@@ -288,6 +297,19 @@ class Function:
             )
             self._versions.append(version)
             return version
+
+    def delete_version(self, version: VersionRef) -> None:
+        """Delete a published version (its number is never reused); not one an alias points at."""
+        target = self.get_version(version)
+        if target.version == LATEST:
+            raise InvalidParameterValueError("$LATEST cannot be deleted on its own: delete the function")
+        with self._lock:
+            for alias in self._aliases.values():
+                if target is alias.version or target in alias.routing:
+                    raise InvalidParameterValueError(
+                        f"Unable to delete version because the following aliases reference it: [{alias.name}]"
+                    )
+            self._versions[int(target.version) - 1] = None
 
     def create_alias(
         self,

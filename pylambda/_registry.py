@@ -56,6 +56,33 @@ class Registry:
         module = fn.latest.handler.rpartition(".")[0].replace("/", ".").split(".")[0]
         self._caller_imports.add(code.path, environ, module)
 
+    def unregister(self, function: Function | str) -> Function:
+        """Forget a function (the Lambda API's DeleteFunction): its name stops resolving.
+
+        Its idle environments end, its event source mappings, provisioned
+        concurrency and asynchronous-invocation configs go with it; an
+        invocation already running finishes.  Returns the removed Function.
+        """
+        name = function.name if isinstance(function, Function) else function
+        with self._lock:
+            fn = self._functions.pop(name, None)
+            if fn is None:
+                raise not_found("us-east-1", "123456789012", name, LATEST)
+            for target in [t for t, route in self._routes.items() if route.fn is fn]:
+                del self._routes[target]
+            provisioned = [k for k in self._provisioned_configs if k[0] == name]
+            for key in provisioned:
+                del self._provisioned_configs[key]
+            for key in [k for k in self._event_configs if k[0] == name]:
+                del self._event_configs[key]
+        for mapping in [m for m in self._triggers.all() if m.function_name == name]:
+            mapping.delete()
+        for key in provisioned:
+            for env in self._pool.take_idle_provisioned(key, 10**9):
+                self._pool.discard(env, keep_tmp=False)
+        self._pool.retire(name)
+        return fn
+
     @property
     def functions(self) -> dict[str, Function]:
         """Registered functions by name."""

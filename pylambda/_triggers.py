@@ -23,6 +23,7 @@ from ._errors import InvalidParameterValueError
 
 if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
     from ._clock import Clock
+    from ._endpoint import LambdaEndpoint
     from ._invoker import Invoker
     from ._sources.trigger import Trigger
     from ._sources.url import HttpEndpoint
@@ -166,7 +167,7 @@ class Triggers:
 
 
 class EventSources:
-    """``create_event_source_mapping``, ``create_function_url`` and ``event_source_mappings``."""
+    """``create_event_source_mapping``, ``create_function_url``, ``serve`` and ``event_source_mappings``."""
 
     def create_event_source_mapping(
         self,
@@ -240,6 +241,19 @@ class EventSources:
         from ._sources.url import HttpEndpoint
 
         endpoint = HttpEndpoint(self, target, "127.0.0.1", port)
+        self._endpoints.append(endpoint)
+        return endpoint
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> LambdaEndpoint:
+        """Serve this Invoker's Lambda REST API (boto3, the AWS CLI) on ``host:port``; ``port=0`` picks one.
+
+        Returns the endpoint (``.url``, ``.close()``, a context manager); it
+        closes with the Invoker.  See docs/lambda-api.md for the operations.
+        """
+        self._check_open()
+        from ._endpoint import LambdaEndpoint
+
+        endpoint = LambdaEndpoint(self, host, port)
         self._endpoints.append(endpoint)
         return endpoint
 
