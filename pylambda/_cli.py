@@ -150,31 +150,38 @@ def _load_definition(path: Path) -> dict:
 _FUNCTION_KEYS = {
     "handler", "code", "runtime", "memory_size", "timeout", "ephemeral_storage", "environment", "architecture",
     "reserved_concurrency", "description", "log_format", "application_log_level", "system_log_level",
-    "log_group", "tracing",
+    "log_group", "tracing", "role",
 }  # fmt: skip
 
 
+def _functions(spec: dict, base: Path) -> dict:
+    """The [functions] of a definition file as Function objects (paths relative to the file)."""
+    from . import Function
+
+    functions = {}
+    for name, conf in (spec.get("functions") or {}).items():
+        unknown = set(conf) - _FUNCTION_KEYS
+        if unknown:
+            raise SystemExit(f"pylambda: function {name!r}: unknown keys {sorted(unknown)}")
+        conf = dict(conf)
+        if "code" in conf:
+            conf["code"] = str((base / conf["code"]).resolve())
+        functions[name] = Function(name, conf.pop("handler"), **conf)
+    return functions
+
+
 def _run(args: argparse.Namespace) -> int:
-    from . import Function, Invoker, PylambdaError
+    from . import Invoker, PylambdaError
 
     path = Path(args.definition)
     spec = _load_definition(path)
     base = path.parent
-    functions_spec = spec.get("functions") or {}
     invocations = spec.get("invocations") or []
-    if not functions_spec:
+    if not spec.get("functions"):
         raise SystemExit(f"pylambda: {path} defines no [functions]")
     status = 0
     try:
-        functions = {}
-        for name, conf in functions_spec.items():
-            unknown = set(conf) - _FUNCTION_KEYS
-            if unknown:
-                raise SystemExit(f"pylambda: function {name!r}: unknown keys {sorted(unknown)}")
-            conf = dict(conf)
-            if "code" in conf:
-                conf["code"] = str((base / conf["code"]).resolve())
-            functions[name] = Function(name, conf.pop("handler"), **conf)
+        functions = _functions(spec, base)
         with Invoker() as invoker:
             invoker.register(*functions.values())
             for i, call in enumerate(invocations, 1):
@@ -207,6 +214,56 @@ def _run(args: argparse.Namespace) -> int:
         print(f"pylambda: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     return status
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve the Lambda API until interrupted (Ctrl-C or SIGTERM)."""
+    import ipaddress
+    import signal
+    import threading
+
+    from . import Invoker, PylambdaError
+
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        print(
+            f"pylambda: WARNING: serving on {args.host}, not loopback: anyone who can reach this machine can "
+            "create, change and run functions here (the endpoint authenticates no one)",
+            file=sys.stderr,
+        )
+    functions = {}
+    if args.definition:
+        path = Path(args.definition)
+        try:
+            functions = _functions(_load_definition(path), path.parent)
+        except PylambdaError as e:
+            print(f"pylambda: {type(e).__name__}: {e}", file=sys.stderr)
+            return 2
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with Invoker() as invoker:
+            invoker.register(*functions.values())
+            try:
+                endpoint = invoker.serve(host=args.host, port=args.port)
+            except OSError as e:
+                print(f"pylambda: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+                return 2
+            names = ", ".join(sorted(functions)) or "none yet: create them with CreateFunction"
+            print(endpoint.url, flush=True)
+            print(f"pylambda: the Lambda API is at {endpoint.url} (functions: {names}); Ctrl-C stops",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -251,6 +308,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("definition", help="a .json, .toml, .yaml or .yml file")
     run.add_argument("--quiet", "-q", action="store_true", help="do not print the logs")
     run.set_defaults(func=_run)
+    serve = sub.add_parser(
+        "serve",
+        help="serve the Lambda REST API (boto3, the AWS CLI) for the functions of a definition file",
+        description=(
+            "Serve the Lambda API on HOST:PORT until Ctrl-C: boto3 and the AWS CLI reach it with "
+            "--endpoint-url (Invoke, CreateFunction, versions, aliases, ...; see docs/lambda-api.md). "
+            "FILE is a definition file as 'pylambda run' reads ([functions] only). Prints the URL on stdout."
+        ),
+    )
+    serve.add_argument("definition", nargs="?", metavar="FILE", help="a .json, .toml, .yaml or .yml file")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
+    serve.add_argument("--port", type=int, default=3001, help="port to bind (default 3001; 0 picks a free one)")
+    serve.set_defaults(func=_serve)
     from .sam._cli import add_local_commands
 
     add_local_commands(sub)
