@@ -30,6 +30,7 @@ _EXPORTS = {
     "FunctionMetrics": "._metrics",
     "History": "._history",
     "HttpEndpoint": "._sources.url",
+    "LambdaEndpoint": "._endpoint",
     "InvocationRecord": "._history",
     "LogEvent": "._logs",
     "LogGroup": "._logs",
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._billing import BillRow as BillRow
     from ._clock import ManualClock as ManualClock
     from ._config import FunctionConfig as FunctionConfig
+    from ._endpoint import LambdaEndpoint as LambdaEndpoint
     from ._errors import FunctionError as FunctionError
     from ._errors import InvalidParameterValueError as InvalidParameterValueError
     from ._errors import InvalidRequestContentError as InvalidRequestContentError

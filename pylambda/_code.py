@@ -188,4 +188,4 @@ def bundle_for(handler: object, code: object) -> tuple[str, CodeBundle]:
         data = path.read_bytes()
         _check_zip(data, str(path))
         return handler, CodeBundle(kind="zip", data=data)
-    raise InvalidParameterValueError(f"code must be a directory, a .zip file or zip bytes, got {code!r}")
+    raise InvalidParameterValueError(f"code must be a directory or a .zip file (or zip bytes), got {code!r}")

@@ -20,6 +20,7 @@ PUBLIC = {
     "FunctionMetrics",
     "History",
     "HttpEndpoint",
+    "LambdaEndpoint",
     "InvocationRecord",
     "LogEvent",
     "LogGroup",
