@@ -1,0 +1,87 @@
+"""Functions invoking functions with a plain boto3 Lambda client, through AWS_ENDPOINT_URL_LAMBDA."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pylambda import Function, Invoker
+
+
+def billing(event, context):
+    """The callee: charge an order."""
+    print(f"billing {event['order']}")
+    return {"charged": event["order"], "by": context.function_name}
+
+
+def orders(event, context):
+    """The caller: a handler as written for AWS, with an unconfigured boto3 client."""
+    import boto3
+
+    client = boto3.client("lambda")
+    kind = event.get("type", "RequestResponse")
+    r = client.invoke(FunctionName="billing", InvocationType=kind, Payload=json.dumps({"order": event["order"]}))
+    body = r["Payload"].read()
+    return {"status": r["StatusCode"], "billing": json.loads(body) if body else None}
+
+
+def endpoint_url(event, context):
+    """Report the Lambda endpoint the environment was given."""
+    import os
+
+    return os.environ.get("AWS_ENDPOINT_URL_LAMBDA")
+
+
+def chain(event, context):
+    """Call ``chain`` again while this call still holds its environment (concurrency 1: throttled)."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
+    try:
+        client.invoke(FunctionName="chain", Payload=b"{}")
+    except client.exceptions.TooManyRequestsException as e:
+        return {"throttled": e.response["Reason"]}
+    return {"throttled": None}
+
+
+@pytest.mark.parametrize(("kind", "status"), [("RequestResponse", 200), ("Event", 202)])
+def test_handler_invokes_another_function(kind, status):
+    """boto3.client("lambda").invoke in a handler runs the other function in the same Invoker, in its history."""
+    with Invoker() as invoker:
+        invoker.register(Function("orders", orders), Function("billing", billing))
+        result = invoker.invoke("orders", {"order": 7, "type": kind})
+        assert result.function_error is None, result.payload
+        assert result.payload["status"] == status
+        if kind == "RequestResponse":
+            assert result.payload["billing"] == {"charged": 7, "by": "billing"}
+        assert invoker.wait_for_idle(30)
+        assert [r.function_name for r in invoker.history if r.function_name == "billing"] == ["billing"]
+        assert invoker.logs("billing").filter("billing 7")
+        assert any(row.function_name == "billing" for row in invoker.bill().rows)
+
+
+def test_environment_gets_the_invokers_endpoint_unless_the_function_sets_one():
+    """AWS_ENDPOINT_URL_LAMBDA is the Invoker's endpoint (loopback); a function's own value wins."""
+    with Invoker() as invoker:
+        mine = invoker.invoke(Function("a", endpoint_url)).payload
+        assert mine.startswith("http://127.0.0.1:")
+        own = Function("b", endpoint_url, environment={"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:1"})
+        assert invoker.invoke(own).payload == "http://127.0.0.1:1"
+
+
+def test_exhausted_concurrency_is_429_not_a_deadlock():
+    """A chain that needs more concurrency than there is gets TooManyRequestsException at once, not a hang."""
+    with Invoker(concurrency_limit=1) as invoker:
+        result = invoker.invoke(Function("chain", chain))
+        assert result.function_error is None, result.payload
+        assert result.payload == {"throttled": "ConcurrentInvocationLimitExceeded"}
+        assert invoker.throttles
+
+
+def test_invoker_without_environments_starts_no_endpoint():
+    """An Invoker that never starts an environment never binds the endpoint (it starts on first need)."""
+    with Invoker() as invoker:
+        invoker.register(Function("quiet", billing))
+        assert "_internal_endpoint" not in vars(invoker)
