@@ -19,7 +19,27 @@ from ._version import LATEST, Version, function_arn
 if TYPE_CHECKING:
     from ._invoker import Invoker
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "split_function_name"]
+
+
+def split_function_name(target: str) -> tuple[str | None, str | None, str, str | None]:
+    """(region, account, name, qualifier) of ``name[:q]``, ``account:function:name[:q]`` or a full ARN."""
+    region = account = None
+    parts = target.split(":")
+    if target.startswith("arn:"):
+        if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+            raise InvalidParameterValueError(f"not a Lambda function ARN: {target!r}")
+        region, account, name = parts[3], parts[4], parts[6]
+        qualifier = parts[7] if len(parts) == 8 else None
+    elif len(parts) in (3, 4) and parts[1] == "function":
+        account, name = parts[0], parts[2]
+        qualifier = parts[3] if len(parts) == 4 else None
+    elif len(parts) <= 2:
+        name = parts[0]
+        qualifier = parts[1] if len(parts) == 2 else None
+    else:
+        raise InvalidParameterValueError(f"cannot parse function name {target!r}")
+    return region, account, name, qualifier
 
 
 class Registry:
@@ -116,21 +136,7 @@ class Registry:
             raise InvalidParameterValueError(
                 f"target must be a Function, Version, Alias, name or ARN, got {type(target).__name__}"
             )
-        region = account = None
-        parts = target.split(":")
-        if target.startswith("arn:"):
-            if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
-                raise InvalidParameterValueError(f"not a Lambda function ARN: {target!r}")
-            region, account, name = parts[3], parts[4], parts[6]
-            qualifier = parts[7] if len(parts) == 8 else None
-        elif len(parts) >= 3 and parts[1] == "function":
-            account, name = parts[0], parts[2]
-            qualifier = parts[3] if len(parts) == 4 else None
-        elif len(parts) <= 2:
-            name = parts[0]
-            qualifier = parts[1] if len(parts) == 2 else None
-        else:
-            raise InvalidParameterValueError(f"cannot parse function name {target!r}")
+        region, account, name, qualifier = split_function_name(target)
         fn = self._lookup(name, region, account, qualifier)
         if qualifier is None:
             return fn.latest, fn.arn, fn

@@ -12,7 +12,7 @@ from typing import Any
 from .api import LambdaApi
 from .errors import ApiError, conflict, invalid, not_found
 from .http import Request
-from .params import OBJ, STR, json_body, page, parse_function
+from .params import OBJ, STR, json_body, listed, page, parse_function
 from .shapes import alias_configuration, alias_revision
 
 __all__ = ["ROUTES"]
@@ -108,10 +108,7 @@ def list_aliases(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict]:
     if wanted:
         aliases = [a for a in aliases if a.version.version == wanted or any(v.version == wanted for v in a.routing)]
     chunk, marker = page(req, aliases, lambda a: a.name)
-    out: dict[str, Any] = {"Aliases": [alias_configuration(a) for a in chunk]}
-    if marker:
-        out["NextMarker"] = marker
-    return 200, out
+    return listed("Aliases", [alias_configuration(a) for a in chunk], marker)
 
 
 ROUTES = [

@@ -24,7 +24,7 @@ from .._version import LATEST
 from .api import LambdaApi
 from .errors import ApiError, conflict, invalid
 from .http import Request, Response
-from .params import BOOL, INT, LIST, OBJ, STR, json_body, page, parse_function
+from .params import BOOL, INT, LIST, OBJ, STR, json_body, listed, page, parse_function
 from .shapes import version_revision
 
 __all__ = ["ROUTES"]
@@ -187,10 +187,7 @@ def list_functions(api: LambdaApi, req: Request) -> tuple[int, dict]:
         if every == "ALL":
             items.extend((fn, v) for v in fn.versions)
     chunk, marker = page(req, items, lambda item: _version_key(item[0].name, item[1].version))
-    out: dict[str, Any] = {"Functions": [api.configuration(fn, v) for fn, v in chunk]}
-    if marker:
-        out["NextMarker"] = marker
-    return 200, out
+    return listed("Functions", [api.configuration(fn, v) for fn, v in chunk], marker)
 
 
 def list_versions(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict]:
@@ -198,10 +195,7 @@ def list_versions(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict]:
     function = api.function(parse_function(fn))
     items = [function.latest, *function.versions]
     chunk, marker = page(req, items, lambda v: _version_key(function.name, v.version))
-    out: dict[str, Any] = {"Versions": [api.configuration(function, v) for v in chunk]}
-    if marker:
-        out["NextMarker"] = marker
-    return 200, out
+    return listed("Versions", [api.configuration(function, v) for v in chunk], marker)
 
 
 def _check_revision(api: LambdaApi, function: Function, body: dict) -> None:

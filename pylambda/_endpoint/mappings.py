@@ -22,7 +22,7 @@ from typing import Any
 from .api import LambdaApi
 from .errors import invalid, not_found
 from .http import Request
-from .params import BOOL, INT, LIST, NUM, OBJ, STR, json_body, page, parse_function
+from .params import BOOL, INT, LIST, NUM, OBJ, STR, json_body, listed, page, parse_function
 
 __all__ = ["ROUTES"]
 
@@ -135,10 +135,7 @@ def list_mappings(api: LambdaApi, req: Request) -> tuple[int, dict]:
         wanted = parse_function(name).name
         mappings = [m for m in mappings if m.function_name == wanted]
     chunk, marker = page(req, mappings, lambda m: m.uuid, default_size=100)
-    out: dict[str, Any] = {"EventSourceMappings": [_configuration(api, m) for m in chunk]}
-    if marker:
-        out["NextMarker"] = marker
-    return 200, out
+    return listed("EventSourceMappings", [_configuration(api, m) for m in chunk], marker)
 
 
 def update_mapping(api: LambdaApi, req: Request, uuid: str) -> tuple[int, dict]:

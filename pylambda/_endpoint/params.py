@@ -15,10 +15,11 @@ import json
 import re
 from typing import Any
 
+from .._registry import split_function_name
 from .errors import ApiError, invalid, not_found
 from .http import Request
 
-__all__ = ["FunctionRef", "json_body", "page", "parse_function", "query_int"]
+__all__ = ["FunctionRef", "json_body", "listed", "page", "parse_function", "query_int"]
 
 # Member types as the service model declares them.
 STR, INT, BOOL, OBJ, LIST, NUM = "string", "integer", "boolean", "structure", "list", "number"
@@ -89,6 +90,14 @@ def page(req: Request, items: list, key, default_size: int = 50) -> tuple[list, 
     return chunk, (str(key(chunk[-1])) if len(items) > size else None)
 
 
+def listed(member: str, items: list, marker: str | None) -> tuple[int, dict]:
+    """A List* answer: the page under ``member``, and ``NextMarker`` unless it is the last page."""
+    out: dict[str, Any] = {member: items}
+    if marker:
+        out["NextMarker"] = marker
+    return 200, out
+
+
 class FunctionRef:
     """A ``{FunctionName}`` path segment (and ``?Qualifier=``), parsed as Lambda parses it."""
 
@@ -111,26 +120,7 @@ def parse_function(segment: str, query_qualifier: str | None = None) -> Function
 
     The two qualifiers must agree when both are given, as on Lambda.
     """
-    parts = segment.split(":")
-    region = account = None
-    if segment.startswith("arn:"):
-        if (
-            len(parts) not in (7, 8)
-            or parts[1] not in ("aws", "aws-cn", "aws-us-gov")
-            or parts[2] != "lambda"
-            or (parts[5] != "function")
-        ):
-            raise invalid(f"{segment!r} is not a Lambda function ARN")
-        region, account, name = parts[3], parts[4], parts[6]
-        qualifier = parts[7] if len(parts) == 8 else None
-    elif len(parts) in (3, 4) and parts[1] == "function":
-        account, name = parts[0], parts[2]
-        qualifier = parts[3] if len(parts) == 4 else None
-    elif len(parts) <= 2:
-        name = parts[0]
-        qualifier = parts[1] if len(parts) == 2 else None
-    else:
-        raise invalid(f"cannot parse function name {segment!r}")
+    region, account, name, qualifier = split_function_name(segment)  # InvalidParameterValueError: a 400
     if not _NAME.fullmatch(name):
         raise invalid(
             f"1 validation error detected: Value '{segment}' at 'functionName' failed to satisfy constraint: "

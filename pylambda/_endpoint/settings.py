@@ -22,7 +22,7 @@ from .._version import Version
 from .api import LambdaApi
 from .errors import ApiError, invalid
 from .http import Request
-from .params import INT, OBJ, json_body, page, parse_function
+from .params import INT, OBJ, json_body, listed, page, parse_function
 from .shapes import iso_time
 
 __all__ = ["ROUTES"]
@@ -117,10 +117,7 @@ def _list_provisioned(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict]
         target = f"{function.name}:{q}"
         config = api.invoker.get_provisioned_concurrency_config(target)
         configs.append({"FunctionArn": f"{function.arn}:{q}", **_provisioned_out(api, target, config)})
-    out: dict[str, Any] = {"ProvisionedConcurrencyConfigs": configs}
-    if marker:
-        out["NextMarker"] = marker
-    return 200, out
+    return listed("ProvisionedConcurrencyConfigs", configs, marker)
 
 
 def delete_provisioned(api: LambdaApi, req: Request, fn: str) -> tuple[int, None]:
@@ -230,13 +227,11 @@ def list_event_configs(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict
     function = _unqualified(api, fn)
     configs = [(q, c) for (name, q), c in api.invoker._event_configs.items() if name == function.name]
     chunk, marker = page(req, configs, lambda item: item[0] or "")
-    out: dict[str, Any] = {
-        "FunctionEventInvokeConfigs": [_event_out(api, f"{function.name}:{q}" if q else function.name, c)
-                                       for q, c in chunk]
-    }  # fmt: skip
-    if marker:
-        out["NextMarker"] = marker
-    return 200, out
+    return listed(
+        "FunctionEventInvokeConfigs",
+        [_event_out(api, f"{function.name}:{q}" if q else function.name, c) for q, c in chunk],
+        marker,
+    )
 
 
 def account_settings(api: LambdaApi, req: Request) -> tuple[int, dict]:
