@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+import pylambda.aws as aws
 from pylambda import Function, InvalidParameterValueError, Invoker
 
 ROLE = "arn:aws:iam::123456789012:role/orders"
@@ -52,8 +53,6 @@ def test_without_a_services_endpoint_the_fake_credentials_stay():
 
 def test_role_credentials_come_from_the_endpoints_sts():
     """With moto as the services endpoint, the handler runs as assumed-role/ROLE/FUNCTION."""
-    aws = pytest.importorskip("pylambda.aws")
-    pytest.importorskip("moto")
     with aws.services() as services, Invoker(aws_endpoint_url=services.url) as invoker:
         result = invoker.invoke(Function("orders", whoami, role=ROLE))
         assert result.function_error is None, result.payload
@@ -63,8 +62,6 @@ def test_role_credentials_come_from_the_endpoints_sts():
 
 def test_event_source_mapping_on_an_sqs_arn_through_the_api():
     """CreateEventSourceMapping on a moto queue's ARN feeds the function; Get/List/Update/Delete round-trip."""
-    aws = pytest.importorskip("pylambda.aws")
-    pytest.importorskip("moto")
     with aws.services() as services, Invoker(aws_endpoint_url=services.url) as invoker:
         invoker.register(Function("consumer", record_bodies))
         sqs = services.client("sqs")
@@ -80,7 +77,7 @@ def test_event_source_mapping_on_an_sqs_arn_through_the_api():
             assert invoker.wait_for_idle(30)
             ran = [r for r in invoker.history if r.function_name == "consumer"]
             assert ran
-            assert ran[0].payload == [json.dumps({"order": 1})]
+            assert ran[0].result.payload == [json.dumps({"order": 1})]
             assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
             listed = lam.list_event_source_mappings(FunctionName="consumer")["EventSourceMappings"]
             assert [m["UUID"] for m in listed] == [uuid]
