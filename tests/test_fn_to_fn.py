@@ -85,3 +85,15 @@ def test_invoker_without_environments_starts_no_endpoint():
     with Invoker() as invoker:
         invoker.register(Function("quiet", billing))
         assert "_internal_endpoint" not in vars(invoker)
+
+
+def test_lambda_api_example_runs(capsys):
+    """examples/lambda_api.py deploys two zip functions through boto3 and chains them (orders -> billing:live)."""
+    import runpy
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "lambda_api.py"
+    runpy.run_path(str(example), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "orders answered: {'order': 42, 'billing': {'charged': 12.0}, 'ran': '1'}" in out
+    assert "history: [('billing', '1'), ('orders', '$LATEST')]" in out
