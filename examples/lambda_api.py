@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 import zipfile
 
 import boto3
@@ -23,7 +24,7 @@ from botocore.config import Config
 
 from pylambda import Invoker
 
-ORDERS = '''
+ORDERS = """
 import json
 import boto3
 
@@ -33,7 +34,10 @@ lam = boto3.client("lambda")   # no endpoint here: AWS_ENDPOINT_URL_LAMBDA says 
 def handler(event, context):
     r = lam.invoke(FunctionName="billing:live", Payload=json.dumps({"amount": event["amount"]}))
     return {"order": event["id"], "billing": json.loads(r["Payload"].read()), "ran": r["ExecutedVersion"]}
-'''
+"""
+
+# The interpreter running this script (a python3.X of another version runs on that interpreter, when installed).
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 BILLING = """
 def handler(event, context):
@@ -58,7 +62,7 @@ def main() -> None:
         )  # fmt: skip
         role = "arn:aws:iam::123456789012:role/app"
         for name, source in (("orders", ORDERS), ("billing", BILLING)):
-            lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
+            lam.create_function(FunctionName=name, Runtime=RUNTIME, Role=role, Handler="app.handler",
                                 Code={"ZipFile": package(source)}, Timeout=10)  # fmt: skip
         version = lam.publish_version(FunctionName="billing")["Version"]
         lam.create_alias(FunctionName="billing", Name="live", FunctionVersion=version)

@@ -7,6 +7,7 @@ import http.client
 import io
 import json
 import socket
+import sys
 import threading
 import zipfile
 
@@ -19,6 +20,7 @@ from pylambda import Function, Invoker
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"
 ROLE = "arn:aws:iam::123456789012:role/orders"
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # the interpreter running the tests
 
 
 def echo(event, context):
@@ -238,7 +240,7 @@ def test_create_invoke_update_delete_a_zip_function():
     with Invoker() as invoker, invoker.serve() as endpoint:
         c = client(endpoint.url)
         conf = c.create_function(
-            FunctionName="greeter", Runtime="python3.12", Role=ROLE, Handler="app.handler", MemorySize=256,
+            FunctionName="greeter", Runtime=RUNTIME, Role=ROLE, Handler="app.handler", MemorySize=256,
             Timeout=5, Environment={"Variables": {"GREETING": "hello"}}, Description="greets",
             Code={"ZipFile": zipped("import os\ndef handler(e, c):\n    return os.environ['GREETING'] + ' ' + e\n")},
         )  # fmt: skip
@@ -289,11 +291,11 @@ def test_create_function_with_publish_and_duplicate_conflict(served):
     """CreateFunction(Publish=True) makes version 1; creating an existing name is a 409 that changes nothing."""
     _invoker, _endpoint, c = served
     code = {"ZipFile": zipped("def handler(e, c):\n    return 1\n")}
-    conf = c.create_function(FunctionName="pub", Role=ROLE, Handler="app.handler", Runtime="python3.11",
+    conf = c.create_function(FunctionName="pub", Role=ROLE, Handler="app.handler", Runtime=RUNTIME,
                              Code=code, Publish=True)  # fmt: skip
     assert conf["Version"] == "1"
     with pytest.raises(c.exceptions.ResourceConflictException, match="already exist"):
-        c.create_function(FunctionName="pub", Role=ROLE, Handler="app.handler", Runtime="python3.11", Code=code)
+        c.create_function(FunctionName="pub", Role=ROLE, Handler="app.handler", Runtime=RUNTIME, Code=code)
     assert [v["Version"] for v in c.list_versions_by_function(FunctionName="pub")["Versions"]] == ["$LATEST", "1"]
 
 
@@ -313,7 +315,7 @@ def test_create_function_with_publish_and_duplicate_conflict(served):
 def test_create_function_refusals(served, changes, match):
     """Values Lambda refuses (or pylambda cannot honour) are InvalidParameterValueException; nothing is created."""
     invoker, _endpoint, c = served
-    kwargs = {"FunctionName": "bad", "Role": ROLE, "Handler": "app.handler", "Runtime": "python3.11",
+    kwargs = {"FunctionName": "bad", "Role": ROLE, "Handler": "app.handler", "Runtime": RUNTIME,
               "Code": {"ZipFile": zipped("def handler(e, c):\n    return 1\n")}, **changes}  # fmt: skip
     with pytest.raises(c.exceptions.InvalidParameterValueException, match=match):
         c.create_function(**kwargs)
