@@ -89,3 +89,18 @@ def vinvoker(clock):
     inv = Invoker(clock=clock)
     yield inv
     inv.close()
+
+
+@pytest.fixture
+def run_example():
+    """Run ``examples/<name>`` in a fresh interpreter; return its stdout (the test fails on a non-zero exit)."""
+    import subprocess
+    import sys
+
+    def run(name: str) -> str:
+        script = Path(__file__).resolve().parent.parent / "examples" / name
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    return run

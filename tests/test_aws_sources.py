@@ -429,16 +429,9 @@ def test_an_endpoint_where_nothing_listens_is_named(sqs):
             invoker.create_event_source_mapping(f"arn:aws:sqs:us-east-1:{ACCOUNT}:q", fn)
 
 
-def test_the_aws_services_example_runs():
+def test_the_aws_services_example_runs(run_example):
     """examples/aws_services.py (the docs' example) runs SQS -> fn -> DynamoDB + SQS -> fn with a redrive."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, str(root / "examples" / "aws_services.py")], capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    assert "rows: [('o-1', '12'), ('o-2', '30')]" in out.stdout
-    assert "notified: ['o-1', 'o-2']" in out.stdout
-    assert "dead letters: ['not json']" in out.stdout
+    stdout = run_example("aws_services.py")
+    assert "rows: [('o-1', '12'), ('o-2', '30')]" in stdout
+    assert "notified: ['o-1', 'o-2']" in stdout
+    assert "dead letters: ['not json']" in stdout

@@ -317,20 +317,13 @@ def test_queue_as_async_destination_and_dead_letter_target(vinvoker):
     assert message.message_attributes["ErrorCode"]["StringValue"] == "200"
 
 
-def test_the_event_pipeline_example_runs():
+def test_the_event_pipeline_example_runs(run_example):
     """examples/event_pipeline.py (the docs' example) runs every source end to end."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, str(root / "examples" / "event_pipeline.py")], capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    assert "uploads seen: ['incoming/a.csv']" in out.stdout
-    assert "jobs left in the queue: [] dead letters: ['bad-job']" in out.stdout
-    assert "audit: [['INSERT', 'o1'], ['MODIFY', 'o1'], ['REMOVE', 'o1']]" in out.stdout
-    assert "reports: ['2027-01-16T02:00:00Z']" in out.stdout
+    stdout = run_example("event_pipeline.py")
+    assert "uploads seen: ['incoming/a.csv']" in stdout
+    assert "jobs left in the queue: [] dead letters: ['bad-job']" in stdout
+    assert "audit: [['INSERT', 'o1'], ['MODIFY', 'o1'], ['REMOVE', 'o1']]" in stdout
+    assert "reports: ['2027-01-16T02:00:00Z']" in stdout
 
 
 @pytest.mark.parametrize(
