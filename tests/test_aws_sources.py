@@ -283,6 +283,24 @@ def test_delete_disable_and_close_stop_polling(aws, sqs):
     assert "after" in queue_bodies(sqs, url) or len(payloads(invoker, fn)) == 2
 
 
+def test_an_endpoint_that_goes_away_is_survived(sqs):
+    """The endpoint stops under a running poller: it backs off, says why, and close() still ends it."""
+    with pylambda.aws.services() as own:
+        client = own.client("sqs")
+        _url, arn = make_queue(client, unique("vanishing"))
+        client.close()
+        invoker = Invoker(aws_endpoint_url=own.url)
+        fn = Function(unique("vanishing-fn"), echo_records)
+        invoker.register(fn)
+        mapping = invoker.create_event_source_mapping(arn, fn)
+    try:
+        assert wait_until(lambda: mapping.last_error, timeout=10)
+        assert "Error" in mapping.last_error
+    finally:
+        invoker.close()
+    assert wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith("pylambda-esm")], 5)
+
+
 # -- Kinesis and DynamoDB Streams -----------------------------------------------------------
 
 
