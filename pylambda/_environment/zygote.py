@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -36,7 +37,7 @@ import weakref
 
 from .._errors import InvokerClosedError, PylambdaError
 
-__all__ = ["STOPPED_CHECK_S", "Zygote", "kill_tree"]
+__all__ = ["BUSY_GRACE_S", "STOPPED_CHECK_S", "Zygote", "kill_tree"]
 
 _PID = struct.Struct("<i")
 # What the zygote is started with, besides nothing: its environment is what
@@ -54,6 +55,11 @@ _BOOT = (
 # While waiting for the zygote's answer, how often to check that it is not
 # stopped.  Shorter replaces a stopped zygote sooner; each check reads /proc.
 STOPPED_CHECK_S = 0.25
+# How long past its deadline a fork may still wait for a zygote that is
+# using CPU towards its answer (starting up on a loaded machine, or under
+# valgrind).  A zygote that is stopped, or idle past the deadline, is
+# replaced at once.
+BUSY_GRACE_S = 120.0
 # Zygotes not yet closed, for the exit hook (registered on the first start).
 _OPEN: weakref.WeakSet[Zygote] = weakref.WeakSet()
 _hooked = False
@@ -129,7 +135,9 @@ class Zygote:
             sock = self._sock
             assert sock is not None
             try:
-                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                if not self._await_answer(deadline):
+                    raise TimeoutError
+                sock.settimeout(STOPPED_CHECK_S)
                 head = _recv_exact(sock, _PID.size)
                 report = json.loads(_recv_exact(sock, _PID.unpack(head)[0]))
             except (OSError, EOFError, ValueError):
@@ -193,16 +201,35 @@ class Zygote:
         try:
             sock.settimeout(max(0.001, deadline - time.monotonic()))
             socket.send_fds(sock, [msg], fds)
-            while True:
-                sock.settimeout(max(0.001, min(STOPPED_CHECK_S, deadline - time.monotonic())))
-                try:
-                    reply, rfds, _flags, _addr = socket.recv_fds(sock, 16, 1)
-                    return reply, rfds
-                except TimeoutError:
-                    if time.monotonic() >= deadline or _stopped(proc.pid):
-                        return b"", []
+            if not self._await_answer(deadline):
+                return b"", []
+            sock.settimeout(STOPPED_CHECK_S)
+            reply, rfds, _flags, _addr = socket.recv_fds(sock, 16, 1)
+            return reply, rfds
         except OSError:
             return b"", []
+
+    def _await_answer(self, deadline: float) -> bool:
+        """Wait for the zygote's next message; False if it is stopped, or past ``deadline`` and idle.
+
+        Past the deadline, a zygote still using CPU towards its answer (start-up
+        on a loaded machine, or under valgrind) is waited for up to
+        ``BUSY_GRACE_S`` more.
+        """
+        sock, proc = self._sock, self._proc
+        assert sock is not None
+        assert proc is not None
+        hard_deadline = deadline + BUSY_GRACE_S
+        cpu = -1
+        while True:
+            left = deadline - time.monotonic()
+            if select.select([sock], [], [], STOPPED_CHECK_S if left <= 0 else min(STOPPED_CHECK_S, left))[0]:
+                return True
+            stopped, now_cpu = _progress(proc.pid)
+            now = time.monotonic()
+            if stopped or (now >= deadline and (now_cpu == cpu or now >= hard_deadline)):
+                return False
+            cpu = now_cpu
 
     def _replace_locked(self) -> None:
         """End this zygote and everything it started, at once (the next fork starts another)."""
@@ -263,16 +290,20 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def _stopped(pid: int) -> bool:
-    """Whether process ``pid`` is stopped (SIGSTOP, a debugger, a frozen cgroup)."""
+def _progress(pid: int) -> tuple[bool, int]:
+    """(whether process ``pid`` is stopped, the CPU time it has used in clock ticks)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-    except OSError:
-        return False
-    state = stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3]
-    if state in (b"T", b"t"):
-        return True
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        state, cpu = fields[0], int(fields[11]) + int(fields[12])  # state, utime + stime
+    except (OSError, ValueError, IndexError):
+        return False, -1
+    return state in (b"T", b"t") or _frozen(pid), cpu
+
+
+def _frozen(pid: int) -> bool:
+    """Whether process ``pid``'s cgroup (v2) is frozen."""
     try:
         with open(f"/proc/{pid}/cgroup", "rb") as f:
             cgroup = f.read().split(b"::", 1)[-1].strip().decode()
