@@ -130,18 +130,28 @@ class Connection:
         return True
 
     def send(self, data: bytes) -> bool:
-        """Write a whole answer; False if the peer is gone."""
+        """Write a whole answer; False if the peer is gone.
+
+        One non-blocking ``send`` takes a small answer whole (the socket
+        buffer is empty: the client waits for it); a large event's rest is
+        written blocking.
+        """
+        sock = self.sock
         try:
-            self.sock.setblocking(True)
-            self.sock.sendall(data)
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return False
+        if sent == len(data):
+            return True
+        try:
+            sock.setblocking(True)
+            sock.sendall(memoryview(data)[sent:])
+            sock.setblocking(False)
             return True
         except OSError:
             return False
-        finally:
-            try:
-                self.sock.setblocking(False)
-            except OSError:
-                pass
 
     def next_request(self) -> HttpRequest | None:
         """The next complete request in the buffer (consumed), or None until more arrives.
