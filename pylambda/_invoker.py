@@ -284,9 +284,8 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             TooManyRequestsError: throttled by reserved or account concurrency.
             InvokerClosedError: the Invoker is closed.
         """
-        if (
-            payload is None
-            and log_type is None
+        if (  # the warm route: raw payloads (the Lambda API's Invoke) take it too
+            log_type is None
             and client_context is None
             and trace_header is None
             and invocation_type == "RequestResponse"
@@ -294,7 +293,8 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         ):
             route = self._route_of(target)
             if route is not None:
-                return self._invoke_routed(route, event_body(event))
+                body = event_body(event) if payload is None else payload_body(payload, event)
+                return self._invoke_routed(route, body)
         self._check_open()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise InvalidParameterValueError(

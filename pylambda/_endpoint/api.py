@@ -66,7 +66,6 @@ class LambdaApi:
         """Answer one request (never raises)."""
         from .routes import match
 
-        request_id = str(uuid.uuid4())
         try:
             operation, func, params = match(req)
             if req.body_size > len(req.body) and operation != "Invoke":
@@ -76,16 +75,16 @@ class LambdaApi:
                 )
             out = func(self, req, **params)
         except ApiError as e:
-            return e.response(request_id)
+            return e.response(str(uuid.uuid4()))
         except PylambdaError as e:
-            return api_error(e).response(request_id)
+            return api_error(e).response(str(uuid.uuid4()))
         except Exception as e:  # a bug of ours: say so, never drop the connection
             log.exception("the Lambda API endpoint failed on %s %s", req.method, req.raw_path)
-            return ApiError("ServiceException", f"{type(e).__name__}: {e}").response(request_id)
-        if isinstance(out, Response):
+            return ApiError("ServiceException", f"{type(e).__name__}: {e}").response(str(uuid.uuid4()))
+        if isinstance(out, Response):  # Invoke: its request id is the invocation's
             return out
         status, body = out
-        headers = [("x-amzn-RequestId", request_id)]
+        headers = [("x-amzn-RequestId", str(uuid.uuid4()))]
         if body is None:
             return Response(status, b"", headers)
         headers.append(("Content-Type", "application/json"))

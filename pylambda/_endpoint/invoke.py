@@ -35,7 +35,9 @@ def invoke(api: LambdaApi, req: Request, fn: str) -> Response:
             f"X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, got {kind!r}",
         )
     log_type = headers.get("x-amz-log-type") or None
-    if log_type not in (None, "None", "Tail"):
+    if log_type == "None":  # the same as no header, and then the Invoker's warm route serves it
+        log_type = None
+    if log_type not in (None, "Tail"):
         raise ApiError("InvalidRequestContentException", f"X-Amz-Log-Type must be None or Tail, got {log_type!r}")
     if req.body_size > len(req.body):  # read and dropped by the server: over any limit
         limit = "1048576 bytes for the Event" if kind == "Event" else "6291456 bytes for the InvokeFunction"
