@@ -304,7 +304,6 @@ def test_create_function_with_publish_and_duplicate_conflict(served):
     [
         ({"MemorySize": 20_000}, "memory_size must be an integer from 128 to 10240"),
         ({"Timeout": 901}, "timeout must be an integer from 1 to 900"),
-        ({"Runtime": "cobol85"}, "runtime must be one of"),
         ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "reserved"),
         ({"Role": "not-a-role"}, "role must be an IAM role ARN"),
         ({"Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:l:1"]}, "Layers is not supported"),
