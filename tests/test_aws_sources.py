@@ -313,7 +313,7 @@ def test_kinesis_records_arrive_in_order_with_lambdas_shape(invoker, aws):
     kinesis.put_record(StreamName=name, Data=b"before", PartitionKey="k")
     fn = Function(unique("clicks-fn"), echo_records)
     invoker.register(fn)
-    invoker.create_event_source_mapping(arn, fn, batch_size=3, starting_position="TRIM_HORIZON")
+    mapping = invoker.create_event_source_mapping(arn, fn, batch_size=3, starting_position="TRIM_HORIZON")
     for i in range(7):
         kinesis.put_record(StreamName=name, Data=f"r{i}".encode(), PartitionKey="k")
     assert invoker.wait_for_idle(20)
@@ -325,6 +325,11 @@ def test_kinesis_records_arrive_in_order_with_lambdas_shape(invoker, aws):
     assert (first["eventSource"], first["eventSourceARN"]) == ("aws:kinesis", arn)
     assert first["eventName"] == "aws:kinesis:record"
     assert first["eventID"] == f"shardId-000000000000:{first['kinesis']['sequenceNumber']}"
+    mapping.source._iterators.clear()  # as after an expired iterator: resume past the last record read
+    kinesis.put_record(StreamName=name, Data=b"after", PartitionKey="k")
+    assert invoker.wait_for_idle(20)
+    again = [base64.b64decode(r["kinesis"]["data"]) for b in payloads(invoker, fn) for r in b]
+    assert again == [*data, b"after"]  # nothing read twice
     kinesis.close()
 
 
@@ -371,7 +376,7 @@ def test_kinesis_bisect_retries_and_on_failure_destination_arn(invoker, aws, sqs
 
 
 def test_dynamodb_stream_changes_arrive_in_order(invoker, aws):
-    """INSERT, MODIFY and REMOVE from a table's stream, with keys and images in DynamoDB JSON."""
+    """INSERT, MODIFY and REMOVE from a table's stream, with keys and images; a lost iterator resumes in place."""
     ddb = aws.client("dynamodb")
     table = unique("items")
     description = ddb.create_table(
@@ -382,7 +387,7 @@ def test_dynamodb_stream_changes_arrive_in_order(invoker, aws):
     stream_arn = description["LatestStreamArn"]
     fn = Function(unique("items-fn"), echo_records)
     invoker.register(fn)
-    invoker.create_event_source_mapping(stream_arn, fn, starting_position="TRIM_HORIZON")
+    mapping = invoker.create_event_source_mapping(stream_arn, fn, starting_position="TRIM_HORIZON")
     ddb.put_item(TableName=table, Item={"id": {"S": "1"}, "v": {"N": "1"}})
     ddb.put_item(TableName=table, Item={"id": {"S": "1"}, "v": {"N": "2"}})
     ddb.delete_item(TableName=table, Key={"id": {"S": "1"}})
@@ -393,6 +398,11 @@ def test_dynamodb_stream_changes_arrive_in_order(invoker, aws):
     assert records[1]["dynamodb"]["NewImage"]["v"] == {"N": "2"}
     assert records[0]["dynamodb"]["Keys"] == {"id": {"S": "1"}}
     assert (records[0]["eventSource"], records[0]["eventSourceARN"]) == ("aws:dynamodb", stream_arn)
+    mapping.source._iterators.clear()  # as after an expired iterator: resume past the last record read
+    ddb.put_item(TableName=table, Item={"id": {"S": "2"}})
+    assert wait_until(lambda: len([r for b in payloads(invoker, fn) for r in b]) >= 4)
+    assert invoker.wait_for_idle(20)
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for b in payloads(invoker, fn) for r in b] == ["1", "1", "1", "2"]
     ddb.close()
 
 

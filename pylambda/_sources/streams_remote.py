@@ -132,8 +132,9 @@ class RemoteShards:
             options: dict[str, Any] = {"StreamName": self.name, "ShardId": shard}
         else:
             options = {"StreamArn": self.arn, "ShardId": shard}
-        if shard in self._last_seq:
-            options.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=self._last_seq[shard])
+        if shard in self._last_seq:  # after an error: resume past the last record fetched
+            key = "StartingSequenceNumber" if self.kind == "kinesis" else "SequenceNumber"
+            options.update({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", key: self._last_seq[shard]})
         elif self._start == "AT_TIMESTAMP":
             options.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self._start_ts or 0)
         else:
