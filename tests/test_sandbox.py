@@ -17,7 +17,7 @@ from pylambda import Function, InvalidParameterValueError, Invoker
 
 def _need(sandbox: dict, part: str) -> None:
     if sandbox.get(part) is not None:
-        pytest.skip(f"the kernel refuses it here: {sandbox[part]}")
+        pytest.skip(f"not enforced on this machine: {sandbox[part]}")
 
 
 # -- 7. no secret, memory or signal crosses ------------------------------------------------

@@ -109,6 +109,7 @@ class ProcessEnvironment(Environment):
         "_held_buf",
         "_hold",
         "_log_r",
+        "_pid_pending",
         "_poll",
         "_reap_lock",
         "_req_w",
@@ -141,6 +142,9 @@ class ProcessEnvironment(Environment):
         for fd in (req_r, resp_w, log_w):
             os.close(fd)
         self._books(key, env_id, init_spec, memory_mb, pid)
+        # In a sandbox, ``pid`` is its init's until the init writes the
+        # environment's own (negated) on the status pipe: see ``_learn_pid``.
+        self._pid_pending = self.sandboxed
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
         self._held_buf = None
@@ -165,12 +169,35 @@ class ProcessEnvironment(Environment):
     # -- exchanges -------------------------------------------------------------
     def wait_init(self, timeout_s: float) -> Outcome:
         """Wait for the init phase to finish (``INIT_DONE``/``INIT_FAILED``)."""
-        outcome = self._wait(time.monotonic() + timeout_s)
+        deadline = time.monotonic() + timeout_s
+        if self._pid_pending and not self._learn_pid(deadline):
+            return self._died(b"")
+        outcome = self._wait(deadline)
         if outcome.kind == "ready":
             self.state = "IDLE"
         elif outcome.kind == "init_error":
             self.reap()
         return outcome
+
+    def _learn_pid(self, deadline: float) -> bool:
+        """Read the sandboxed environment's pid from its status pipe; False if it ended first.
+
+        The zygote answers a fork request as soon as the sandbox's init
+        exists, so the caller's INIT message and the init's setup overlap;
+        the init then writes ``-pid`` of the environment (or -1: its setup
+        failed), ahead of the wait status the pipe carries at the end.
+        """
+        if not select.select([self._status_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            return True  # not yet by the deadline: the wait times out and kills the init (and all in it)
+        data = os.read(self._status_r, 4)
+        value = int.from_bytes(data, "little", signed=True) if len(data) == 4 else -1
+        self._pid_pending = False
+        if value < -1:
+            self.pid = -value
+            return True
+        if value >= 0:  # the init's own wait status: it died before the environment was made
+            self._status = value
+        return False
 
     def send(self, request: Request) -> bool:
         """Send one INVOKE frame; False if the process was dead before anything was sent.
@@ -373,6 +400,12 @@ class ProcessEnvironment(Environment):
     def kill(self) -> None:
         """SIGKILL the process unless the zygote already reaped it."""
         with self._reap_lock:
+            if self._pid_pending:  # the init's pid: killing it ends its PID namespace
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                return
             if self.state == "DEAD" or select.select([self._status_r], [], [], 0)[0]:
                 return
             try:  # the group: it and whatever its handler started
@@ -394,12 +427,16 @@ class ProcessEnvironment(Environment):
             return self._reap_locked(timeout)
 
     def _reap_locked(self, timeout: float) -> int | None:
-        status = None
-        if select.select([self._status_r], [], [], timeout)[0]:
+        status = self._status  # known already if a sandbox's init died early
+        deadline = time.monotonic() + timeout
+        while status is None and select.select([self._status_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
             data = os.read(self._status_r, 4)
-            if len(data) == 4:
-                status = int.from_bytes(data, "little", signed=True)
-        else:
+            status = int.from_bytes(data, "little", signed=True) if len(data) == 4 else None
+            if status is None or status >= 0:
+                break
+            status = None  # a sandbox's -pid (unread so far): the status comes next
+            self._pid_pending = False
+        if status is None and not select.select([self._status_r], [], [], 0)[0]:
             try:  # still alive after the bound: make sure it is not
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
