@@ -141,7 +141,9 @@ class Zygote:
                 head = _recv_exact(sock, _PID.size)
                 report = json.loads(_recv_exact(sock, _PID.unpack(head)[0]))
             except (OSError, EOFError, ValueError):
-                return {"namespaces": "the zygote did not report its sandbox"}  # replaced, then asked again
+                # Dead or too slow: its answers can no longer be told from its report.
+                self._replace_locked()
+                return {"namespaces": "the zygote did not report its sandbox in time"}
             self._report = report
         return self._report
 
@@ -175,7 +177,10 @@ class Zygote:
                 if self._proc is None:
                     self._spawn()
                 self._read_report_locked(deadline)
-                reply, rfds = self._exchange(msg, fds, deadline)
+                if self._proc is None:  # it did not report: replaced, try the next
+                    reply, rfds = b"", []
+                else:
+                    reply, rfds = self._exchange(msg, fds, deadline)
                 if len(reply) == _PID.size:
                     pid = _PID.unpack(reply)[0]
                     if len(rfds) == 1 and pid > 0:

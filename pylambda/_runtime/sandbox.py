@@ -327,7 +327,9 @@ def fork(conf: dict | None, status_fd: int) -> tuple[int, int]:
     itself.
     """
     flags = _state.get("flags", 0)
-    if not flags or conf is None:
+    if conf is not None and not flags:  # asked of a zygote that reported no sandbox
+        raise OSError(1, "this zygote cannot build sandboxes")
+    if conf is None:
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
