@@ -97,7 +97,7 @@ def api(seconds: float) -> dict[str, float]:
     """Requests/s through start-api and through a do-nothing stdlib server, 1 and 4 client threads."""
     import pylambda.sam
     from pylambda import Invoker
-    from pylambda._apigw.server import _Server
+    from pylambda._httpserver import _Server
 
     out = {}
     stub = _Server(("127.0.0.1", 0), _Stub)  # the same server class (threaded, TCP_NODELAY), nothing behind it

@@ -25,14 +25,13 @@ connections alive (HTTP/1.1).
 
 from __future__ import annotations
 
-import socket
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import PylambdaError, TooManyRequestsError
+from .._httpserver import LocalHttpServer
 from . import http, rest
 from .routes import Api, allowed_methods, match_route
 
@@ -41,45 +40,14 @@ __all__ = ["ApiServer"]
 _JSON = ("Content-Type", "application/json")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def get_request(self):
-        conn, addr = super().get_request()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn, addr
-
-
-class ApiServer:
+class ApiServer(LocalHttpServer):
     """The running APIs; ``url`` is where they listen; ``close()`` (or ``with``) stops them."""
 
     def __init__(self, invoker: Any, apis: list[Api], *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._invoker = invoker
         self.apis = list(apis)
         self._rest_only = all(api.kind == "REST" for api in self.apis)
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                server._handle(self)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = _Server((host, port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="pylambda-apigw", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>/``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/"
+        self._start(host, port, "pylambda-apigw")
 
     # -- one request --------------------------------------------------------------------
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
@@ -146,21 +114,5 @@ class ApiServer:
         if request.command != "HEAD":
             request.wfile.write(body)
 
-    # -- lifecycle ----------------------------------------------------------------------
-    def close(self) -> None:
-        """Stop serving (bounded)."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(2.0)
-
-    def __enter__(self) -> ApiServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<ApiServer {self.url} apis={[a.name for a in self.apis]}>"
-
-    def __reduce__(self):
-        raise TypeError("ApiServer objects cannot be pickled")

@@ -24,13 +24,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .. import events as _events
 from .._errors import PylambdaError, RequestTooLargeError, TooManyRequestsError
+from .._httpserver import LocalHttpServer
 
 if TYPE_CHECKING:
     from .._invoker import Invoker
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["HttpEndpoint"]
 
 
-class HttpEndpoint:
+class HttpEndpoint(LocalHttpServer):
     """A running function URL; ``url`` is where it listens; ``close()`` stops it."""
 
     def __init__(self, invoker: Invoker, target: Any, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -47,29 +47,7 @@ class HttpEndpoint:
         arn = invoker.resolve(target)[1]
         self.url_id = url_id_for(arn)
         self.region = arn.split(":")[3]
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                endpoint._handle(self)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="pylambda-url", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>/``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/"
+        self._start(host, port, "pylambda-url")
 
     @property
     def domain_name(self) -> str:
@@ -131,18 +109,6 @@ class HttpEndpoint:
         request.end_headers()
         if request.command != "HEAD":
             request.wfile.write(body)
-
-    def close(self) -> None:
-        """Stop serving (bounded)."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(2.0)
-
-    def __enter__(self) -> HttpEndpoint:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<HttpEndpoint {self.url}>"
