@@ -11,7 +11,8 @@ no route (REST API)                   403 ``{"message":"Missing Authentication T
 no route (HTTP API)                   404 ``{"message":"Not Found"}``
 function error / malformed response   502 ``{"message": "Internal server error"}`` (REST),
                                       ``{"message":"Internal Server Error"}`` (HTTP)
-slower than the integration timeout   504 ``{"message": "Endpoint request timed out"}``
+slower than the integration timeout   504 ``{"message": "Endpoint request timed out"}`` (REST),
+                                      503 ``{"message":"Service Unavailable"}`` (HTTP)
 throttled (no concurrency left)       500 ``{"message": "Internal server error"}`` (REST),
                                       503 ``{"message":"Service Unavailable"}`` (HTTP)
 CORS preflight (``OPTIONS``)          204 with the API's ``Access-Control-*`` headers
@@ -86,7 +87,10 @@ class ApiServer(LocalHttpServer):
             self._reply(request, 500, [_JSON, id_header], internal)
             return
         if result.duration_ms > route.timeout_ms:
-            self._reply(request, 504, [_JSON, id_header], b'{"message": "Endpoint request timed out"}')
+            if is_rest:
+                self._reply(request, 504, [_JSON, id_header], b'{"message": "Endpoint request timed out"}')
+            else:
+                self._reply(request, 503, [_JSON, id_header], b'{"message":"Service Unavailable"}')
             return
         try:
             if result.function_error is not None:

@@ -79,7 +79,10 @@ def dead_letter_sender(app: Any, dlq: Any, logical_id: str, props: Any):
     queue = _queue_by_arn(app, arn, logical_id, prop, props)
 
     def send(event: Any, attributes: dict) -> None:
-        wire = {k: {"DataType": "String", "StringValue": str(v)} for k, v in attributes.items()}
+        wire = {k: v if isinstance(v, dict) else {"DataType": "String", "StringValue": str(v)}
+                for k, v in attributes.items()}  # fmt: skip
+        if isinstance(event, (bytes, bytearray)):
+            event = bytes(event).decode("utf-8", "replace")
         queue.send(event if isinstance(event, str) else json.dumps(event), message_attributes=wire)
 
     return send
