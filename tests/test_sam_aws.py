@@ -60,3 +60,17 @@ def test_resources_and_mappings_at_the_endpoint(tmp_path, aws_services, lambda_i
     assert lambda_invoker.wait_for_idle(60)
     item = boto3.client("dynamodb").get_item(TableName="orders-table", Key={"id": {"S": "o-1"}})
     assert item["Item"]["id"] == {"S": "o-1"}
+
+
+def test_local_invoke_with_aws_services(tmp_path, monkeypatch, capsys):
+    """`pylambda local invoke --aws-services` starts moto for the run and creates the template's table there."""
+    from pylambda._cli import main
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "import boto3\ndef handler(event, context):\n    return boto3.client('dynamodb').list_tables()['TableNames']\n"
+    )
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    monkeypatch.chdir(tmp_path)
+    assert main(["local", "invoke", "Store", "--aws-services"]) == 0
+    assert json.loads(capsys.readouterr().out) == ["orders-table"]

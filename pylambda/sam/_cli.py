@@ -16,6 +16,7 @@ CloudFormation's ``ParameterKey=Key,ParameterValue=Value``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -54,8 +55,23 @@ def _load(args: argparse.Namespace):
     return app
 
 
+@contextlib.contextmanager
+def _invoker(args: argparse.Namespace):
+    """An Invoker, at the endpoint of --aws-endpoint-url, or of moto's server started for --aws-services."""
+    from .. import Invoker
+
+    with contextlib.ExitStack() as stack:
+        url = args.aws_endpoint_url
+        if args.aws_services:
+            import pylambda.aws
+
+            url = stack.enter_context(pylambda.aws.services(region=args.region or "us-east-1")).url
+            print(f"pylambda: AWS services (moto) at {url}", file=sys.stderr)
+        yield stack.enter_context(Invoker(aws_endpoint_url=url) if url else Invoker())
+
+
 def _invoke(args: argparse.Namespace) -> int:
-    from .. import Invoker, PylambdaError
+    from .. import PylambdaError
 
     app = _load(args)
     name = args.function_id
@@ -80,7 +96,7 @@ def _invoke(args: argparse.Namespace) -> int:
     else:
         payload = b"{}"
     try:
-        with Invoker() as invoker:
+        with _invoker(args) as invoker:
             app.attach(invoker)
             result = invoker.invoke(fn, payload=payload)
     except PylambdaError as e:
@@ -99,14 +115,12 @@ def _start_api(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .. import Invoker
-
     app = _load(args)
     if not any(api.routes for api in app.apis.values()):
         raise SystemExit(f"pylambda: {app.template.path.name} has no Api or HttpApi events to serve")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Invoker() as invoker:
+    with _invoker(args) as invoker:
         app.attach(invoker)
         with app.start_api(invoker, host=args.host, port=args.port) as server:
             for api in app.apis.values():
@@ -180,6 +194,12 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="isolated (default): only the code, its requirements.txt, layers, boto3 and the stdlib; "
                         "caller: also whatever this Python can import")  # fmt: skip
     p.add_argument("--debug", action="store_true", help="also list what in the template has no local effect")
+    aws = p.add_mutually_exclusive_group()
+    aws.add_argument("--aws-services", action="store_true",
+                     help="start moto's AWS services for the run: the template's queues, tables, streams and "
+                          "buckets are created there and the handlers' boto3 calls reach them")  # fmt: skip
+    aws.add_argument("--aws-endpoint-url", default=None, metavar="URL",
+                     help="an AWS services endpoint already running (AWS_ENDPOINT_URL of the handlers)")  # fmt: skip
 
 
 def add_local_commands(sub: Any) -> None:

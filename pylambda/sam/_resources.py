@@ -36,7 +36,8 @@ DATA_TYPES = ("AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Serverless::Simpl
 NO_LOCAL_EFFECT_PREFIXES = ("AWS::IAM::", "AWS::Logs::", "AWS::CloudWatch::", "AWS::ApplicationInsights::",
                             "AWS::ResourceGroups::", "AWS::Lambda::Permission", "AWS::Lambda::Version",
                             "AWS::Lambda::Alias", "AWS::SSM::Parameter", "AWS::SQS::QueuePolicy",
-                            "AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy", "AWS::KMS::")  # fmt: skip
+                            "AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy", "AWS::KMS::",
+                            "AWS::Serverless::Connector")  # fmt: skip
 
 
 class SamApp:
