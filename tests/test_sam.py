@@ -244,3 +244,21 @@ def test_sqs_event_is_wired_to_the_templates_queue(tmp_path, lambda_invoker):
         app.resources["Work"].send(f"m{i}")
     assert lambda_invoker.wait_for_idle(30)
     assert sum(h.result.payload for h in lambda_invoker.history if h.function_name == "Worker") == 3
+
+
+def test_local_invoke_reports_events_it_cannot_wire(tmp_path, monkeypatch, capsys):
+    """As `sam local invoke`, invoking a function with an SNS event works; the unwired event is reported, not hidden."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return event\n")
+    text = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+    text += "    Properties:\n      CodeUri: src/\n      Handler: app.handler\n      Events:\n        Topic:\n"
+    text += "          Type: SNS\n"
+    (tmp_path / "template.yaml").write_text(text)
+    app = pylambda.sam.load(tmp_path / "template.yaml", unwired_events_ok=True)
+    assert app.ignored[-1][:3] == ("Fn", "Events.Topic", 9)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b'{"Records": []}')))
+    assert main(["local", "invoke", "-e", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"Records": []}
+    assert "Fn.Events.Topic (line 9): SNS events are not supported" in err

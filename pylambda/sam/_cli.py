@@ -41,16 +41,16 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace, unwired_events_ok: bool = False):
     from . import TemplateError, load
 
     try:
-        app = load(args.template, _overrides(args.parameter_overrides), args.env_vars,
-                   dependencies=args.dependencies, **({"region": args.region} if args.region else {}))  # fmt: skip
+        app = load(args.template, _overrides(args.parameter_overrides), args.env_vars, dependencies=args.dependencies,
+                   unwired_events_ok=unwired_events_ok, **({"region": args.region} if args.region else {}))  # fmt: skip
     except TemplateError as e:
         raise SystemExit(f"pylambda: {e}") from None
     for resource, prop, line, why in app.ignored:
-        if args.debug:
+        if args.debug or why.endswith("not wired"):
             print(f"pylambda: {resource}.{prop} (line {line}): {why}", file=sys.stderr)
     return app
 
@@ -73,7 +73,7 @@ def _invoker(args: argparse.Namespace):
 def _invoke(args: argparse.Namespace) -> int:
     from .. import PylambdaError
 
-    app = _load(args)
+    app = _load(args, unwired_events_ok=True)  # as sam local invoke: the event is the one given here
     name = args.function_id
     if name is None:
         if len(app.functions) != 1:

@@ -107,12 +107,17 @@ def plan_events(app: Any) -> list[_Plan]:
                 except (ValueError, TypeError) as e:
                     raise fail(str(e)) from e
                 options["enabled"] = str(state).upper() == "ENABLED"
-            elif kind in _NEEDS_SERVICES:
-                raise fail(
-                    f"{kind} events are not supported: pylambda has no {kind} service to subscribe the function to"
-                )
             else:
-                raise fail(f"event type {kind} is not supported by pylambda")
+                if kind in _NEEDS_SERVICES:
+                    why = (
+                        f"{kind} events are not supported: pylambda has no {kind} service to subscribe the function to"
+                    )
+                else:
+                    why = f"event type {kind} is not supported by pylambda"
+                if not app.unwired_events_ok:
+                    raise fail(why)
+                app.note(logical_id, f"Events.{name}", line, f"{why}; not wired")
+                continue
             plans.append(_Plan(logical_id, name, kind, source, target, options))
     return plans
 

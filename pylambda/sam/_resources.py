@@ -57,8 +57,10 @@ class SamApp:
 
     def __init__(self, path: str | os.PathLike, parameter_overrides: dict | None = None,
                  env_vars: dict | str | os.PathLike | None = None, *, dependencies: str = "isolated",
-                 region: str | None = None, account_id: str = "123456789012", clock: Any = None) -> None:  # fmt: skip
+                 region: str | None = None, account_id: str = "123456789012", clock: Any = None,
+                 unwired_events_ok: bool = False) -> None:  # fmt: skip
         self.template = Template(path)
+        self.unwired_events_ok = unwired_events_ok
         self.clock = clock
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.account_id = account_id
@@ -292,9 +294,12 @@ def load(template: str | os.PathLike = "template.yaml", parameter_overrides: dic
             only variables the template declares are overridden, as in SAM.
         options: ``dependencies`` (``"isolated"`` by default, as deployed;
             ``"caller"`` to let handlers import the caller's packages),
-            ``region``, ``account_id``, and ``clock`` (give the queues,
+            ``region``, ``account_id``, ``clock`` (give the queues,
             streams and schedules the Invoker's ``ManualClock``, so
-            visibility timeouts and schedules follow it).
+            visibility timeouts and schedules follow it), and
+            ``unwired_events_ok=True`` to list events pylambda cannot wire
+            (SNS, EventBridge ...) in ``app.ignored`` instead of raising, for
+            invoking functions directly (``pylambda local invoke`` does).
 
     Returns:
         A ``SamApp`` with ``functions``, ``layers``, ``apis``, ``resources``;
