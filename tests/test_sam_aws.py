@@ -74,3 +74,32 @@ def test_local_invoke_with_aws_services(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["local", "invoke", "Store", "--aws-services"]) == 0
     assert json.loads(capsys.readouterr().out) == ["orders-table"]
+
+
+def test_local_start_lambda_serves_the_templates_functions(tmp_path):
+    """`pylambda local start-lambda` serves the template's functions on the Lambda API that boto3 invokes."""
+    import subprocess
+    import sys
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return {'got': event}\n")
+    text = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Echo:\n    Type: AWS::Serverless::Function\n"
+    (tmp_path / "template.yaml").write_text(text + "    Properties: {CodeUri: src/, Handler: app.handler}\n")
+    command = [sys.executable, "-m", "pylambda", "local", "start-lambda", "-p", "0"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in process.stderr:
+            if "the Lambda API on " in line:
+                url = line.split("the Lambda API on ")[1].split()[0]
+                break
+        assert url is not None
+        client = boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        response = client.invoke(FunctionName="Echo", Payload=b'{"n": 1}')
+        assert json.loads(response["Payload"].read()) == {"got": {"n": 1}}
+    finally:
+        process.terminate()
+        process.wait(30)
+        process.stderr.close()
+    assert process.returncode == 0

@@ -5,6 +5,7 @@
     pylambda local invoke [-t template.yaml] HelloWorldFunction [-e event.json | -e -] \\
         [--env-vars env.json] [--parameter-overrides Stage=dev Key=Value]
     pylambda local start-api [-t template.yaml] [-p 3000]
+    pylambda local start-lambda [-t template.yaml] [-p 3001]
     pylambda local generate-event apigateway aws-proxy --path /orders/1 --method GET
 
 As with ``sam local``, the template defaults to ``template.yaml``/
@@ -112,14 +113,9 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 def _start_api(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
     app = _load(args)
     if not any(api.routes for api in app.apis.values()):
         raise SystemExit(f"pylambda: {app.template.path.name} has no Api or HttpApi events to serve")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with _invoker(args) as invoker:
         app.attach(invoker)
         with app.start_api(invoker, host=args.host, port=args.port) as server:
@@ -130,11 +126,34 @@ def _start_api(args: argparse.Namespace) -> int:
                     print(f"Mounting {fn.name} at {where} [{route.method}] ({api.kind} API {api.name})",
                           file=sys.stderr)  # fmt: skip
             print(f"pylambda: serving on {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
-                pass
+            _serve_until_stopped()
+    return 0
+
+
+def _serve_until_stopped() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def _start_lambda(args: argparse.Namespace) -> int:
+    app = _load(args)
+    with _invoker(args) as invoker:
+        app.attach(invoker)
+        with invoker.serve(host=args.host, port=args.port) as endpoint:
+            for logical_id, fn in app.functions.items():
+                print(f"Serving {logical_id} as {fn.name}", file=sys.stderr)
+            print(f"pylambda: the Lambda API on {endpoint.url} (Ctrl-C to stop); "
+                  f"boto3.client('lambda', endpoint_url='{endpoint.url}')", file=sys.stderr, flush=True)  # fmt: skip
+            _serve_until_stopped()
     return 0
 
 
@@ -203,7 +222,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def add_local_commands(sub: Any) -> None:
-    """Add ``local invoke|start-api|generate-event`` to the ``pylambda`` parser's sub-commands."""
+    """Add ``local invoke|start-api|start-lambda|generate-event`` to the ``pylambda`` parser's sub-commands."""
     local = sub.add_parser("local", help="run a SAM project's functions and APIs (sam local's commands)",
                            description="SAM CLI's `sam local` commands, run without Docker.")  # fmt: skip
     commands = local.add_subparsers(dest="local_command", required=True)
@@ -220,6 +239,16 @@ def add_local_commands(sub: Any) -> None:
     api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _common(api)
     api.set_defaults(func=_start_api)
+    lam = commands.add_parser(
+        "start-lambda",
+        help="serve the template's functions on the Lambda API (boto3, AWS CLI)",
+        description="Serve the Lambda REST API for the template's functions until Ctrl-C: "
+        "boto3.client('lambda', endpoint_url=...).invoke(FunctionName=...).",
+    )
+    lam.add_argument("-p", "--port", type=int, default=3001, help="port (default 3001)")
+    lam.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _common(lam)
+    lam.set_defaults(func=_start_lambda)
     gen = commands.add_parser("generate-event", help="print a sample event of a service",
                               description="Print a sample event; SERVICE EVENT is one of: "
                                           + "; ".join(f"{s} {e}" for s, e in _GENERATORS))  # fmt: skip
