@@ -77,7 +77,7 @@ class RuntimeApiEnvironment(Environment):
     """One runtime process speaking the Runtime API to a host of its own."""
 
     __slots__ = ("_conns", "_exit_status", "_host", "_in_flight", "_init_error", "_log_r", "_parked", "_pending",
-                 "_pidfd", "_poll", "_proc", "_sent_at", "_start")  # fmt: skip
+                 "_pidfd", "_poll", "_proc", "_sent_at", "_start", "_status_fd")  # fmt: skip
 
     def __init__(self, key, env_id: str, init_spec: dict, memory_mb: int, argv: list[str] | None, problem=None):
         self._books(key, env_id, init_spec, memory_mb, None)
@@ -91,6 +91,7 @@ class RuntimeApiEnvironment(Environment):
         self._proc = None
         self._pidfd = -1
         self._log_r = -1
+        self._status_fd = -1
         self._poll = select.poll()
         self._start = self._sent_at = time.perf_counter()
         if argv is None:
@@ -308,16 +309,19 @@ class RuntimeApiEnvironment(Environment):
             logs.append(chunk)
 
     def _peak_kib(self) -> int:
-        """The runtime's peak resident set (VmHWM), or the tree's current one if larger."""
-        pid = self.pid
+        """The runtime's peak resident set (VmHWM), from a /proc status file kept open (one pread)."""
+        fd = self._status_fd
+        if fd < 0:
+            try:
+                fd = self._status_fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY)
+            except OSError:
+                return 0
         try:
-            with open(f"/proc/{pid}/status", "rb") as f:
-                text = f.read()
+            text = os.pread(fd, 4096, 0)
             at = text.index(b"VmHWM:")
-            peak = int(text[at + 6 : text.index(b"kB", at)])
+            return int(text[at + 6 : text.index(b"kB", at)])
         except (OSError, ValueError):
-            peak = 0
-        return peak
+            return 0
 
     def _drop(self, conn: Connection) -> None:
         self._conns.pop(conn.fd, None)
@@ -365,10 +369,10 @@ class RuntimeApiEnvironment(Environment):
             except (ProcessLookupError, PermissionError):
                 pass
         self._exit_status = status
-        for fd in (self._pidfd, self._log_r):
+        for fd in (self._pidfd, self._log_r, self._status_fd):
             if fd >= 0:
                 os.close(fd)
-        self._pidfd = self._log_r = -1
+        self._pidfd = self._log_r = self._status_fd = -1
         self._close_host()
         return status
 
