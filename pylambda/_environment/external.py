@@ -77,13 +77,14 @@ class RuntimeApiEnvironment(Environment):
     """One runtime process speaking the Runtime API to a host of its own."""
 
     __slots__ = ("_conns", "_exit_status", "_host", "_in_flight", "_init_error", "_log_r", "_parked", "_pending",
-                 "_pidfd", "_poll", "_proc", "_sent_at", "_start", "_status_fd")  # fmt: skip
+                 "_pidfd", "_poll", "_proc", "_recent", "_sent_at", "_start", "_status_fd")  # fmt: skip
 
     def __init__(self, key, env_id: str, init_spec: dict, memory_mb: int, argv: list[str] | None, problem=None):
         self._books(key, env_id, init_spec, memory_mb, None)
         self._host = Listener()
         self._conns: dict[int, Connection] = {}
         self._parked: Connection | None = None  # the connection whose GET next waits for an event
+        self._recent: Connection | None = None  # the connection of the last answer (keep-alive)
         self._pending: Request | None = None  # sent by the caller, not yet given to the runtime
         self._in_flight = ""  # the request id the runtime is working on
         self._init_error: Outcome | None = problem  # set before any process runs: e.g. no bootstrap
@@ -156,6 +157,11 @@ class RuntimeApiEnvironment(Environment):
                 self.kill()
                 self.reap()
                 return False
+        elif self._recent is not None:
+            # The runtime's next GET usually sits on its keep-alive connection
+            # already: answered now, the handler runs while the caller does
+            # its own bookkeeping, and the wait saves a poll.
+            self._serve(self._recent, False)
         return True
 
     def receive(self, deadline: float) -> Outcome:
@@ -271,6 +277,7 @@ class RuntimeApiEnvironment(Environment):
             if not request_id or request_id != self._in_flight:
                 return None, not conn.send(_INVALID_ID)
             self._in_flight = ""
+            self._recent = conn
             if req.too_large:
                 return Outcome("result", STATUS_ERROR, "Function.ResponseSizeTooLarge", _TOO_LARGE), not conn.send(
                     _OVERSIZE
@@ -331,6 +338,8 @@ class RuntimeApiEnvironment(Environment):
             pass
         if self._parked is conn:
             self._parked = None
+        if self._recent is conn:
+            self._recent = None
         conn.close()
 
     # -- ending ----------------------------------------------------------------
@@ -380,7 +389,7 @@ class RuntimeApiEnvironment(Environment):
         for conn in self._conns.values():
             conn.close()
         self._conns.clear()
-        self._parked = None
+        self._parked = self._recent = None
         self._host.close()
 
 
