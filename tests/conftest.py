@@ -10,6 +10,7 @@ import psutil
 import pytest
 
 from pylambda import Function, Invoker, ManualClock
+from pylambda.testing import shared_zygote_pids
 
 HANDLERS = Path(__file__).parent / "handlers"
 
@@ -23,11 +24,16 @@ def _children() -> list[psutil.Process]:
 
 @pytest.fixture(autouse=True)
 def no_leaked_processes():
-    """Fail a test that leaves any child process of the test run behind."""
+    """Fail a test that leaves any child process of the test run behind.
+
+    The shared zygote is the run's (started by the first test that needs it,
+    ended at exit), not a test's; what it forked is counted.
+    """
     before = {p.pid for p in _children()}
     yield
     deadline = time.monotonic() + 3.0
-    leaked = [p for p in _children() if p.pid not in before]
+    shared = set(shared_zygote_pids())
+    leaked = [p for p in _children() if p.pid not in before and p.pid not in shared]
     while leaked and time.monotonic() < deadline:
         time.sleep(0.02)
         leaked = [p for p in leaked if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

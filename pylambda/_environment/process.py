@@ -46,6 +46,7 @@ from .._runtime.protocol import (
 from . import backend, held
 from .backend import Backend, Environment, Outcome, Request
 from .cpus import usable_cpus
+from .shared import shared_zygote
 from .zygote import Zygote
 
 __all__ = ["ProcessBackend", "ProcessEnvironment", "waiting"]
@@ -467,14 +468,16 @@ class ProcessEnvironment(Environment):
 class ProcessBackend(Backend):
     """Environments forked from a zygote of ``executable`` (default: the caller's interpreter).
 
-    The zygote is started on ``prepare`` (when a function is registered) or
-    on the first start, and replaced transparently if it dies.
+    The zygote is the process's, shared by every backend of the same
+    interpreter (``shared.py``): started on ``prepare`` (when a function is
+    registered) or on the first start, replaced transparently if it dies, and
+    kept when an Invoker closes.
     """
 
     name = "process"
 
     def __init__(self, spin_s: float = 0.0, executable: str | None = None, runtimes: tuple[str, ...] | None = None):
-        self.zygote = Zygote() if executable is None else Zygote(executable)
+        self.zygote = shared_zygote(executable=executable or sys.executable)
         self._spin_s = spin_s
         self._runtimes = runtimes
         self._started = 0
@@ -516,8 +519,8 @@ class ProcessBackend(Backend):
         return dict(init_spec, sys_path=self._sys_path, coverage=None)
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop the zygote (environments it forked that are still alive get SIGKILL)."""
-        self.zygote.close(timeout)
+        """After the pool ended our environments: kill what their handlers left (the zygote stays)."""
+        self.zygote.sweep_adopted()
 
     def stats(self) -> dict:
         """Name, environments started, the zygote's pid."""
@@ -528,6 +531,5 @@ class ProcessBackend(Backend):
         return self.zygote.sandbox_report()
 
     def pids(self) -> list[int]:
-        """The zygote, when running."""
-        pid = self.zygote.pid
-        return [] if pid is None else [pid]
+        """None of its own: the zygote is the process's (``shared_zygote_pids``), not an Invoker's."""
+        return []

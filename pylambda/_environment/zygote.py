@@ -48,6 +48,7 @@ _KEPT_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYLAMBDA_
 # How long the zygote may take to start and report its sandbox (its imports
 # take ~30 ms; the probes ~5 ms more).
 HELLO_TIMEOUT_S = 10.0
+_FORGOTTEN: list[subprocess.Popen] = []  # a forked caller's copies of its parent's zygotes
 _BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
     "from pylambda._runtime.zygote import main; main(int(sys.argv[2]), int(sys.argv[3]))"
@@ -91,6 +92,7 @@ class Zygote:
         self._closed = False
         self._report: dict | None = None
         self.generation = 0
+        self._forked: set[int] = set()  # environments it forked (its other children were adopted)
 
     def start(self) -> None:
         """Start the zygote if it is not running (does not wait for it)."""
@@ -184,6 +186,7 @@ class Zygote:
                 if len(reply) == _PID.size:
                     pid = _PID.unpack(reply)[0]
                     if len(rfds) == 1 and pid > 0:
+                        self._forked.add(pid)
                         return pid, rfds[0]
                     if pid < 0 and not rfds:  # the zygote is fine; the fork failed (EAGAIN, ENOMEM)
                         raise PylambdaError(f"could not fork an environment: {os.strerror(-pid)}")
@@ -235,6 +238,51 @@ class Zygote:
             if stopped or (now >= deadline and (now_cpu == cpu or now >= hard_deadline)):
                 return False
             cpu = now_cpu
+
+    def sweep_adopted(self) -> list[int]:
+        """SIGKILL the zygote's adopted children: what handlers started and left when their environment ended.
+
+        The zygote is their subreaper, so a process that left its
+        environment's group (``setsid``) and outlived the environment is
+        its child without being one it forked.  A shared zygote outlives
+        any one Invoker (``shared.py``), so each Invoker's backend sweeps
+        when it closes.
+        """
+        with self._lock:  # no fork in flight: every environment is in _forked
+            pid = self.pid
+            if pid is None:
+                return []
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    children = {int(p) for p in f.read().split()}
+            except (OSError, ValueError):
+                return []
+            self._forked &= children  # the rest were reaped: their pids may be reused
+            adopted = sorted(children - self._forked)
+        for child in adopted:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return adopted
+
+    def forget(self) -> None:
+        """In a forked child of the caller: drop the parent's zygote without stopping it.
+
+        Closing the child's copy of the socket cannot EOF the zygote (the
+        parent holds its own), but ``close()`` would: its ``shutdown`` acts
+        on the socket both processes share.  So the child leaves it out of
+        the exit hook, and keeps the Popen object, unwaited, so that its
+        finaliser does not warn about a process that is not the child's.
+        """
+        _OPEN.discard(self)
+        self._lock = threading.Lock()
+        sock, self._sock = self._sock, None
+        if self._proc is not None:
+            _FORGOTTEN.append(self._proc)
+            self._proc = None
+        if sock is not None:
+            sock.close()
 
     def _replace_locked(self) -> None:
         """End this zygote and everything it started, at once (the next fork starts another)."""

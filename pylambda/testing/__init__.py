@@ -1,8 +1,17 @@
 """Helpers for tests of Lambda handlers (the pytest plugin lives in ``_plugin``).
 
 The plugin is registered through the ``pytest11`` entry point, so installing
-pylambda gives every pytest run the ``lambda_invoker`` and
-``lambda_function`` fixtures; nothing here is imported until a test uses them.
+pylambda gives every pytest run the ``lambda_invoker``, ``lambda_function``
+and ``lambda_session_invoker`` fixtures; nothing here is imported until a
+test uses them.
+
+Leak checks and the shared zygote: every Invoker of a process forks its
+environments from one zygote per interpreter, started once and kept until
+the process exits (``shared_zygote_pids()``).  It is the process's, not a
+test's, so a leak check leaves it out; what it forked is counted
+(``zygote_children()``): an environment still alive after its Invoker
+closed, or a process a handler started that outlived its environment
+(adopted by the zygote), is a leak.
 """
 
 from __future__ import annotations
@@ -12,18 +21,49 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .._invoker import Invoker
 
-__all__ = ["environment_pids", "leftover_processes"]
+__all__ = ["environment_pids", "leftover_processes", "shared_zygote_pids", "zygote_children"]
 
 
 def environment_pids(invoker: Invoker) -> list[int]:
-    """Pids of every process the Invoker started (its environments, zygotes and hosts).
+    """Pids of every process the Invoker started: its environments and its backends' hosts.
 
-    Inline environments run in this process and are not counted.
+    Inline environments run in this process and are not counted; nor is the
+    zygote, which is shared by the process's Invokers (``shared_zygote_pids``).
     """
     import os
 
     pids = [env.pid for env in invoker.environments() if env.pid is not None and env.pid != os.getpid()]
     return pids + invoker._backends.pids()
+
+
+def shared_zygote_pids() -> list[int]:
+    """Pids of this process's shared zygotes (started once, ended at exit)."""
+    from .._environment.shared import shared_zygote_pids as pids
+
+    return pids()
+
+
+def zygote_children() -> set[int]:
+    """Pids of every live child of the shared zygotes: environments, and processes adopted from them."""
+    import os
+
+    children: set[int] = set()
+    for zpid in shared_zygote_pids():
+        try:
+            with open(f"/proc/{zpid}/task/{zpid}/children") as f:
+                children.update(int(p) for p in f.read().split())
+            continue
+        except (OSError, ValueError):
+            pass
+        for entry in os.listdir("/proc"):  # kernels without the children file: scan for the parent pid
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == zpid:
+                            children.add(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass
+    return children
 
 
 def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:

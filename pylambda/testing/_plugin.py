@@ -1,4 +1,4 @@
-"""The pytest plugin: ``lambda_invoker``, ``lambda_function`` and ``aws_services`` fixtures.
+"""The pytest plugin: ``lambda_invoker``, ``lambda_function``, ``lambda_session_invoker`` and ``aws_services``.
 
 Options (command line or ``addopts``) set the Invoker defaults for a run;
 ``@pytest.mark.lambda_invoker(**options)`` overrides them for one test::
@@ -7,13 +7,27 @@ Options (command line or ``addopts``) set the Invoker defaults for a run;
         fn = lambda_function("app.handler", code="src/")
         assert lambda_invoker.invoke(fn, {"id": 1}).payload == {"ok": True}
 
-The Invoker is closed after the test, and the test fails if any process it
-started is still alive then.
+The Invoker is closed after the test, and the test fails if an environment
+it started, or a process a handler started, is still alive then.  Every
+Invoker of the run forks from one shared zygote (started once, ended when
+pytest exits), so a test's Invoker and its first cold start cost a few
+milliseconds.
+
+Warm across tests: ``lambda_session_invoker`` is one Invoker for the whole
+run.  ``--lambda-session`` (or ``@pytest.mark.lambda_session`` on a test,
+class or module) makes ``lambda_invoker`` that Invoker, and then
+``lambda_function`` gives tests that define the same function (handler,
+code and configuration) the same ``Function``, so they share its warm
+environments.  Shared across those tests: warm environments and their
+module globals and ``/tmp``, ``invoker.history``, logs, metrics and bills,
+and registered functions.  A test with its own
+``@pytest.mark.lambda_invoker(...)`` options keeps a private Invoker.
 
 ``aws_services`` starts moto's server for the test (``pylambda[aws]``), points
 the test process's boto3 at it (``AWS_ENDPOINT_URL``, a region, fake
 credentials; restored after), and gives ``lambda_invoker`` its URL, so
-handlers reach the same services::
+handlers reach the same services (a private Invoker: the session one cannot
+follow a per-test server)::
 
     def test_put(aws_services, lambda_invoker, lambda_function):
         boto3.client("dynamodb").create_table(...)
@@ -29,6 +43,13 @@ import pytest
 
 __all__: list[str] = []
 
+_OPTIONS = (
+    ("lambda_stateless", "stateless"),
+    ("lambda_idle_ttl", "idle_ttl"),
+    ("lambda_concurrency_limit", "concurrency_limit"),
+    ("lambda_echo_logs", "echo_logs"),
+)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pylambda", "pylambda: local Lambda environments")
@@ -40,6 +61,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the account concurrency limit (default 1000)")  # fmt: skip
     group.addoption("--lambda-echo-logs", action="store_true", default=None,
                     help="print every invocation's log to stderr as it completes")  # fmt: skip
+    group.addoption("--lambda-session", action="store_true", default=False,
+                    help="lambda_invoker is the run's one Invoker (warm environments shared by tests)")  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,31 +71,74 @@ def pytest_configure(config: pytest.Config) -> None:
         "lambda_invoker(**options): Invoker options for this test's lambda_invoker fixture "
         "(e.g. stateless=True, idle_ttl=1.0, concurrency_limit=5)",
     )
+    config.addinivalue_line(
+        "markers",
+        "lambda_session: lambda_invoker is the run's lambda_session_invoker (warm environments shared across tests)",
+    )
+
+
+def _run_options(config: pytest.Config) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for opt, key in _OPTIONS:
+        value = config.getoption(opt)
+        if value is not None:
+            options[key] = value
+    return options
 
 
 def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
-    cfg = request.config
-    options: dict[str, Any] = {}
-    for opt, key in (
-        ("lambda_stateless", "stateless"),
-        ("lambda_idle_ttl", "idle_ttl"),
-        ("lambda_concurrency_limit", "concurrency_limit"),
-        ("lambda_echo_logs", "echo_logs"),
-    ):
-        value = cfg.getoption(opt)
-        if value is not None:
-            options[key] = value
+    options = _run_options(request.config)
     for marker in reversed(list(request.node.iter_markers("lambda_invoker"))):
         options.update(marker.kwargs)
     return options
 
 
-@pytest.fixture
-def lambda_invoker(request: pytest.FixtureRequest):
-    """An Invoker for this test, closed after it; fails the test if a process is left."""
+def _uses_session(request: pytest.FixtureRequest) -> bool:
+    if request.node.get_closest_marker("lambda_invoker") is not None or "aws_services" in request.fixturenames:
+        return False  # options (or a moto server) of its own: a private Invoker
+    return (
+        bool(request.config.getoption("lambda_session"))
+        or request.node.get_closest_marker("lambda_session") is not None
+    )
+
+
+@pytest.fixture(scope="session")
+def lambda_session_invoker(request: pytest.FixtureRequest):
+    """One Invoker for the whole run (the run's options), closed at the end; fails if a process is left."""
     from pylambda import Invoker
     from pylambda.testing import environment_pids, leftover_processes
 
+    invoker = Invoker(**_run_options(request.config))
+    request.config.stash[_SESSION] = invoker
+    started: list[int] = []
+    try:
+        yield invoker
+    finally:
+        started = environment_pids(invoker)
+        invoker.close()
+        del request.config.stash[_SESSION]
+    left = leftover_processes(started)
+    if left:
+        pytest.fail(f"pylambda: processes left after the session Invoker closed: {left}")
+
+
+_SESSION = pytest.StashKey[Any]()
+
+
+@pytest.fixture
+def lambda_invoker(request: pytest.FixtureRequest):
+    """An Invoker for this test, closed after it; fails the test if a process is left.
+
+    With ``--lambda-session`` or ``@pytest.mark.lambda_session``: the run's
+    ``lambda_session_invoker``, left open.
+    """
+    if _uses_session(request):
+        yield request.getfixturevalue("lambda_session_invoker")
+        return
+    from pylambda import Invoker
+    from pylambda.testing import environment_pids, leftover_processes, zygote_children
+
+    before = zygote_children()
     options = _options(request)
     if "aws_services" in request.fixturenames:
         options.setdefault("aws_endpoint_url", request.getfixturevalue("aws_services").url)
@@ -83,9 +149,24 @@ def lambda_invoker(request: pytest.FixtureRequest):
     finally:
         started.update(environment_pids(invoker))
         invoker.close()
-    left = leftover_processes(sorted(started))
+    session = request.config.stash.get(_SESSION, None)
+    others = set(environment_pids(session)) if session is not None else set()
+    left = leftover_processes(sorted(started | (zygote_children() - before - others)))
     if left:
+        _kill(left)
         pytest.fail(f"pylambda: processes left after the Invoker closed: {left}")
+
+
+def _kill(pids: list[int]) -> None:
+    """SIGKILL what a failed leak check found, so later tests start clean."""
+    import os
+    import signal
+
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 @pytest.fixture
@@ -97,8 +178,9 @@ def lambda_function(lambda_invoker, request: pytest.FixtureRequest):
     test's directory), ``"path/to/dir/module.function"``, or a callable.
     A relative ``code`` (and a handler's path) is looked up beside the test
     file first, then in the working directory: a suite runs the same from
-    the project root or from its tests directory.
-    The name defaults to one derived from the test.
+    the project root or from its tests directory.  The name defaults to one
+    derived from the test; on the session Invoker, to one derived from the
+    definition, and the same definition gives the same (warm) Function.
     """
     import os
     from pathlib import Path
@@ -107,6 +189,7 @@ def lambda_function(lambda_invoker, request: pytest.FixtureRequest):
 
     counter = iter(range(1, 10**6))
     base = "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)[:50] or "fn"
+    session = request.config.stash.get(_SESSION, None) is lambda_invoker
 
     def make(handler, code=None, name=None, **config):
         if isinstance(code, (str, os.PathLike)) and not Path(code).is_absolute():
@@ -120,11 +203,30 @@ def lambda_function(lambda_invoker, request: pytest.FixtureRequest):
                 handler, code = module_fn, str(candidate)
             elif not directory:
                 code = str(Path(request.path).parent)
+        if session and name is None:
+            return _session_function(lambda_invoker, handler, code, config)
         fn = Function(name or f"{base}-{next(counter)}", handler, code=code, **config)
         lambda_invoker.register(fn)
         return fn
 
     return make
+
+
+def _session_function(invoker, handler, code, config: dict):
+    """The session Invoker's Function for this definition: the same one for the same definition."""
+    import hashlib
+
+    from pylambda import Function
+
+    what = handler if isinstance(handler, str) else f"{getattr(handler, '__qualname__', 'fn')}@{id(handler)}"
+    digest = hashlib.sha256(repr((what, str(code), sorted(config.items(), key=str))).encode()).hexdigest()[:10]
+    label = "".join(c if c.isalnum() or c in "-_" else "-" for c in what.rsplit("/", 1)[-1].split("@")[0])[:40]
+    name = f"{label or 'fn'}-{digest}"
+    fn = invoker.functions.get(name)
+    if fn is None:
+        fn = Function(name, handler, code=code, **config)
+        invoker.register(fn)
+    return fn
 
 
 @pytest.fixture

@@ -1,0 +1,77 @@
+"""The session Invoker: warm environments shared across tests, on request (pytester)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+APP = """
+import os
+STATE = {"n": 0}
+
+def handler(event, context):
+    STATE["n"] += 1
+    return {"n": STATE["n"], "pid": os.getpid()}
+"""
+
+TESTS = """
+import pytest
+
+SEEN = []
+
+{mark}
+def test_first(lambda_invoker, lambda_function):
+    SEEN.append(lambda_invoker.invoke(lambda_function("app.handler"), {{}}).payload)
+
+{mark}
+def test_second(lambda_invoker, lambda_function):
+    SEEN.append(lambda_invoker.invoke(lambda_function("app.handler"), {{}}).payload)
+    assert [p["n"] for p in SEEN] == {expected}
+
+@pytest.mark.lambda_invoker(stateless=False)
+def test_private_options(lambda_invoker, lambda_function, lambda_session_invoker):
+    assert lambda_invoker is not lambda_session_invoker
+    assert lambda_invoker.invoke(lambda_function("app.handler"), {{}}).payload["n"] == 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("mark", "args", "expected"),
+    [
+        ("", ["--lambda-session"], [1, 2]),
+        ("@pytest.mark.lambda_session", [], [1, 2]),
+        ("", [], [1, 1]),
+    ],
+)
+def test_session_invoker_keeps_environments_warm_across_tests(pytester, mark, args, expected):
+    """--lambda-session or the lambda_session marker: the same definition is the same warm function."""
+    pytester.makepyfile(app=APP, test_it=TESTS.format(mark=mark, expected=expected))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=3)
+
+
+def test_a_test_leaving_an_environment_fails(pytester):
+    """The plugin's leak check ignores the shared zygote but fails a test that leaves an environment running."""
+    pytester.makepyfile(
+        app=APP,
+        test_it="""
+        import warnings
+        from pylambda import Invoker
+
+        KEEP = []
+
+        def test_leaves_one(lambda_invoker, lambda_function):
+            fn = lambda_function("app.handler")
+            lambda_invoker.invoke(fn, {})
+            other = Invoker()  # never closed
+            other.invoke(fn, {})
+            KEEP.append(other)
+
+        def test_clean(lambda_invoker, lambda_function):
+            assert lambda_invoker.invoke(lambda_function("app.handler"), {}).payload["n"] == 1
+        """,
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "ignore::ResourceWarning")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*processes left after the Invoker closed*"])
