@@ -22,17 +22,17 @@ SEEN = []
 
 {mark}
 def test_first(lambda_invoker, lambda_function):
-    SEEN.append(lambda_invoker.invoke(lambda_function("app.handler"), {{}}).payload)
+    SEEN.append(lambda_invoker.invoke(lambda_function("app.handler", code="src"), {{}}).payload)
 
 {mark}
 def test_second(lambda_invoker, lambda_function):
-    SEEN.append(lambda_invoker.invoke(lambda_function("app.handler"), {{}}).payload)
+    SEEN.append(lambda_invoker.invoke(lambda_function("app.handler", code="src"), {{}}).payload)
     assert [p["n"] for p in SEEN] == {expected}
 
 @pytest.mark.lambda_invoker(stateless=False)
 def test_private_options(lambda_invoker, lambda_function, lambda_session_invoker):
     assert lambda_invoker is not lambda_session_invoker
-    assert lambda_invoker.invoke(lambda_function("app.handler"), {{}}).payload["n"] == 1
+    assert lambda_invoker.invoke(lambda_function("app.handler", code="src"), {{}}).payload["n"] == 1
 """
 
 
@@ -46,15 +46,18 @@ def test_private_options(lambda_invoker, lambda_function, lambda_session_invoker
 )
 def test_session_invoker_keeps_environments_warm_across_tests(pytester, mark, args, expected):
     """--lambda-session or the lambda_session marker: the same definition is the same warm function."""
-    pytester.makepyfile(app=APP, test_it=TESTS.format(mark=mark, expected=expected))
+    pytester.mkdir("src")  # not the test directory: pytester writes its output files there while tests run
+    (pytester.path / "src" / "app.py").write_text(APP)
+    pytester.makepyfile(test_it=TESTS.format(mark=mark, expected=expected))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
     result.assert_outcomes(passed=3)
 
 
 def test_a_test_leaving_an_environment_fails(pytester):
     """The plugin's leak check ignores the shared zygote but fails a test that leaves an environment running."""
+    pytester.mkdir("src")
+    (pytester.path / "src" / "app.py").write_text(APP)
     pytester.makepyfile(
-        app=APP,
         test_it="""
         import warnings
         from pylambda import Invoker
@@ -62,14 +65,14 @@ def test_a_test_leaving_an_environment_fails(pytester):
         KEEP = []
 
         def test_leaves_one(lambda_invoker, lambda_function):
-            fn = lambda_function("app.handler")
+            fn = lambda_function("app.handler", code="src")
             lambda_invoker.invoke(fn, {})
             other = Invoker()  # never closed
             other.invoke(fn, {})
             KEEP.append(other)
 
         def test_clean(lambda_invoker, lambda_function):
-            assert lambda_invoker.invoke(lambda_function("app.handler"), {}).payload["n"] == 1
+            assert lambda_invoker.invoke(lambda_function("app.handler", code="src"), {}).payload["n"] == 1
         """,
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "ignore::ResourceWarning")

@@ -1,0 +1,128 @@
+"""Per-test overhead of the pytest fixtures: a test suite at direct-call speed?
+
+Run:  python benchmarks/per_test.py [--tests 100] [--quick]
+
+One pytest run (a subprocess, on a generated project) holds three kinds of
+test, interleaved so the machine's drift hits each alike:
+
+- ``direct``: calls the handler function itself (what a suite without a
+  local Lambda does);
+- ``fixture``: ``lambda_invoker`` + ``lambda_function("app.handler")`` and
+  one cold invoke of the same trivial handler (setup, the call, teardown
+  with its leak check);
+- ``fixture, a zygote per test``: the same, after stopping the shared
+  zygote, so each test starts one as every Invoker did before the zygote
+  was shared (the figure the issue measured, ~57 ms).
+
+Each test's time is setup + call + teardown as pytest reports them.  The
+target (design.md): the fixture's p50 at most 5 ms over the direct call's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+APP = """
+def handler(event, context):
+    return {"ok": True, "id": event.get("id")}
+"""
+
+CONFTEST = """
+import json, os
+import pytest
+
+TIMES = {}
+
+def pytest_runtest_logreport(report):
+    TIMES.setdefault(report.nodeid, 0.0)
+    TIMES[report.nodeid] += report.duration
+
+def pytest_sessionfinish(session):
+    with open(os.environ["PER_TEST_OUT"], "w") as f:
+        json.dump(TIMES, f)
+
+@pytest.fixture
+def restart_zygote():
+    from pylambda._environment.shared import stop_shared_zygotes
+    stop_shared_zygotes()
+    yield
+"""
+
+TEST = """
+import app
+
+def test_direct_{i}():
+    assert app.handler({{"id": {i}}}, None) == {{"ok": True, "id": {i}}}
+
+def test_fixture_{i}(lambda_invoker, lambda_function):
+    fn = lambda_function("app.handler")
+    assert lambda_invoker.invoke(fn, {{"id": {i}}}).payload == {{"ok": True, "id": {i}}}
+
+def test_restart_{i}(restart_zygote, lambda_invoker, lambda_function):
+    fn = lambda_function("app.handler")
+    assert lambda_invoker.invoke(fn, {{"id": {i}}}).payload == {{"ok": True, "id": {i}}}
+"""
+
+KINDS = {"direct": "direct call", "fixture": "lambda_invoker + one cold invoke", "restart": "the same, a zygote per test"}
+
+
+def run(tests: int) -> dict[str, list[float]]:
+    """Run the generated suite once; per-test milliseconds by kind."""
+    with tempfile.TemporaryDirectory(prefix="pylambda-per-test-") as tmp:
+        Path(tmp, "app.py").write_text(APP)
+        Path(tmp, "conftest.py").write_text(CONFTEST)
+        Path(tmp, "test_suite.py").write_text("".join(TEST.format(i=i) for i in range(tests)))
+        out = Path(tmp, "times.json")
+        env = dict(os.environ, PER_TEST_OUT=str(out), PYTHONPATH=str(ROOT))
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", tmp],
+            cwd=tmp, env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise SystemExit(f"the generated suite failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        times = json.loads(out.read_text())
+    by_kind: dict[str, list[float]] = {k: [] for k in KINDS}
+    for nodeid, seconds in times.items():
+        kind = nodeid.rsplit("::test_", 1)[1].rsplit("_", 1)[0]
+        by_kind[kind].append(seconds * 1000)
+    return by_kind
+
+
+def pct(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=100, help="tests of each kind (default 100)")
+    parser.add_argument("--quick", action="store_true", help="20 tests of each kind")
+    args = parser.parse_args()
+    tests = 20 if args.quick else args.tests
+    by_kind = run(tests)
+    direct = statistics.median(by_kind["direct"])
+    print(f"Per-test time, {tests} tests of each kind interleaved in one pytest run (Python {sys.version.split()[0]})")
+    print()
+    print("| test | p50 (ms) | p90 (ms) | p50 over the direct call (ms) |")
+    print("| --- | ---: | ---: | ---: |")
+    for kind, label in KINDS.items():
+        p50 = statistics.median(by_kind[kind])
+        print(f"| {label} | {p50:.2f} | {pct(by_kind[kind], 0.9):.2f} | {p50 - direct:+.2f} |")
+    over = statistics.median(by_kind["fixture"]) - direct
+    print()
+    print(f"target: lambda_invoker per test p50 <= 5 ms over the direct call: {over:.2f} ms, "
+          f"{'met' if over <= 5 else 'NOT met'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
