@@ -47,7 +47,6 @@ checked by ``_request``; the environment's init message is built by
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 import warnings
@@ -57,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 from ._admission import Admission
 from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
 from ._billing import Bill, make_bill, max_memory_used_mb, report_durations
+from ._cleanup import remove_later
 from ._clock import Clock, RealClock
 from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Backend, Environment, Outcome, Request
 from ._environment.pool import EnvironmentPool
@@ -576,7 +576,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             if self._caller_imports is not None:
                 self._caller_imports.close()
             self._backends.close(max(0.1, deadline - time.monotonic()))
-            shutil.rmtree(self._workdir, ignore_errors=True)
+            remove_later(self._workdir)  # its environments' /tmp directories are inside
 
     def __enter__(self) -> Invoker:
         self._check_open()

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .._cleanup import remove_later
 from .._errors import InvokerClosedError
 from .backend import Backend, Environment
 
@@ -251,6 +252,6 @@ class EnvironmentPool:
         for env in idle:
             env.reap(max(0.0, deadline - time.monotonic()))
         for path in [e.tmpdir for e in idle if e.tmpdir] + free:
-            shutil.rmtree(path, ignore_errors=True)
+            remove_later(path)
         if self._reaper is not None:
             self._reaper.join(timeout)
