@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +72,11 @@ def test_restart_{i}(restart_zygote, lambda_invoker, lambda_function):
     assert lambda_invoker.invoke(fn, {{"id": {i}}}).payload == {{"ok": True, "id": {i}}}
 """
 
-KINDS = {"direct": "direct call", "fixture": "lambda_invoker + one cold invoke", "restart": "the same, a zygote per test"}
+KINDS = {
+    "direct": "direct call",
+    "fixture": "lambda_invoker + one cold invoke",
+    "restart": "the same, a zygote per test",
+}
 
 
 def run(tests: int) -> dict[str, list[float]]:

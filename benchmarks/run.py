@@ -6,7 +6,12 @@ Every figure is measured in this process tree, in this run; latencies are
 taken in interleaved batches (each method gets a batch in turn, round after
 round) so that drift of the machine hits every method alike, and reported as
 the median of batch medians (p50) and the 99th percentile of all samples.
-Ratios are to the raw pipe round trip measured in the same run.
+Ratios are to the raw pipe round trip measured in the same run: a write,
+then a *blocking* read of the echo (the caller sleeps until the reply wakes
+it), the floor design.md's warm target is judged against.  The same round
+trip with the caller spinning on a non-blocking poll is reported beside it,
+as is the essential caller (``essential.py``: what any pure-Python caller of
+this protocol must do); neither is a target.
 
 Peers: a direct call; a raw os.pipe round trip between two processes (the
 floor for any process-isolated call); multiprocessing.Pool.apply;
@@ -23,6 +28,7 @@ import json
 import multiprocessing
 import os
 import platform
+import select
 import statistics
 import subprocess
 import sys
@@ -47,6 +53,7 @@ pack_head = INVOKE_HEAD.pack
 EVENT = {"id": 12345, "name": "benchmark", "items": [1, 2, 3], "flag": True, "note": "x" * 40}
 EVENT_BYTES = json.dumps(EVENT).encode()
 ESSENTIAL = "essential caller (a model: no admission, lock or billing)"
+SPINNING = "raw os.pipe round trip, caller spinning (reported, not the floor)"
 HEAVY_MODULES = ("email.message", "http.client", "xml.etree.ElementTree", "sqlite3", "asyncio")
 
 
@@ -113,8 +120,21 @@ class PipeEcho:
                 os.write(self.b_w, data)
         os.close(self.a_r)
         os.close(self.b_w)
+        poller = select.poll()
+        poller.register(self.b_r, select.POLLIN)
+        self._poll = poller.poll
+
+    def round_trip_spinning(self, payload: bytes) -> bytes:
+        """The same round trip with the caller polling without blocking (never sleeping) for the reply."""
+        data = (len(payload) + 4).to_bytes(4, "little") + payload
+        os.write(self.a_w, data)
+        poll = self._poll
+        while not poll(0):
+            pass
+        return os.read(self.b_r, 65536)
 
     def round_trip(self, payload: bytes) -> bytes:
+        """Write, then a blocking read of the echo: the caller sleeps until the reply wakes it."""
         data = (len(payload) + 4).to_bytes(4, "little") + payload
         os.write(self.a_w, data)
         got = os.read(self.b_r, 65536)
@@ -244,6 +264,7 @@ def bench_warm(quick: bool) -> dict:
         {
             "direct call": lambda: noop(EVENT, None),
             "raw os.pipe round trip": lambda: pipe.round_trip(EVENT_BYTES),
+            SPINNING: lambda: pipe.round_trip_spinning(EVENT_BYTES),
             ESSENTIAL: lambda: essential(EVENT),
             "pylambda warm invoke": lambda: invoker.invoke(fn, EVENT),
         },
@@ -732,8 +753,9 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
     worst_payload = max(r["pylambda"] / r["pipe + JSON"] for r in results["payloads"].values())
     processed = results["async"]["accepted and processed per second"]
     return [
-        ("warm p50 ≤ 2 × raw pipe p50", f"{ours['p50']:.1f} / {floor['p50']:.1f} µs = {p50_ratio:.2f} × "
-         f"(the essential caller: {warm[ESSENTIAL]['p50'] / floor['p50']:.2f} ×)", p50_ratio <= 2),
+        ("warm p50 ≤ 2 × blocking raw pipe p50", f"{ours['p50']:.1f} / {floor['p50']:.1f} µs = {p50_ratio:.2f} × "
+         f"(reported: the essential caller {warm[ESSENTIAL]['p50'] / floor['p50']:.2f} ×, "
+         f"a spinning pipe {warm[SPINNING]['p50'] / floor['p50']:.2f} ×)", p50_ratio <= 2),
         ("warm p99 ≤ 5 × raw pipe p99", f"{ours['p99']:.1f} / {floor['p99']:.1f} µs = {p99_ratio:.2f} ×",
          p99_ratio <= 5),
         ("cold start p50 ≤ 10 ms", f"{trivial['p50']:.2f} ms", trivial["p50"] <= 10),

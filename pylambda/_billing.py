@@ -14,6 +14,7 @@ __all__ = [
     "make_bill",
     "max_memory_used_mb",
     "report_durations",
+    "snap_start_cost",
     "storage_gb_seconds",
 ]
 
@@ -49,6 +50,17 @@ PRICE_PER_REQUEST = 0.20 / 1_000_000
 PRICE_STORAGE_PER_GB_S = 0.0000000309
 FREE_REQUESTS = 1_000_000
 FREE_GB_S = 400_000.0
+# SnapStart for Python and .NET (us-east-1; third-party reproductions of the
+# pricing page, 2024-2026; the arm64 rates are assumed equal [unverified]):
+# caching the snapshot, per GB (the memory size) per second that the version
+# is active, billed for a minimum of 3 hours; and each restore of an
+# environment from it, per GB restored.  The time the after-restore hooks
+# take is billed as duration (REPORT ``Billed Restore Duration``).
+SNAP_START_PRICES = {
+    "cache_per_gb_s": 0.0000015046,
+    "cache_minimum_s": 3 * 3600,
+    "restore_per_gb": 0.0001397998,
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -73,11 +85,15 @@ class BillRow:
     """Request charge."""
     storage_usd: float
     """Ephemeral storage above 512 MB."""
+    restores: int = 0
+    """Environments restored from a SnapStart snapshot."""
+    snap_start_usd: float = 0.0
+    """SnapStart: the snapshot's cache (while the version is active, at least 3 hours) and its restores."""
 
     @property
     def cost_usd(self) -> float:
         """All charges of the row."""
-        return self.compute_usd + self.request_usd + self.storage_usd
+        return self.compute_usd + self.request_usd + self.storage_usd + self.snap_start_usd
 
 
 @attrs.frozen(kw_only=True)
@@ -125,8 +141,20 @@ def invocation_cost(memory_mb: int, billed_ms: int, architecture: str, storage_m
     )
 
 
-def make_bill(records: list, free_tier: bool = False) -> Bill:
-    """Price the records: GB-s × the architecture's price + requests + extra /tmp.
+def snap_start_cost(memory_mb: int, restores: int, cached_s: float) -> float:
+    """SnapStart's own charges: ``restores`` restores and a snapshot cached for ``cached_s`` seconds (0: none)."""
+    gb = memory_mb / 1024
+    cache = gb * max(cached_s, SNAP_START_PRICES["cache_minimum_s"]) * SNAP_START_PRICES["cache_per_gb_s"]
+    return restores * gb * SNAP_START_PRICES["restore_per_gb"] + (cache if cached_s > 0 else 0.0)
+
+
+def make_bill(records: list, free_tier: bool = False, snapshots: tuple = ()) -> Bill:
+    """Price the records: GB-s × the architecture's price + requests + extra /tmp (+ SnapStart).
+
+    ``snapshots``: (function, version, architecture, memory MB, seconds
+    cached) of each SnapStart snapshot the Invoker holds; their versions'
+    rows carry the cache charge and one restore charge per restored
+    environment (a record with a Restore Duration).
 
     With ``free_tier``, the permanent monthly free tier (1 M requests and
     400,000 GB-s, x86 and arm combined) is deducted, GB-seconds at the x86
@@ -135,8 +163,13 @@ def make_bill(records: list, free_tier: bool = False) -> Bill:
     groups: dict[tuple, list] = {}
     for r in records:
         groups.setdefault((r.function_name, r.executed_version, r.architecture), []).append(r)
+    cached = {(name, version, arch): (memory, seconds) for name, version, arch, memory, seconds in snapshots}
+    for key in cached:
+        groups.setdefault(key, [])
     rows = []
     for (name, version, arch), recs in groups.items():
+        restores = sum(1 for r in recs if getattr(r.result, "restore_duration_ms", None) is not None)
+        memory, seconds = cached.get((name, version, arch), (recs[0].memory_size_mb if recs else 128, 0.0))
         gb_s = sum(gb_seconds(r.memory_size_mb, r.billed_duration_ms) for r in recs)
         storage_gb_s = sum(storage_gb_seconds(r.ephemeral_storage_mb, r.billed_duration_ms) for r in recs)
         rows.append(
@@ -150,6 +183,8 @@ def make_bill(records: list, free_tier: bool = False) -> Bill:
                 compute_usd=gb_s * PRICE_PER_GB_S[arch],
                 request_usd=len(recs) * PRICE_PER_REQUEST,
                 storage_usd=storage_gb_s * PRICE_STORAGE_PER_GB_S,
+                restores=restores,
+                snap_start_usd=snap_start_cost(memory, restores, seconds) if restores or seconds else 0.0,
             )
         )
     discount = 0.0

@@ -15,6 +15,7 @@ import atexit
 import os
 import queue
 import shutil
+import sys
 import threading
 import time
 
@@ -33,6 +34,9 @@ _pid = 0
 def remove_later(path: str) -> None:
     """Remove the directory tree at ``path`` soon, in a background thread."""
     global _worker, _pid
+    if sys.is_finalizing():  # no new thread would ever run now (an unclosed Invoker's __del__ at exit)
+        shutil.rmtree(path, ignore_errors=True)
+        return
     _queue.put(path)
     with _lock:
         if _worker is None or _pid != os.getpid():  # none yet, or a forked child's copy of a dead one

@@ -204,6 +204,32 @@ def _check_role(_inst: Any, _attr: Any, value: str | None) -> None:
         raise InvalidParameterValueError(
             f"role must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME), got {value!r}"
         )
+def _check_bool(field: str):
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if not isinstance(value, bool):
+            raise InvalidParameterValueError(f"{field} must be True or False, got {value!r}")
+
+    return check
+
+
+# Lambda offers SnapStart for Python from python3.12; pylambda runs it on any
+# Python, and says so once per runtime where Lambda would refuse.
+_NO_SNAP_START = ("python3.9", "python3.10", "python3.11")
+_warned_snap_start: set[str] = set()
+
+
+def _warn_snap_start_once(runtime: str) -> None:
+    if runtime in _warned_snap_start:
+        return
+    _warned_snap_start.add(runtime)
+    import warnings
+
+    warnings.warn(
+        f"Lambda offers SnapStart for Python from python3.12; pylambda runs it on {runtime} anyway "
+        "(Lambda would refuse this configuration)",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _env_converter(value: Mapping[str, str] | None) -> dict[str, str]:
@@ -248,6 +274,8 @@ class FunctionConfig:
     """A custom log group (default ``/aws/lambda/<name>``)."""
     tracing: str = attrs.field(default="PassThrough", validator=_one_of("tracing", ("Active", "PassThrough")))
     """``Active`` samples every invocation and writes the XRAY line after REPORT."""
+    snap_start: bool = attrs.field(default=False, validator=_check_bool("snap_start"))
+    """SnapStart (``ApplyOn: PublishedVersions``): published versions' environments are restored from a snapshot."""
     layers: tuple[str, ...] = attrs.field(default=(), converter=_layers_converter)
     """Up to 5 layers (directories or .zip files), in order; on ``sys.path`` after the code, as ``/opt``."""
     dependencies: str = attrs.field(default="caller", validator=_one_of("dependencies", DEPENDENCY_MODES))
@@ -259,6 +287,8 @@ class FunctionConfig:
     """The execution role's ARN: with a services endpoint, environments get its credentials (STS AssumeRole)."""
 
     def __attrs_post_init__(self) -> None:
+        if self.snap_start and self.runtime in _NO_SNAP_START:
+            _warn_snap_start_once(self.runtime)
         if self.log_format == "Text" and (self.application_log_level or self.system_log_level):
             raise InvalidParameterValueError(
                 "application_log_level and system_log_level need log_format='JSON' (as on Lambda, "

@@ -13,6 +13,7 @@ pool or is discarded (keeping its /tmp, as Lambda's reset does).
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 
@@ -65,12 +66,13 @@ def _platform_error(error_type: str, message: str) -> bytes:
 class _Phase:
     """Accumulates one invocation's log text and timings (internal)."""
 
-    __slots__ = ("before", "cold", "env_id", "init_ms", "inside", "start", "stream", "suppressed_init_ms")
+    __slots__ = ("before", "cold", "env_id", "init_ms", "inside", "restore", "start", "stream", "suppressed_init_ms")
 
     def __init__(self) -> None:
         self.before: list[str] = []  # INIT_START, init output, INIT_REPORT (phase init)
         self.inside: list[str] = []  # between START and END
         self.init_ms: float | None = None  # the REPORT's Init Duration (init phase only)
+        self.restore: tuple[float, int] | None = None  # SnapStart: (Restore Duration, Billed Restore Duration)
         self.suppressed_init_ms = 0.0  # an invoke-phase init, counted in Duration
         self.start: float | None = None  # when an invoke-phase init began (monotonic)
         self.cold = False
@@ -173,9 +175,13 @@ class Execution:
         stream = stream_name(version.version, function_name=fn.name if version.config.log_group else None)
         environ = dict(base["environ"])
         environ["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
+        if init_type == "on-demand" and version.config.snap_start and version.version != LATEST:
+            init_type = "snap-start"  # SnapStart applies to published versions
         environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
         tmpdir = self._pool.tmpdir_for(key, env_id)
-        sandbox = self._sandbox_for(version, base, tmpdir)
+        # SnapStart's restored environments are forks of their template, not
+        # yet sandboxed one by one (a pid namespace and a /tmp each): none.
+        sandbox = None if init_type == "snap-start" else self._sandbox_for(version, base, tmpdir)
         # /tmp itself when the sandbox mounts a private one there; otherwise a
         # private directory (what handlers written for pylambda < 0.x read).
         environ["TMPDIR"] = "/tmp" if sandbox is not None else tmpdir
@@ -243,7 +249,10 @@ class Execution:
         cfg = version.config
         phase.cold = True
         if not self._pool.init_failed(key):
+            began = time.monotonic()
             env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
+            if env.init_type == "snap-start" and out.kind == "ready":
+                return self._restored(env, out, key, version, phase, lines, began)
             phase.before.append(lines.init_start(env.stream_name))
             phase.before.append(log_text(out.logs))
             if out.kind == "ready":
@@ -271,6 +280,22 @@ class Execution:
         phase.suppressed_init_ms = out.duration_ms
         phase.inside.append(lines.init_report(out.duration_ms, "invoke", None, None))
         self._pool.set_init_failed(key, False)
+        return env
+
+    def _restored(self, env, out, key, version, phase: _Phase, lines: PlatformLines, began: float) -> Environment:
+        """A SnapStart environment is ready: RESTORE lines (after the snapshot's own init log, once)."""
+        backend = self._backends.for_runtime(version.config.runtime)
+        template = backend.template_of(key) if hasattr(backend, "template_of") else None
+        if template is not None and not template.init_reported:  # the snapshot's init: logged once, as at publish
+            template.init_reported = True
+            phase.before.append(lines.init_start(template.stream_name, "snap-start"))
+            phase.before.append(log_text(template.init_logs))
+            phase.before.append(lines.init_report(template.init_ms, "init", None, None, "snap-start"))
+        restore_ms = (time.monotonic() - max(began, template.ready_at if template is not None else began)) * 1000
+        phase.before.append(lines.restore_start())
+        phase.before.append(log_text(out.logs))
+        phase.before.append(lines.restore_report(restore_ms))
+        phase.restore = (restore_ms, math.ceil(out.duration_ms))
         return env
 
     def _execute(self, fn: Function, version: Version, request: Request, tail: bool) -> InvocationResult:
@@ -380,6 +405,9 @@ class Execution:
         memory = version.config.memory_size
         init_ms = phase.init_ms if phase is not None else None
         shown_ms, shown_init_ms, billed = report_durations(duration_ms, init_ms)
+        restore = phase.restore if phase is not None else None
+        if restore is not None:  # the after-restore hooks are billed, as init is
+            billed = max(1, math.ceil(round(shown_ms + restore[1], 2)))
         used_mb = max_memory_used_mb(rss_kib or (env.max_rss_kib if env is not None else 0))
         if phase is None:
             before = ""
@@ -398,12 +426,14 @@ class Execution:
             function_name=fn.name,
             log_parts=(
                 lines, before, request_id, inside, duration_ms, billed, used_mb, init_ms, status, error_type,
-                time.time(), trace,
+                time.time(), trace, restore,
             ),
             tail=tail,
             duration_ms=shown_ms,
             billed_duration_ms=billed,
             init_duration_ms=shown_init_ms,
+            restore_duration_ms=round(restore[0], 2) if restore is not None else None,
+            billed_restore_duration_ms=restore[1] if restore is not None else None,
             memory_size_mb=memory,
             max_memory_used_mb=used_mb,
             cold_start=phase is not None and phase.cold,

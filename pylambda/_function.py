@@ -57,6 +57,12 @@ class Function:
     layers, a ``requirements.txt`` installed into a cache, the runtime's own
     boto3/botocore and the standard library (as on Lambda); the default
     ``"caller"`` also sees everything the caller can import.
+
+    ``snap_start=True`` is Lambda's SnapStart (``ApplyOn: PublishedVersions``):
+    a published version is initialised once (its before-snapshot hooks
+    included) and each of its environments is restored from that state,
+    running the after-restore hooks instead of init (see docs/snapstart.md).
+    ``$LATEST`` still inits on demand.
     """
 
     # Bumped whenever any function's reserved concurrency changes, so an
@@ -91,6 +97,7 @@ class Function:
         dependencies: str = "caller",
         network: str | None = None,
         role: str | None = None,
+        snap_start: bool = False,
     ) -> None:
         self._name = validate_name(name)
         config_args: dict[str, Any] = dict(
@@ -109,6 +116,7 @@ class Function:
             dependencies=dependencies,
             network=network,
             role=role,
+            snap_start=snap_start,
         )
         if runtime is not None:
             config_args["runtime"] = runtime

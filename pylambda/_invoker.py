@@ -61,6 +61,7 @@ from ._clock import Clock, RealClock
 from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Backend, Environment, Outcome, Request
 from ._environment.pool import EnvironmentPool
 from ._environment.runtimes import Backends
+from ._environment.snapshot import snapshot_charges
 from ._errors import InvalidParameterValueError, TooManyRequestsError
 from ._execution import Execution
 from ._function import Function
@@ -525,8 +526,8 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         return FunctionMetrics(name, qualifier, records, self.throttles)
 
     def bill(self, free_tier: bool = False) -> Bill:
-        """What the remembered invocations would cost (see ``pylambda._billing``)."""
-        return make_bill(self._recorder.records(), free_tier)
+        """What the remembered invocations would cost (see ``pylambda._billing``), SnapStart snapshots included."""
+        return make_bill(self._recorder.records(), free_tier, snapshot_charges(self))
 
     # -- managing --------------------------------------------------------------------
     def reset(self, target: Any) -> int:

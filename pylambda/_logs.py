@@ -30,6 +30,8 @@ __all__ = [
     "log_text",
     "render",
     "report_line",
+    "restore_report_line",
+    "restore_start_line",
     "runtime_version",
     "start_line",
     "stream_name",
@@ -74,8 +76,14 @@ def report_line(
     init_ms: float | None = None,
     status: str | None = None,
     error_type: str | None = None,
+    restore: tuple[float, int] | None = None,
 ) -> str:
-    """The REPORT line; ``status`` is ``"timeout"`` or ``"error"`` (with ``error_type``)."""
+    """The REPORT line; ``status`` is ``"timeout"`` or ``"error"`` (with ``error_type``).
+
+    ``restore`` is (Restore Duration, Billed Restore Duration) for the first
+    invocation of an environment restored from a SnapStart snapshot, which
+    shows those instead of ``Init Duration``.
+    """
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
         f"Billed Duration: {billed_ms} ms\tMemory Size: {memory_mb} MB\t"
@@ -83,11 +91,23 @@ def report_line(
     )
     if init_ms is not None:
         line += f"Init Duration: {init_ms:.2f} ms\t"
+    if restore is not None:
+        line += f"Restore Duration: {restore[0]:.2f} ms\tBilled Restore Duration: {restore[1]} ms\t"
     if status == "timeout":
         line += "Status: timeout"
     elif status == "error":
         line += f"Status: error\tError Type: {error_type}"
     return line + "\n"
+
+
+def restore_start_line(runtime: str, region: str) -> str:
+    """``RESTORE_START Runtime Version: …`` (an environment resumed from a SnapStart snapshot)."""
+    return "RESTORE_START" + init_start_line(runtime, region)[len("INIT_START") :]
+
+
+def restore_report_line(restore_ms: float) -> str:
+    """``RESTORE_REPORT Restore Duration: … ms``."""
+    return f"RESTORE_REPORT Restore Duration: {restore_ms:.2f} ms\n"
 
 
 def init_report_line(init_ms: float, phase: str, status: str | None, error_type: str | None) -> str:
@@ -176,6 +196,21 @@ class PlatformLines:
             1,
         )
 
+    def restore_start(self) -> str:
+        """``RESTORE_START`` or ``platform.restoreStart``."""
+        if not self.json:
+            return restore_start_line(self.runtime, self.region)
+        version = runtime_version(self.runtime)
+        return self._record("platform.restoreStart", {"runtimeVersion": version, "functionName": self.function_name,
+                                                      "functionVersion": self.version}, 1)  # fmt: skip
+
+    def restore_report(self, restore_ms: float) -> str:
+        """``RESTORE_REPORT`` or ``platform.restoreReport``."""
+        if not self.json:
+            return restore_report_line(restore_ms)
+        return self._record("platform.restoreReport", {"status": "success",
+                                                       "metrics": {"durationMs": round(restore_ms, 3)}}, 1)  # fmt: skip
+
     def init_report(self, init_ms: float, phase: str, status: str | None, error_type: str | None,
                     init_type: str = "on-demand") -> str:  # fmt: skip
         """``INIT_REPORT`` or ``platform.initReport``."""
@@ -189,7 +224,7 @@ class PlatformLines:
 
     def invocation(self, request_id: str, inside: str, duration_ms: float, billed_ms: int, max_used_mb: int,
                    init_ms: float | None, status: str | None, error_type: str | None, end: float,
-                   trace: str) -> str:  # fmt: skip
+                   trace: str, restore: tuple[float, int] | None = None) -> str:  # fmt: skip
         """START, what ran inside, END and REPORT (and XRAY), or their JSON records."""
         start = end - duration_ms / 1000
         if not self.json:
@@ -198,7 +233,15 @@ class PlatformLines:
                 + inside
                 + end_line(request_id)
                 + report_line(
-                    request_id, duration_ms, billed_ms, self.memory_mb, max_used_mb, init_ms, status, error_type
+                    request_id,
+                    duration_ms,
+                    billed_ms,
+                    self.memory_mb,
+                    max_used_mb,
+                    init_ms,
+                    status,
+                    error_type,
+                    restore,
                 )
             )
             if self.tracing:
@@ -208,6 +251,9 @@ class PlatformLines:
                    "memorySizeMB": self.memory_mb, "maxMemoryUsedMB": max_used_mb}  # fmt: skip
         if init_ms is not None:
             metrics["initDurationMs"] = round(init_ms, 3)
+        if restore is not None:
+            metrics["restoreDurationMs"] = round(restore[0], 3)
+            metrics["billedRestoreDurationMs"] = restore[1]
         report: dict = {"requestId": request_id, "metrics": metrics, "status": status or "success"}
         if error_type and status:
             report["errorType"] = error_type
@@ -245,10 +291,21 @@ def render(
     error_type: str | None,
     end: float,
     trace: str,
+    restore: tuple[float, int] | None = None,
 ) -> str:
     """One invocation's whole log text, from the parts an InvocationResult keeps (spilled ones read back)."""
     return text_of(before) + lines.invocation(
-        request_id, text_of(inside), duration_ms, billed_ms, max_used_mb, init_ms, status, error_type, end, trace
+        request_id,
+        text_of(inside),
+        duration_ms,
+        billed_ms,
+        max_used_mb,
+        init_ms,
+        status,
+        error_type,
+        end,
+        trace,
+        restore,
     )
 
 

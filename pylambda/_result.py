@@ -58,6 +58,10 @@ class InvocationResult:
     """The REPORT ``Billed Duration`` (``ceil(duration + init)``)."""
     init_duration_ms: float | None = None
     """The REPORT ``Init Duration``: set on a cold start, ``None`` when warm."""
+    restore_duration_ms: float | None = None
+    """The REPORT ``Restore Duration``: set on the first invocation of an environment restored by SnapStart."""
+    billed_restore_duration_ms: int | None = None
+    """The REPORT ``Billed Restore Duration`` (the after-restore hooks; part of ``billed_duration_ms``)."""
     memory_size_mb: int = 0
     """Configured memory."""
     max_memory_used_mb: int = 0

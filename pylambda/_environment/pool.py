@@ -77,11 +77,21 @@ class EnvironmentPool:
     def tmpdir_for(self, key: tuple, env_id: str) -> str:
         """A private /tmp: one left by a reset environment of ``key``, or a new one."""
         with self._lock:
+            if self._closed:
+                raise InvokerClosedError("the Invoker was closed")
             free = self._free_tmp.get(key)
             if free:
                 return free.pop()
         path = os.path.join(self._workdir, "tmp", env_id)
-        os.makedirs(path, exist_ok=True)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except FileNotFoundError:  # close() removed the work directory meanwhile (it is removed in the background)
+            if self._closed:
+                raise InvokerClosedError("the Invoker was closed") from None
+            raise
+        if self._closed:  # closed while we made it: nobody would remove it
+            remove_later(self._workdir)
+            raise InvokerClosedError("the Invoker was closed")
         return path
 
     def start(self, key: tuple, env_id: str, name: str, init_spec: dict, memory_mb: int) -> Environment:

@@ -124,14 +124,8 @@ class ProcessEnvironment(Environment):
     def __init__(
         self, zygote: Zygote, key, env_id: str, name: str, init_spec: dict, memory_mb: int, spin_s: float = 0.0
     ) -> None:
-        req_r, req_w = os.pipe()
-        resp_r, resp_w = os.pipe()
+        req_r, req_w, resp_r, resp_w = self._channel()
         log_r, log_w = os.pipe()
-        for fd in (req_w, resp_w):
-            try:
-                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
-            except OSError:
-                pass
         for fd in (req_w, resp_r, log_r):
             os.set_inheritable(fd, False)
         try:
@@ -166,6 +160,18 @@ class ProcessEnvironment(Environment):
             write_all(req_w, HEADER.pack(len(body), INIT) + body)
         except OSError:
             pass  # died already; the wait for INIT_DONE will see EOF
+
+    @staticmethod
+    def _channel() -> tuple[int, int, int, int]:
+        """(request read, request write, response read, response write): two pipes, enlarged."""
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        for fd in (req_w, resp_w):
+            try:
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass
+        return req_r, req_w, resp_r, resp_w
 
     # -- exchanges -------------------------------------------------------------
     def wait_init(self, timeout_s: float) -> Outcome:
@@ -482,6 +488,8 @@ class ProcessBackend(Backend):
         self._runtimes = runtimes
         self._started = 0
         self._sys_path: list[str] | None = None  # another interpreter's own
+        self._templates: dict = {}  # version key -> SnapshotTemplate (SnapStart)
+        self._templates_lock = threading.Lock()
 
     def serves(self, runtime: str) -> bool:
         """Python runtimes (or the ones named at construction)."""
@@ -492,10 +500,15 @@ class ProcessBackend(Backend):
         self.zygote.start()
 
     def start(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> ProcessEnvironment:
-        """Fork an environment and send it the INIT message."""
+        """Fork an environment and send it the INIT message (SnapStart: restore it from the version's template)."""
         if self.zygote.executable != sys.executable:
             init_spec = self._foreign(init_spec)
         self._started += 1
+        if init_spec["environ"].get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+            template = self._template(key, env_id, name, init_spec, memory_mb)
+            if template.init_outcome.kind != "ready":
+                return template  # its init failed: that is this environment's init error
+            return ProcessEnvironment(template, key, env_id, name, init_spec, memory_mb, self._spin_s)
         return ProcessEnvironment(self.zygote, key, env_id, name, init_spec, memory_mb, self._spin_s)
 
     def _foreign(self, init_spec: dict) -> dict:
@@ -517,9 +530,36 @@ class ProcessBackend(Backend):
             )  # fmt: skip
             self._sys_path = [p for p in json.loads(out.stdout) if p]
         return dict(init_spec, sys_path=self._sys_path, coverage=None)
+    def _template(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int):
+        """The version's SnapStart template, initialised on first use (Lambda does it at publish)."""
+        from .snapshot import SnapshotTemplate
+
+        with self._templates_lock:
+            template = self._templates.get(key)
+            if template is not None and template.alive():
+                return template
+            template = SnapshotTemplate(self.zygote, key, f"{env_id}-snapshot", name, init_spec, memory_mb)
+            if template.start_template().kind == "ready":
+                self._templates[key] = template
+            return template
+
+    def template_of(self, key):
+        """The version's SnapStart template, if one is running."""
+        with self._templates_lock:
+            return self._templates.get(key)
+
+    def snapshots(self) -> list:
+        """The SnapStart templates alive now (for the bill's cache charge)."""
+        with self._templates_lock:
+            return [t for t in self._templates.values() if t.alive()]
 
     def close(self, timeout: float = 1.0) -> None:
-        """After the pool ended our environments: kill what their handlers left (the zygote stays)."""
+        """After the pool ended our environments: end SnapStart templates and what handlers left (not the zygote)."""
+        with self._templates_lock:
+            templates = list(self._templates.values())
+            self._templates.clear()
+        for template in templates:
+            template.end(timeout)
         self.zygote.sweep_adopted()
 
     def stats(self) -> dict:

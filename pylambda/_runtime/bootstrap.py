@@ -30,6 +30,7 @@ import traceback
 import types
 
 from . import context as _context
+from . import snapshot as _snapshot
 from .faults import Fault, error_log_line, error_payload, resolve_handler
 from .marshal import decoder, encoder
 from .protocol import (
@@ -333,8 +334,12 @@ def _init(req_r: int, resp_w: int):
     json_logs = os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
     _setup_logging(os.environ.get("AWS_LAMBDA_LOG_LEVEL"), json_logs)
     _context.load_static_fields()
+    snap_start = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
+    _snapshot.install_hooks_module()
     try:
         handler = load_handler(spec)
+        if snap_start:  # the end of a SnapStart init: the function's before-snapshot hooks
+            _snapshot.before_snapshot()
     except SystemExit as e:
         _exit(_exit_code(e))
     except BaseException as e:
@@ -429,6 +434,8 @@ def main(req_r: int, resp_w: int) -> None:
     invocation in the common case, no per-call setup.
     """
     handler, runtime, json_logs = _init(req_r, resp_w)
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # a SnapStart template
+        req_r, resp_w = _snapshot.serve(req_r, resp_w)  # returns in each restored environment
     encode = _encoder(runtime)
     decode = decoder()
     environ = os.environ
