@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 
 from .._cleanup import remove_later
-from .._errors import InvokerClosedError
+from .._errors import InvokerClosedError, PylambdaError
 from .backend import Backend, Environment
 
 __all__ = ["EnvironmentPool"]
@@ -96,7 +96,12 @@ class EnvironmentPool:
 
     def start(self, key: tuple, env_id: str, name: str, init_spec: dict, memory_mb: int) -> Environment:
         """A new environment for ``key`` from the backend serving its runtime (init begun)."""
-        env = self._select(init_spec["runtime"]).start(key, env_id, name, init_spec, memory_mb)
+        try:
+            env = self._select(init_spec["runtime"]).start(key, env_id, name, init_spec, memory_mb)
+        except PylambdaError:
+            if self._closed:  # close() removed what it was being set up in (its /tmp): that is the cause
+                raise InvokerClosedError("the Invoker was closed") from None
+            raise
         with self._lock:
             if self._closed:
                 closed = True
