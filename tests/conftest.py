@@ -22,6 +22,13 @@ def _children() -> list[psutil.Process]:
         return []
 
 
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:  # it ended between the two questions
+        return False
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_processes():
     """Fail a test that leaves any child process of the test run behind.
@@ -36,7 +43,7 @@ def no_leaked_processes():
     leaked = [p for p in _children() if p.pid not in before and p.pid not in shared]
     while leaked and time.monotonic() < deadline:
         time.sleep(0.02)
-        leaked = [p for p in leaked if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        leaked = [p for p in leaked if _alive(p)]
     for p in leaked:
         try:
             p.kill()
