@@ -204,6 +204,8 @@ def _check_role(_inst: Any, _attr: Any, value: str | None) -> None:
         raise InvalidParameterValueError(
             f"role must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME), got {value!r}"
         )
+
+
 def _check_bool(field: str):
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if not isinstance(value, bool):

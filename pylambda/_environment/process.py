@@ -530,6 +530,7 @@ class ProcessBackend(Backend):
             )  # fmt: skip
             self._sys_path = [p for p in json.loads(out.stdout) if p]
         return dict(init_spec, sys_path=self._sys_path, coverage=None)
+
     def _template(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int):
         """The version's SnapStart template, initialised on first use (Lambda does it at publish)."""
         from .snapshot import SnapshotTemplate
