@@ -31,8 +31,7 @@ What happens when:
 - ``$LATEST`` changes (an update, or an edit of its code directory): a new
   revision gets new environments; the old ones are retired;
 - the Invoker closes: queued async events are discarded (with outcomes),
-  idle environments get EOF, busy ones SIGKILL; the zygote, shared by the
-  process's Invokers, stays until the process exits.
+  idle environments get EOF, busy ones SIGKILL (the zygote is the process's).
 
 This module is the front door and the warm route.  The rest of ``Invoker``
 is mixed in, a concept per module: counting invocations in and out and the
@@ -550,10 +549,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         return self._backends.default.stats().get("zygote_pid")
 
     def close(self, timeout: float = 1.0, drain_timeout: float = 0.0) -> None:
-        """End every environment this Invoker started; idempotent and bounded in time.
-
-        The zygote that forked them is the process's, shared with other
-        Invokers, and stays until the process exits (``_environment.shared``).
+        """End every environment this Invoker started (not the process's zygote); idempotent, bounded in time.
 
         Asynchronous events still queued are waited for up to
         ``drain_timeout`` seconds, then discarded: each gets an

@@ -257,8 +257,11 @@ class Zygote:
                     children = {int(p) for p in f.read().split()}
             except (OSError, ValueError):
                 return []
-            self._forked &= children  # the rest were reaped: their pids may be reused
-            adopted = sorted(children - self._forked)
+            self._forked &= _alive_of(self._forked)  # the rest were reaped: their pids may be reused
+            # A sandboxed environment's process is the grandchild: the zygote's
+            # child is its sandbox's init (``_runtime.sandbox``), not adopted.
+            inits = {_parent(p) for p in self._forked}
+            adopted = sorted(children - self._forked - inits)
         for child in adopted:
             try:
                 os.kill(child, signal.SIGKILL)
@@ -341,6 +344,21 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
             raise EOFError("the zygote closed its socket")
         data += chunk
     return data
+
+
+def _parent(pid: int) -> int:
+    """The parent pid of ``pid`` (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _alive_of(pids: set[int]) -> set[int]:
+    """The pids among ``pids`` that still exist."""
+    return {p for p in pids if os.path.exists(f"/proc/{p}")}
 
 
 def _progress(pid: int) -> tuple[bool, int]:

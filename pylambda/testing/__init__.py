@@ -44,26 +44,30 @@ def shared_zygote_pids() -> list[int]:
 
 
 def zygote_children() -> set[int]:
-    """Pids of every live child of the shared zygotes: environments, and processes adopted from them."""
+    """Pids of every live descendant of the shared zygotes: environments (and their sandboxes' inits), and
+    processes adopted from them."""
     import os
 
-    children: set[int] = set()
-    for zpid in shared_zygote_pids():
+    found: set[int] = set()
+    todo = list(shared_zygote_pids())
+    while todo:
+        pid = todo.pop()
         try:
-            with open(f"/proc/{zpid}/task/{zpid}/children") as f:
-                children.update(int(p) for p in f.read().split())
-            continue
-        except (OSError, ValueError):
-            pass
-        for entry in os.listdir("/proc"):  # kernels without the children file: scan for the parent pid
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        if int(f.read().rsplit(")", 1)[1].split()[1]) == zpid:
-                            children.add(int(entry))
-                except (OSError, ValueError, IndexError):
-                    pass
-    return children
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                kids = [int(p) for p in f.read().split()]
+        except (OSError, ValueError):  # gone, or a kernel without the children file: scan for the parent
+            kids = []
+            for entry in os.listdir("/proc") if os.path.exists(f"/proc/{pid}") else ():
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat") as f:
+                            if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                                kids.append(int(entry))
+                    except (OSError, ValueError, IndexError):
+                        pass
+        found.update(kids)
+        todo.extend(kids)
+    return found
 
 
 def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:

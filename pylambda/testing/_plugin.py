@@ -150,11 +150,23 @@ def lambda_invoker(request: pytest.FixtureRequest):
         started.update(environment_pids(invoker))
         invoker.close()
     session = request.config.stash.get(_SESSION, None)
-    others = set(environment_pids(session)) if session is not None else set()
+    others = _with_parents(environment_pids(session)) if session is not None else set()
     left = leftover_processes(sorted(started | (zygote_children() - before - others)))
     if left:
         _kill(left)
         pytest.fail(f"pylambda: processes left after the Invoker closed: {left}")
+
+
+def _with_parents(pids: list[int]) -> set[int]:
+    """``pids`` and their parents (a sandboxed environment's parent is its sandbox's init)."""
+    out = set(pids)
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                out.add(int(f.read().rsplit(")", 1)[1].split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
 
 
 def _kill(pids: list[int]) -> None:
