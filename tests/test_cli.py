@@ -160,8 +160,8 @@ def test_invoke_dir_finds_the_handler(tmp_path, files, expected):
     """pylambda invoke DIR finds app.lambda_handler (sam init's layout) as well as app.handler."""
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    out = run("invoke", str(tmp_path), "-q")
-    assert out.returncode == 0, out.stderr
+    out = run("invoke", str(tmp_path), "-q", "--timeout", "30")  # a loaded machine: not the 3 s default
+    assert out.returncode == 0, out.stderr + out.stdout
     assert json.loads(out.stdout) == expected
 
 
