@@ -177,3 +177,21 @@ def test_a_name_that_is_not_a_lambda_runtime_is_refused(runtime):
 
     with pytest.raises(InvalidParameterValueError, match=r"runtime must be one of .*nodejs20\.x.*interpreters found"):
         Function("bad-runtime", "index.sync", code=NODE, runtime=runtime)
+
+
+def test_an_sqs_mapping_drives_a_node_function(clock):
+    """A queue's event source mapping invokes a Node function with Lambda's SQS event."""
+    from pylambda import Queue
+
+    queue = Queue("node-orders", visibility_timeout=30)
+    with Invoker(clock=clock) as invoker:
+        fn = node_fn("index.records")
+        invoker.create_event_source_mapping(queue, fn, batch_size=10)
+        queue.send("one")
+        queue.send("two")
+        assert invoker.wait_for_idle(60)
+        records = [r for r in invoker.history if r.function_name == fn.name]
+        assert records
+        assert all(r.result.function_error is None for r in records)
+        assert sorted(b for r in records for b in r.result.payload["bodies"]) == ["one", "two"]
+        assert "\tINFO\tbatch of " in records[0].result.logs

@@ -59,3 +59,8 @@ exports.segv = async () => { process.kill(process.pid, "SIGSEGV"); await new Pro
 exports.hog = async () => { const b = Buffer.alloc(300 * 1024 * 1024, 1); return b.length; };
 exports.big = async () => "x".repeat(7000000);
 exports.nonjson = async () => ({ n: 10n });
+
+exports.records = async (event) => {
+  console.log("batch of", event.Records.length);
+  return { bodies: event.Records.map((r) => r.body) };
+};
