@@ -51,6 +51,14 @@ class LocalHttpServer:
     def _handle(self, request: BaseHTTPRequestHandler) -> None:  # pragma: no cover - subclasses answer
         raise NotImplementedError
 
+    @staticmethod
+    def _send_body(request: BaseHTTPRequestHandler, body: bytes) -> None:
+        """End the headers already sent with Content-Length, then write ``body`` (not for HEAD)."""
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(body)
+
     @property
     def url(self) -> str:
         """``http://127.0.0.1:<port>/``."""

@@ -113,10 +113,7 @@ class ApiServer(LocalHttpServer):
         for name, value in headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 request.send_header(name, value)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+        LocalHttpServer._send_body(request, body)
 
     def __repr__(self) -> str:
         return f"<ApiServer {self.url} apis={[a.name for a in self.apis]}>"

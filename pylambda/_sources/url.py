@@ -105,10 +105,7 @@ class HttpEndpoint(LocalHttpServer):
             request.send_header("set-cookie", cookie)
         if request_id:
             request.send_header("x-amzn-RequestId", request_id)
-        request.send_header("content-length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+        LocalHttpServer._send_body(request, body)
 
     def __repr__(self) -> str:
         return f"<HttpEndpoint {self.url}>"
