@@ -142,3 +142,20 @@ def test_requirements_install_once_into_a_cache(tmp_path, code, wheelhouse, lamb
     lambda_invoker.register(broken)
     with pytest.raises(InvalidParameterValueError, match=r"installing .*requirements\.txt for bad-reqs failed"):
         lambda_invoker.invoke(broken)
+
+
+def test_layers_and_sdk_on_another_python_version(tmp_path, code, lambda_invoker):
+    """On another interpreter (runtime python3.X), an isolated function keeps its layers and the runtime's boto3."""
+    from pylambda._environment.runtimes import python_interpreter
+
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    other = next((v for v in ("3.12", "3.11", "3.13", "3.10") if v != here and python_interpreter(v)), None)
+    if other is None:
+        pytest.skip("no other Python version on this machine")
+    layer = _layer(tmp_path, "layer", {"python/shared.py": "WHO = 'layer'"})
+    fn = Function("other-python", "app.handler", code=str(code), runtime=f"python{other}", layers=[str(layer)],
+                  dependencies="isolated")  # fmt: skip
+    lambda_invoker.register(fn)
+    out = lambda_invoker.invoke(fn, {"imports": ["shared", "boto3", "pytest"]}).payload
+    assert (out["shared"], out["boto3"]) == ("layer", "boto3")
+    assert out["pytest"].startswith("missing")

@@ -136,7 +136,7 @@ def _sdk_path() -> str | None:
     return target
 
 
-def install_requirements(requirements: str, function_name: str) -> str:
+def install_requirements(requirements: str, function_name: str, python: str | None = None) -> str:
     """Install ``requirements`` (a requirements.txt) once into the cache; return the directory.
 
     The cache key is the file's content and the interpreter, so an unchanged
@@ -146,7 +146,8 @@ def install_requirements(requirements: str, function_name: str) -> str:
     """
     with open(requirements, "rb") as f:
         content = f.read()
-    key = hashlib.sha256(content + f"\0{sys.version}\0{sys.platform}".encode()).hexdigest()[:32]
+    python = python or sys.executable  # the interpreter the environment runs on installs for itself
+    key = hashlib.sha256(content + f"\0{python}\0{sys.platform}".encode()).hexdigest()[:32]
     target = os.path.join(cache_root(), "requirements", key)
     with _install_lock:
         if os.path.isdir(target):
@@ -155,7 +156,7 @@ def install_requirements(requirements: str, function_name: str) -> str:
         tmp = f"{target}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         print(f"pylambda: installing {requirements} for {function_name} into {target} (pip) ...", file=sys.stderr)
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        command = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                    "--no-warn-script-location", "--target", tmp, "-r", requirements]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, cwd=os.path.dirname(requirements))
         if done.returncode != 0:
@@ -167,12 +168,24 @@ def install_requirements(requirements: str, function_name: str) -> str:
     return target
 
 
-def environment_sys_path(cfg, task_root: str, function_name: str, workdir: str) -> list[str]:
-    """``sys.path`` after the code root for an environment of a function with config ``cfg``."""
+def environment_sys_path(cfg, task_root: str, function_name: str, workdir: str) -> tuple[list[str], list[str]]:
+    """(the function's own paths, the runtime's paths) after the code root, for a function with config ``cfg``.
+
+    The first part (installed requirements, layers, and for ``isolated`` the
+    SDK) goes on ``sys.path`` whatever interpreter runs the environment; the
+    second is the caller's path (``caller``) or the caller's standard library
+    (``isolated``), which an environment on another Python version replaces
+    with its own.
+    """
     layers = _layer_paths(cfg.layers, cfg.runtime, workdir) if cfg.layers else []
     if cfg.dependencies != "isolated":
-        return [*layers, *(p for p in sys.path if p)]
+        return layers, [p for p in sys.path if p]
+    python = None
+    if cfg.runtime.startswith("python"):
+        from .runtimes import python_interpreter
+
+        python = python_interpreter(cfg.runtime.removeprefix("python"))
     requirements = os.path.join(task_root, "requirements.txt")
-    installed = [install_requirements(requirements, function_name)] if os.path.isfile(requirements) else []
+    installed = [install_requirements(requirements, function_name, python)] if os.path.isfile(requirements) else []
     sdk = _sdk_path()
-    return [*installed, *layers, *([sdk] if sdk else []), *_stdlib_paths()]
+    return [*installed, *layers, *([sdk] if sdk else [])], _stdlib_paths()

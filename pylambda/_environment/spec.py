@@ -106,10 +106,12 @@ def build_init_spec(
     if cfg.log_format == "JSON":
         environ["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
         environ["AWS_LAMBDA_LOG_LEVEL"] = cfg.application_log_level or "INFO"
+    own_paths, runtime_paths = environment_sys_path(cfg, task_root, version.function_name, workdir)
     spec = {
         "environ": environ,
         "task_root": task_root,
-        "sys_path": environment_sys_path(cfg, task_root, version.function_name, workdir),
+        "sys_path": [*own_paths, *runtime_paths],
+        "own_paths": own_paths,  # kept by an environment on another interpreter (process.py)
         "runtime": cfg.runtime,
         "handler": version.handler,
         "handler_pickle": code.data if code.kind == "callable" else None,
