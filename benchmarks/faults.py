@@ -30,27 +30,10 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 from test_caller_death import CALLER, _alive, _marked
+from test_faults import _crash as crash
+from test_faults import _maybe_crash as maybe_crash
 
 from pylambda import Function, Invoker
-
-
-def crash(event, context):
-    """Fork ten sleepers, then crash: eleven processes end at once."""
-    import os
-    import time
-
-    for _ in range(10):
-        if os.fork() == 0:
-            time.sleep(60)
-            os._exit(0)
-    os._exit(1)
-
-
-def maybe_crash(event, context):
-    """Crash as ``crash`` does when the event says so."""
-    if event.get("crash"):
-        crash(event, context)
-    return event
 
 
 def echo(event, context):
