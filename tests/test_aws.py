@@ -38,6 +38,16 @@ def test_services_start_on_loopback_and_nothing_listens_after():
         s.connect(("127.0.0.1", port))
 
 
+def test_importing_pylambda_aws_loads_neither_moto_nor_boto3():
+    """moto and boto3 load when a server or client is made, not at import."""
+    import subprocess
+    import sys
+
+    code = "import sys, pylambda.aws; print(sorted(m for m in ('moto', 'boto3', 'botocore') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
 def test_state_is_reset_when_the_last_services_closes():
     """A second services() sees nothing the first one created."""
     with pylambda.aws.services() as aws:
