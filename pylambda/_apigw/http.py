@@ -43,7 +43,7 @@ def build_event(match: Match, request: Any, path: str, query: str, body: bytes |
         body=body,
         source_ip=request.client_address[0],
         request_id=request_id,
-        domain=f"{api.api_id}.execute-api.us-east-1.amazonaws.com",
+        domain=f"{api.api_id}.execute-api.{api.region}.amazonaws.com",
         route_key=match.route.route_key,
         path_parameters=match.path_parameters or None,
         stage=api.stage,

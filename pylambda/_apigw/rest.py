@@ -49,6 +49,7 @@ def build_event(match: Match, request: Any, path: str, query: str, body: bytes |
         source_ip=request.client_address[0],
         request_id=request_id,
         api_id=api.api_id,
+        region=api.region,
     )
 
 

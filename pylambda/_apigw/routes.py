@@ -97,6 +97,8 @@ class Api:
     """CORS headers added to responses (and OPTIONS preflight answered), when configured."""
     api_id: str = "1234567890"
     """The API id in ``requestContext.apiId`` and the domain name."""
+    region: str = "us-east-1"
+    """The region in the domain name (``<api-id>.execute-api.<region>.amazonaws.com``)."""
 
     def is_binary(self, content_type: str | None) -> bool:
         """Whether a REST API treats a body of ``content_type`` as binary (HTTP APIs always judge by bytes)."""

@@ -141,6 +141,6 @@ def collect_apis(app: Any) -> dict[str, Api]:
     apis = {}
     for api, kind in kinds.items():
         props = declared.get(api, (kind, Node()))[1]
-        apis[api] = Api(name=api, kind=kind, routes=tuple(routes.get(api, ())), api_id=_api_id(api),
+        apis[api] = Api(name=api, kind=kind, routes=tuple(routes.get(api, ())), api_id=_api_id(api), region=app.region,
                         **_api_settings(app, api, kind, props))  # fmt: skip
     return apis
