@@ -6,6 +6,7 @@ import base64
 import http.client
 import io
 import json
+import shutil
 import socket
 import sys
 import threading
@@ -513,3 +514,17 @@ def test_nothing_listens_after_close():
         second = invoker.serve()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", second.port), timeout=2).close()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_create_function_on_a_node_runtime(served):
+    """CreateFunction with Runtime nodejs20.x and a zipped index.js runs on Node (the Runtime API backend)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("index.js", "exports.handler = async (event) => ({node: true, got: event});\n")
+    c = served[2]
+    c.create_function(FunctionName="nodefn", Runtime="nodejs20.x", Role=ROLE, Handler="index.handler",
+                      Code={"ZipFile": buf.getvalue()})  # fmt: skip
+    r = c.invoke(FunctionName="nodefn", Payload=b'{"a": 1}')
+    assert json.loads(r["Payload"].read()) == {"node": True, "got": {"a": 1}}
+    assert c.get_function_configuration(FunctionName="nodefn")["Runtime"] == "nodejs20.x"
