@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 from pylambda import Function, Invoker
 
@@ -61,12 +62,14 @@ def test_handler_invokes_another_function_sync_and_event():
 
 
 def test_environment_gets_the_invokers_endpoint_unless_the_function_sets_one():
-    """AWS_ENDPOINT_URL_LAMBDA is the Invoker's endpoint (loopback); a function's own value wins."""
+    """AWS_ENDPOINT_URL_LAMBDA is the Invoker's endpoint (loopback), closed with it; a function's own value wins."""
     with Invoker() as invoker:
         mine = invoker.invoke(Function("a", endpoint_url)).payload
         assert mine.startswith("http://127.0.0.1:")
         own = Function("b", endpoint_url, environment={"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:1"})
         assert invoker.invoke(own).payload == "http://127.0.0.1:1"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(mine.rsplit(":", 1)[1])), timeout=2).close()
 
 
 def test_exhausted_concurrency_is_429_not_a_deadlock():
