@@ -570,6 +570,8 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             self._pool.close(timeout)
             self._async.join(max(0.0, deadline - time.monotonic()))
         finally:  # what is left of the budget: a stopped zygote is killed, not waited for
+            for endpoint in self._endpoints:  # again: one may have started while closing (idempotent)
+                endpoint.close()
             if self._caller_imports is not None:
                 self._caller_imports.close()
             self._backends.close(max(0.1, deadline - time.monotonic()))

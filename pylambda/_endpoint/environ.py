@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._errors import InvalidParameterValueError
+from .._errors import InvalidParameterValueError, InvokerClosedError
 
 if TYPE_CHECKING:
     from .._invoker import Invoker
@@ -47,8 +47,16 @@ def _internal_url(invoker: Invoker) -> str:
             endpoint = invoker.__dict__.get("_internal_endpoint")
             if endpoint is None:
                 endpoint = LambdaEndpoint(invoker, "127.0.0.1", 0)
-                invoker._endpoints.append(endpoint)
-                invoker._internal_endpoint = endpoint
+                # Under the Invoker's lock, against a racing close(): either it sees the endpoint
+                # (and closes it after CLOSED) or we see CLOSED; nothing listens after close().
+                with invoker._lock:
+                    is_open = invoker._state == "OPEN"
+                    if is_open:
+                        invoker._endpoints.append(endpoint)
+                        invoker._internal_endpoint = endpoint
+                if not is_open:
+                    endpoint.close()
+                    raise InvokerClosedError("the Invoker was closed while an environment was starting")
     return endpoint.local_url
 
 
