@@ -195,3 +195,17 @@ def test_an_sqs_mapping_drives_a_node_function(clock):
         assert all(r.result.function_error is None for r in records)
         assert sorted(b for r in records for b in r.result.payload["bodies"]) == ["one", "two"]
         assert "\tINFO\tbatch of " in records[0].result.logs
+
+
+def test_an_error_outside_the_handler_ends_the_runtime_after_reporting_it(inv):
+    """A throw in a timer is the invocation's error; the runtime ends and the next invocation starts a new one."""
+    fn = node_fn("index.throwsLater")
+    r = inv.invoke(fn, {})
+    doc = json.loads(r.raw_payload)
+    assert (r.error_type, doc["errorType"], doc["errorMessage"]) == ("TypeError", "TypeError", "from a timer")
+    assert "\tERROR\tUncaught Exception \t{" in r.logs
+    again = inv.invoke(node_fn("index.sync"), {"k": 1})
+    assert again.payload == {"k": 1}
+    nxt = inv.invoke(fn, {})
+    assert nxt.error_type == "TypeError"
+    assert nxt.cold_start  # the runtime that reported it is gone: a new environment

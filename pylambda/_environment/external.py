@@ -147,6 +147,9 @@ class RuntimeApiEnvironment(Environment):
 
     def send(self, request: Request) -> bool:
         """Give the runtime the event now if its ``GET next`` is parked, else as soon as it comes."""
+        if select.select([self._pidfd], [], [], 0)[0] if self._pidfd >= 0 else True:
+            self.reap()  # it ended while idle (e.g. after reporting an uncaught error): nothing ran
+            return False
         self.state = "BUSY"
         self.invocations += 1
         self._pending = request

@@ -232,8 +232,25 @@ process.on("beforeExit", () => {
   if (f) f();
 });
 
+// An error outside the handler's own promise (a throw in a timer, a rejection nobody awaits) ends
+// the runtime, as aws-lambda-ric does: reported as the current invocation's error first.
+async function fatal(err, errorType) {
+  const doc = errorDoc(err);
+  if (errorType) {
+    doc.errorType = errorType;
+    doc.errorMessage = err instanceof Error ? err.message : String(err);
+  }
+  console.error(`${errorType ? "Unhandled Promise Rejection" : "Uncaught Exception"} \t${JSON.stringify(doc)}`);
+  if (currentId) {
+    try { await postError(`/invocation/${currentId}/error`, doc); } catch { /* the host is gone */ }
+  }
+  process.exit(129);
+}
+
 async function main() {
   patchConsole();
+  process.on("uncaughtException", (err) => fatal(err));
+  process.on("unhandledRejection", (reason) => fatal(reason, "Runtime.UnhandledPromiseRejection"));
   let handler;
   try {
     handler = await loadHandler();

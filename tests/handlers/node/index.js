@@ -64,3 +64,8 @@ exports.records = async (event) => {
   console.log("batch of", event.Records.length);
   return { bodies: event.Records.map((r) => r.body) };
 };
+
+exports.throwsLater = async () => {
+  setTimeout(() => { throw new TypeError("from a timer"); }, 5);
+  await new Promise((r) => setTimeout(r, 1000));
+};
