@@ -368,3 +368,35 @@ def test_sandbox_options_are_validated(make, value):
     """Bad network= or cpu_scaling= values raise InvalidParameterValueError naming the value."""
     with pytest.raises(InvalidParameterValueError, match=value):
         make()
+
+
+@pytest.mark.parametrize(
+    ("report", "asked", "named"),
+    [
+        ({"namespaces": "unshare: Operation not permitted", "nproc": "x"}, {}, ["PID, mount and user namespaces"]),
+        ({"namespaces": None, "nproc": "RLIMIT_NPROC does not bind root"}, {}, ["1,024 processes and threads"]),
+        ({"namespaces": None, "nproc": None, "network": "EPERM"}, {"network": True}, ["network='none'"]),
+        ({"namespaces": None, "nproc": None, "cpu": "no cgroup"}, {"cpu_scaling": True}, ["cpu_scaling=True"]),
+        ({"namespaces": None, "nproc": None, "network": "EPERM", "cpu": "no cgroup"}, {}, []),
+    ],
+)
+def test_what_is_not_enforced_is_said_once(monkeypatch, report, asked, named):
+    """One RuntimeWarning per process names each part the kernel refuses (opt-in parts only when asked for)."""
+    import warnings
+
+    from pylambda._environment import isolation
+
+    monkeypatch.setattr(isolation, "_warned", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        isolation.warn_unenforced(report, **asked)
+        isolation.warn_unenforced(report, **asked)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == len(named)
+    for text, message in zip(named, messages, strict=True):
+        assert message.startswith("pylambda sandbox: ")
+        assert text in message
+    conf = isolation.sandbox_for(
+        report, tmpdir="/x", tmp_mb=512, views=[], hide=[], network=None, memory_mb=128, cpu_scaling=False
+    )
+    assert (conf is None) == (report["namespaces"] is not None)
