@@ -336,7 +336,7 @@ def bench_profile(quick: bool) -> dict:
     invoker.invoke(fn, EVENT)
     stamps: list[int] = []
     clock = time.perf_counter_ns
-    send, receive = process.Environment.send, process.Environment.receive
+    send, receive = process.ProcessEnvironment.send, process.ProcessEnvironment.receive
 
     def timed_send(self, *args):
         stamps.append(clock())
@@ -350,7 +350,7 @@ def bench_profile(quick: bool) -> dict:
         stamps.append(clock())
         return out
 
-    process.Environment.send, process.Environment.receive = timed_send, timed_receive
+    process.ProcessEnvironment.send, process.ProcessEnvironment.receive = timed_send, timed_receive
     try:
         rows = []
         for _ in range(n):
@@ -362,7 +362,7 @@ def bench_profile(quick: bool) -> dict:
                 a, b, c, d = stamps
                 rows.append((a - t0, b - a, c - b, d - c, t1 - d, t1 - t0))
     finally:
-        process.Environment.send, process.Environment.receive = send, receive
+        process.ProcessEnvironment.send, process.ProcessEnvironment.receive = send, receive
     names = ("caller before the send", "send (frame, write)", "caller work overlapped with the handler",
              "wait for the reply", "caller after the reply", "total")  # fmt: skip
     stages = {name: statistics.median(r[i] for r in rows) / 1000 for i, name in enumerate(names)}
