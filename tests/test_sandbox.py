@@ -384,9 +384,9 @@ def test_what_is_not_enforced_is_said_once(monkeypatch, report, asked, named):
     """One RuntimeWarning per process names each part the kernel refuses (opt-in parts only when asked for)."""
     import warnings
 
-    from pylambda._environment import isolation
+    from pylambda._environment import isolation, runtimes
 
-    monkeypatch.setattr(isolation, "_warned", set())
+    monkeypatch.setattr(runtimes, "_warned", set())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         isolation.warn_unenforced(report, **asked)

@@ -19,10 +19,9 @@ Parts and what they stand for (docs/guide.md, "Sandbox"):
 from __future__ import annotations
 
 import os
-import threading
-import warnings
 
 from .._errors import InvalidParameterValueError
+from .runtimes import _warn_once  # once per process and key, shared with the runtimes' warnings
 
 __all__ = ["MB_PER_VCPU", "check_cpu_scaling", "sandbox_for", "views_for", "warn_unenforced"]
 
@@ -35,16 +34,6 @@ _DEFAULT_PARTS = {
     "not /tmp itself; code is writable)",
     "nproc": "the limit of 1,024 processes and threads",
 }
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
-
-
-def _warn_once(key: str, message: str) -> None:
-    with _warned_lock:
-        if key in _warned:
-            return
-        _warned.add(key)
-    warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def warn_unenforced(report: dict, *, network: bool = False, cpu_scaling: bool = False) -> None:
@@ -62,16 +51,17 @@ def warn_unenforced(report: dict, *, network: bool = False, cpu_scaling: bool = 
     ]
     if missing:
         _warn_once(
-            "default",
+            "sandbox:default",
             "pylambda sandbox: not enforced on this machine: " + "; ".join(missing) + " (see docs/guide.md#sandbox)",
         )
     if network and report.get("network") is not None:
         _warn_once(
-            "network",
+            "sandbox:network",
             f"pylambda sandbox: network='none' is not enforced on this machine: {report['network']}",
         )
     if cpu_scaling and report.get("cpu") is not None:
-        _warn_once("cpu", f"pylambda sandbox: cpu_scaling=True is not enforced on this machine: {report['cpu']}")
+        message = f"pylambda sandbox: cpu_scaling=True is not enforced on this machine: {report['cpu']}"
+        _warn_once("sandbox:cpu", message)
 
 
 def check_cpu_scaling(value: object) -> bool:
