@@ -433,8 +433,12 @@ def bench_cold(quick: bool) -> dict:
 
 
 def bench_startup() -> dict:
+    """The first Invoker of a process: the shared zygote is stopped before each sample, so each starts one."""
+    from pylambda._environment.shared import stop_shared_zygotes
+
     times = []
     for i in range(5):
+        stop_shared_zygotes()
         t = time.perf_counter_ns()
         with Invoker() as invoker:
             invoker.invoke(Function(f"startup{i}", noop))
