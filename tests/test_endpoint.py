@@ -169,7 +169,7 @@ def test_function_name_forms(served, name, qualifier, executed):
         ({"FunctionName": "echo:nope"}, "ResourceNotFoundException", "Function not found"),
         ({"FunctionName": "echo:7"}, "ResourceNotFoundException", "Function not found"),
         ({"FunctionName": "arn:aws:lambda:eu-west-1:123456789012:function:echo"}, "ResourceNotFoundException",
-         "eu-west-1"),
+         r"Functions from 'eu-west-1' are not reachable in this region \('us-east-1'\)"),
         ({"FunctionName": "999999999999:function:echo"}, "ResourceNotFoundException", "Function not found"),
         ({"FunctionName": "echo:1", "Qualifier": "live"}, "InvalidParameterValueException",
          "derived qualifier from the function name does not match"),

@@ -94,6 +94,8 @@ class LambdaApi:
     def function(self, ref: FunctionRef) -> Function:
         """The registered function ``ref`` names (its region and account must match), else 404."""
         fn = self.invoker.functions.get(ref.name)
+        if fn is not None and ref.region and ref.region != fn.region:  # Lambda's wording for another region
+            raise not_found(f"Functions from '{ref.region}' are not reachable in this region ('{fn.region}')")
         if fn is None or (ref.region and ref.region != fn.region) or (ref.account and ref.account != fn.account_id):
             region = ref.region or (fn.region if fn else "us-east-1")
             account = ref.account or (fn.account_id if fn else "123456789012")
