@@ -209,3 +209,24 @@ def test_an_error_outside_the_handler_ends_the_runtime_after_reporting_it(inv):
     nxt = inv.invoke(fn, {})
     assert nxt.error_type == "TypeError"
     assert nxt.cold_start  # the runtime that reported it is gone: a new environment
+
+
+def test_boto3_invokes_a_node_function_through_the_lambda_endpoint(inv):
+    """boto3's Lambda client reaches a Node function through invoker.serve(): payload, error header, logs."""
+    boto3 = pytest.importorskip("boto3")
+    import base64
+
+    from botocore.config import Config
+
+    echo, raises = node_fn("index.sync"), node_fn("index.raises")
+    inv.register(echo, raises)
+    with inv.serve() as endpoint:
+        lam = boto3.client("lambda", endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="t",
+                           aws_secret_access_key="t", config=Config(retries={"total_max_attempts": 1}))  # fmt: skip
+        ok = lam.invoke(FunctionName=echo.name, Payload=b'{"hello": "node"}', LogType="Tail")
+        assert json.loads(ok["Payload"].read()) == {"hello": "node"}
+        assert "FunctionError" not in ok
+        assert "REPORT RequestId:" in base64.b64decode(ok["LogResult"]).decode()
+        failed = lam.invoke(FunctionName=raises.name, Payload=b"{}")
+        assert failed["FunctionError"] == "Unhandled"
+        assert json.loads(failed["Payload"].read())["errorType"] == "ValidationError"
