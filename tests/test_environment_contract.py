@@ -97,6 +97,26 @@ if shutil.which("node"):
         },
     }
 
+try:
+    import ray  # noqa: F401
+
+    from pylambda.ray import RayBackend
+
+    _RAY_SKIP = None
+except ImportError:
+    _RAY_SKIP = "Ray is not installed (the ray extra)"
+
+# Environments on the nodes of the ``ray_cluster`` fixture (each node runs the process backend).
+BACKENDS["ray"] = {
+    "invoker": lambda cluster: Invoker(backend=RayBackend(address=cluster.address)),
+    "needs": "ray_cluster",
+    "skip": _RAY_SKIP,
+    "code": PY,
+    "lifecycle": "contract.counts",
+    "isolated": True,
+    "cases": BACKENDS["process"]["cases"],
+}
+
 _COUNTER = iter(range(10**6))
 
 
@@ -110,7 +130,10 @@ def _function(entry: dict, handler: str, **config) -> Function:
 def backend(request):
     """(name, entry, an open Invoker on that backend) for each backend of the list."""
     entry = BACKENDS[request.param]
-    invoker = entry["invoker"]()
+    if entry.get("skip"):
+        pytest.skip(f"{request.param}: {entry['skip']}")
+    needs = [request.getfixturevalue(entry["needs"])] if "needs" in entry else []
+    invoker = entry["invoker"](*needs)
     yield request.param, entry, invoker
     invoker.close()
 
