@@ -112,7 +112,7 @@ def actor_per_environment(times: int) -> float:
 
 def cpu_map(invoker: Invoker, work: float, events: int, concurrency: int) -> float:
     """Wall seconds of a CPU-bound map, ``concurrency`` environments at a time (warmed first)."""
-    fn = Function("bench-burn", burn)
+    fn = Function(f"bench-burn-{concurrency}", burn)
     invoker.map(fn, [0.0] * concurrency, concurrency=concurrency)
     t = time.perf_counter()
     results = invoker.map(fn, [work] * events, concurrency=concurrency)
