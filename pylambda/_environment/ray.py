@@ -116,14 +116,7 @@ class RayEnvironment(Environment):
             except ray.exceptions.RayActorError:
                 backend.host_died(host)
                 continue
-            out = outcome_from(fields)
-            self.max_rss_kib = max(self.max_rss_kib, out.rss_kib)
-            if out.kind == "ready":
-                self.state = "IDLE"
-            else:
-                self._status = out.exit_status
-                self._dead()
-            return out
+            return self._settle(fields, "ready")
         self._dead()
         return Outcome("exit")
 
@@ -154,10 +147,14 @@ class RayEnvironment(Environment):
             self._backend.host_died(self._host)
             self._dead()
             return Outcome("exit", rss_kib=self.max_rss_kib)
+        return self._settle(fields, "result")
+
+    def _settle(self, fields, ok: str) -> Outcome:
+        """The host's outcome: idle again when it is ``ok``, else the environment ended on its node."""
         out = outcome_from(fields)
         if out.rss_kib > self.max_rss_kib:
             self.max_rss_kib = out.rss_kib
-        if out.kind == "result":
+        if out.kind == ok:
             self.state = "IDLE"
         else:
             self._status = out.exit_status
