@@ -260,7 +260,7 @@ class Zygote:
             self._forked &= _alive_of(self._forked)  # the rest were reaped: their pids may be reused
             # A sandboxed environment's process is the grandchild: the zygote's
             # child is its sandbox's init (``_runtime.sandbox``), not adopted.
-            inits = {_parent(p) for p in self._forked}
+            inits = {parent_of(p) for p in self._forked}
             adopted = sorted(children - self._forked - inits)
         for child in adopted:
             try:
@@ -346,13 +346,25 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def _parent(pid: int) -> int:
-    """The parent pid of ``pid`` (0 when it is gone)."""
+def proc_stat(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ...); None when it is gone.
+
+    The command name is skipped up to its last ``)``: it may hold spaces and parentheses.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        return int(stat[stat.rindex(b")") + 2 :].split()[1])
-    except (OSError, ValueError, IndexError):
+        return stat[stat.rindex(b")") + 2 :].split()
+    except (OSError, ValueError):
+        return None
+
+
+def parent_of(pid: int) -> int:
+    """The parent pid of ``pid`` (0 when it is gone)."""
+    fields = proc_stat(pid)
+    try:
+        return int(fields[1]) if fields else 0
+    except (ValueError, IndexError):
         return 0
 
 
@@ -363,12 +375,10 @@ def _alive_of(pids: set[int]) -> set[int]:
 
 def _progress(pid: int) -> tuple[bool, int]:
     """(whether process ``pid`` is stopped, the CPU time it has used in clock ticks)."""
+    fields = proc_stat(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        fields = stat[stat.rindex(b")") + 2 :].split()
         state, cpu = fields[0], int(fields[11]) + int(fields[12])  # state, utime + stime
-    except (OSError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError):  # gone (None) or unreadable
         return False, -1
     return state in (b"T", b"t") or _frozen(pid), cpu
 
@@ -390,13 +400,9 @@ def _descendants(root: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
+        ppid = parent_of(int(entry))
+        if ppid:
+            children.setdefault(ppid, []).append(int(entry))
     out: list[int] = []
     todo = [root]
     while todo:

@@ -48,6 +48,8 @@ def zygote_children() -> set[int]:
     processes adopted from them."""
     import os
 
+    from .._environment.zygote import parent_of
+
     found: set[int] = set()
     todo = list(shared_zygote_pids())
     while todo:
@@ -58,13 +60,8 @@ def zygote_children() -> set[int]:
         except (OSError, ValueError):  # gone, or a kernel without the children file: scan for the parent
             kids = []
             for entry in os.listdir("/proc") if os.path.exists(f"/proc/{pid}") else ():
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/stat") as f:
-                            if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                                kids.append(int(entry))
-                    except (OSError, ValueError, IndexError):
-                        pass
+                if entry.isdigit() and parent_of(int(entry)) == pid:
+                    kids.append(int(entry))
         found.update(kids)
         todo.extend(kids)
     return found
@@ -75,18 +72,19 @@ def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:
     import os
     import time
 
+    from .._environment.zygote import proc_stat
+
     def alive(pid: int) -> bool:
+        fields = proc_stat(pid)
+        if fields is not None:
+            return fields[:1] != [b"Z"]  # a zombie has ended
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().split(")")[-1].split()[0] != "Z"
-        except OSError:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True
+            os.kill(pid, 0)
+        except ProcessLookupError:
             return False
+        except PermissionError:
+            return True
+        return False
 
     deadline = time.monotonic() + timeout
     left = [p for p in pids if alive(p)]

@@ -159,13 +159,13 @@ def lambda_invoker(request: pytest.FixtureRequest):
 
 def _with_parents(pids: list[int]) -> set[int]:
     """``pids`` and their parents (a sandboxed environment's parent is its sandbox's init)."""
+    from pylambda._environment.zygote import parent_of
+
     out = set(pids)
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                out.add(int(f.read().rsplit(")", 1)[1].split()[1]))
-        except (OSError, ValueError, IndexError):
-            pass
+        parent = parent_of(pid)
+        if parent:
+            out.add(parent)
     return out
 
 
