@@ -119,15 +119,18 @@ def _quiet_server_class() -> type:
     try:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from moto.server import MotoRequestHandler
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
     except ImportError as e:
         raise PylambdaError(
             f"pylambda.aws.services() needs moto with its server: pip install 'moto[server]' boto3, "
             f"or pip install -e '.[aws]' in the pylambda checkout ({e})"
         ) from e
+    try:  # newer moto has its own handler (it keeps headers with underscores); older ones use werkzeug's
+        from moto.moto_server.werkzeug_app import MotoRequestHandler as Handler
+    except ImportError:
+        Handler = WSGIRequestHandler
 
-    class QuietHandler(MotoRequestHandler):
+    class QuietHandler(Handler):  # type: ignore[valid-type,misc]
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             pass  # errors still reach werkzeug's logger through log_error
 
