@@ -1,0 +1,94 @@
+"""The sandbox's fallback where the kernel refuses namespaces, on a kernel that allows them.
+
+A user namespace of our own with ``user.max_user_namespaces`` set to 0
+inside it refuses every further user namespace (ENOSPC), as a kernel with
+``kernel.unprivileged_userns_clone=0`` or a container's seccomp profile
+would; the setting is the child namespace's own, so nothing else on the
+machine sees it.  A caller started in there gets pylambda's fallback
+(plain forks, non-dumpable, 1,024 fds): this checks that the fallback says
+once what it does not enforce and still keeps every promise that does not
+need namespaces (timeouts, nothing outliving ``close()``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CALLER = textwrap.dedent(
+    """
+    import json, os, time, warnings
+    import psutil
+    from pylambda import Function, Invoker
+
+    def probe(event, context):
+        import ctypes, resource, subprocess
+        spawned = [subprocess.Popen(["sleep", "60"], start_new_session=True).pid,
+                   subprocess.Popen(["sleep", "61"]).pid]
+        return {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+                "dumpable": ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), "spawned": spawned}
+
+    def slow(event, context):
+        time.sleep(30)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Invoker() as invoker:
+            fn = Function("probe", probe)
+            first = invoker.invoke(fn, {})
+            timed_out = invoker.invoke(Function("slow", slow, timeout=1), {})
+            after = invoker.invoke(fn, {})
+    deadline = time.monotonic() + 5
+    spawned = first.payload["spawned"] + after.payload["spawned"]
+    while time.monotonic() < deadline:
+        alive = [p for p in spawned if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        if not alive:
+            break
+        time.sleep(0.05)
+    print(json.dumps({
+        "payload": first.payload, "timed_out": timed_out.error_type, "after": after.function_error,
+        "alive": alive, "warnings": [str(w.message) for w in caught if "sandbox" in str(w.message)],
+    }))
+    """
+)
+
+
+def _refusing_namespaces() -> list[str]:
+    """The command prefix that runs a shell in a user namespace refusing further ones, or skip."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare(1) on this machine to build a namespace-refusing caller")
+    probe = subprocess.run(
+        [unshare, "-U", "-r", "sh", "-c", "echo 0 > /proc/sys/user/max_user_namespaces && ! unshare -U true"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot build a user namespace that refuses further ones here: {probe.stderr.strip()}")
+    return [unshare, "-U", "-r", "sh", "-c", 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$1"']
+
+
+def test_a_kernel_refusing_namespaces_gets_one_warning_and_the_promises_that_remain(tmp_path):
+    """One warning names the namespaces and the kernel's reason; limits, timeouts and cleanup still hold."""
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER)
+    env = {k: v for k, v in os.environ.items() if k != "PYLAMBDA_SANDBOX"}
+    done = subprocess.run(
+        [*_refusing_namespaces(), sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(seen["warnings"]) == 1, seen["warnings"]
+    assert "per-environment PID, mount and user namespaces" in seen["warnings"][0]
+    assert "No space left on device" in seen["warnings"][0]  # the kernel's own reason, passed on
+    assert seen["payload"]["nofile"] == 1024
+    assert seen["payload"]["dumpable"] == 0  # no other process of this uid can read its memory
+    assert seen["timed_out"] == "Sandbox.Timedout"
+    assert seen["after"] is None  # the timed-out environment's neighbour still runs
+    assert seen["alive"] == []  # setsid'd and plain grandchildren alike end with their environments
