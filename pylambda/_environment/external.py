@@ -1,13 +1,20 @@
 """The Runtime API backend: environments are runtime processes (Node, a ``provided`` bootstrap) on a host of their own.
 
-Each environment is one runtime process, started in a session of its own
-with Lambda's variables and ``AWS_LAMBDA_RUNTIME_API`` pointing at its own
-host (``rapi``), its stdout and stderr on one log pipe.  The caller thread
-that has the environment checked out does every wait, on one ``poll`` set:
-the host's sockets, the log pipe and a pidfd of the runtime (readable when
-it exits).  So the outcomes are the process backend's: the reply, a death,
-the deadline (the process group is killed: ``Sandbox.Timedout``), or a
-memory overrun (the resident set of the whole process tree is sampled every
+Each environment is one runtime process, exec'd by the zygote in the
+sandbox Python environments get (``_runtime/sandbox.py``: its own PID, mount
+and, with ``network="none"``, network namespaces; read-only code; its own
+/tmp; Lambda's limits), in a process group of its own, with Lambda's
+variables and ``AWS_LAMBDA_RUNTIME_API`` pointing at its own host (``rapi``),
+its stdout and stderr on one log pipe.  Without a network the host listens
+inside the environment's namespace, at Lambda's 127.0.0.1:9001, on a socket
+the sandbox's init makes there and hands over (a socket belongs to the
+namespace it was made in, whoever accepts on it).  The caller thread that
+has the environment checked out does every wait, on one ``poll`` set: the
+host's sockets, the log pipe and the environment's status pipe (the zygote
+or the sandbox's init writes the runtime's wait status there when it
+exits).  So the outcomes are the process backend's: the reply, a death, the
+deadline (the process group is killed: ``Sandbox.Timedout``), or a memory
+overrun (the resident set of the whole process tree is sampled every
 ``MEMORY_SAMPLE_S`` while an invocation runs: ``Runtime.OutOfMemory``).
 
 Init is the time from the start of the process to its first
@@ -21,20 +28,29 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
-import subprocess
+import socket
+import sys
 import time
 
 from .._errors import InvalidParameterValueError
+from .._runtime.zygote import EXEC_FAILED
 from .backend import STATUS_BYTES, STATUS_ERROR, STATUS_JSON, Backend, Environment, Outcome, Request
+from .isolation import shown
 from .rapi import ACCEPTED, Connection, Listener, ProtocolError, error_response, response
+from .shared import shared_zygote
+from .zygote import Zygote, read_status
 
-__all__ = ["NODE_BOOTSTRAP", "RuntimeApiBackend", "RuntimeApiEnvironment"]
+__all__ = ["NODE_BOOTSTRAP", "RAPI_PORT", "RuntimeApiBackend", "RuntimeApiEnvironment"]
 
 # pylambda's Node runtime client (a Runtime API loop, see the file).
 NODE_BOOTSTRAP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_runtime", "node",
                               "bootstrap.mjs")  # fmt: skip
 
+# The Runtime API's port in an environment without a network (its own
+# namespace, so any port is free): Lambda's own, 127.0.0.1:9001.
+RAPI_PORT = 9001
 # How often a running invocation's memory is sampled (see process.py).
 MEMORY_SAMPLE_S = 0.01
 _PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -76,12 +92,15 @@ def tree_rss_kib(pid: int) -> int:
 class RuntimeApiEnvironment(Environment):
     """One runtime process speaking the Runtime API to a host of its own."""
 
-    __slots__ = ("_conns", "_exit_status", "_host", "_in_flight", "_init_error", "_log_r", "_parked", "_pending",
-                 "_pidfd", "_poll", "_proc", "_recent", "_sent_at", "_start", "_status_fd")  # fmt: skip
+    __slots__ = ("_conns", "_exit_status", "_host", "_in_flight", "_init_error", "_inside", "_log_r", "_parked",
+                 "_pending", "_pid_pending", "_poll", "_recent", "_sent_at", "_start", "_status_fd",
+                 "_status_r")  # fmt: skip
 
-    def __init__(self, key, env_id: str, init_spec: dict, memory_mb: int, argv: list[str] | None, problem=None):
+    def __init__(self, zygote: Zygote | None, key, env_id: str, name: str, init_spec: dict, memory_mb: int,
+                 argv: list[str] | None, problem=None):  # fmt: skip
         self._books(key, env_id, init_spec, memory_mb, None)
-        self._host = Listener()
+        self._host: Listener | None = None
+        self._inside: socket.socket | None = None  # where the sandbox's init sends a host made inside
         self._conns: dict[int, Connection] = {}
         self._parked: Connection | None = None  # the connection whose GET next waits for an event
         self._recent: Connection | None = None  # the connection of the last answer (keep-alive)
@@ -89,44 +108,76 @@ class RuntimeApiEnvironment(Environment):
         self._in_flight = ""  # the request id the runtime is working on
         self._init_error: Outcome | None = problem  # set before any process runs: e.g. no bootstrap
         self._exit_status: int | None = None
-        self._proc = None
-        self._pidfd = -1
+        self._pid_pending = False
         self._log_r = -1
+        self._status_r = -1
         self._status_fd = -1
         self._poll = select.poll()
         self._start = self._sent_at = time.perf_counter()
-        if argv is None:
+        if argv is None or zygote is None:
             return
-        environ = dict(init_spec["environ"], AWS_LAMBDA_RUNTIME_API=self._host.address)
+        sandbox = init_spec.get("sandbox")
+        run = {"argv": argv, "cwd": init_spec["task_root"]}
+        fds = []
+        if sandbox is not None and sandbox.get("network") is False:
+            # No network: the host listens in the environment's own network
+            # namespace, at Lambda's own address, on a socket its init makes.
+            run["listen"] = RAPI_PORT
+            address = f"127.0.0.1:{RAPI_PORT}"
+            self._inside, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            fds.append(theirs.fileno())
+        else:
+            theirs = None
+            self._host = Listener()
+            address = self._host.address
+        run["env"] = dict(init_spec["environ"], AWS_LAMBDA_RUNTIME_API=address)
         log_r, log_w = os.pipe()
+        os.set_inheritable(log_r, False)
         try:
-            self._proc = subprocess.Popen(
-                argv,
-                cwd=init_spec["task_root"],
-                env=environ,
-                stdin=subprocess.DEVNULL,
-                stdout=log_w,
-                stderr=log_w,
-                start_new_session=True,  # its own process group: a timeout kills the whole tree
-                close_fds=True,
-            )
-        except OSError as e:
+            pid, self._status_r = zygote.fork([log_w, *fds], name, sandbox=sandbox, run=run)
+        except BaseException:
             os.close(log_r)
-            self._init_error = Outcome(
-                "init_error",
-                STATUS_ERROR,
-                "Runtime.InvalidEntrypoint",
-                json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": f"{argv[0]}: {e}"}).encode(),
-            )
-            return
+            self._close_host()
+            raise
         finally:
             os.close(log_w)
-        self.pid = self._proc.pid
+            if theirs is not None:
+                theirs.close()
+        # In a sandbox, ``pid`` is its init's until the init writes the
+        # runtime's own (negated) on the status pipe: see ``_learn_pid``.
+        self.pid = pid
+        self._pid_pending = sandbox is not None
         self._log_r = log_r
         os.set_blocking(log_r, False)
-        self._pidfd = os.pidfd_open(self.pid)
-        for fd in (self._host.fd, log_r, self._pidfd):
+        # The status pipe says when the runtime has ended (the zygote or the
+        # sandbox's init writes its wait status there).
+        for fd in (log_r, self._status_r, *([self._host.fd] if self._host is not None else [])):
             self._poll.register(fd, _POLLIN)
+
+    def _learn_pid(self, deadline: float) -> bool:
+        """Read the sandboxed runtime's pid (and, without a network, its host); False if it ended first."""
+        status = read_status(self._status_r, deadline)
+        if status is None:
+            return True  # not yet by the deadline: the wait times out and kills the init (and all in it)
+        self._pid_pending = False
+        if status >= -1:  # -1, or the init's own wait status: the sandbox could not be set up
+            self._exit_status = status if status >= 0 else None
+            return False
+        self.pid = -status
+        chan, self._inside = self._inside, None
+        if chan is not None:  # sent before the runtime was forked: there by now
+            try:
+                chan.settimeout(max(0.001, deadline - time.monotonic()))
+                _msg, fds, _flags, _addr = socket.recv_fds(chan, 1, 1)
+            except OSError:
+                fds = []
+            finally:
+                chan.close()
+            if not fds:
+                return False
+            self._host = Listener(socket.socket(fileno=fds[0]))
+            self._poll.register(self._host.fd, _POLLIN)
+        return True
 
     # -- exchanges -------------------------------------------------------------
     def wait_init(self, timeout_s: float) -> Outcome:
@@ -135,7 +186,14 @@ class RuntimeApiEnvironment(Environment):
             self.state = "DEAD"
             self._close_host()
             return self._init_error
-        outcome = self._pump(time.monotonic() + timeout_s, init=True)
+        deadline = time.monotonic() + timeout_s
+        if self._pid_pending and not self._learn_pid(deadline):
+            return Outcome("exit", logs=self._drain_now(), exit_status=self.reap())
+        outcome = self._pump(deadline, init=True)
+        if outcome.kind == "exit" and outcome.logs.startswith(EXEC_FAILED.encode()):
+            why = outcome.logs.decode(errors="replace")[len(EXEC_FAILED) :].strip()
+            doc = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": why}
+            return Outcome("init_error", STATUS_ERROR, "Runtime.InvalidEntrypoint", json.dumps(doc).encode())
         if outcome.kind == "ready":
             self.state = "IDLE"
             outcome.duration_ms = (time.perf_counter() - self._start) * 1000
@@ -147,7 +205,7 @@ class RuntimeApiEnvironment(Environment):
 
     def send(self, request: Request) -> bool:
         """Give the runtime the event now if its ``GET next`` is parked, else as soon as it comes."""
-        if select.select([self._pidfd], [], [], 0)[0] if self._pidfd >= 0 else True:
+        if select.select([self._status_r], [], [], 0)[0] if self._status_r >= 0 else True:
             self.reap()  # it ended while idle (e.g. after reporting an uncaught error): nothing ran
             return False
         self.state = "BUSY"
@@ -224,11 +282,11 @@ class RuntimeApiEnvironment(Environment):
             for fd, _ev in events:
                 if fd == self._log_r:
                     self._drain(logs)
-                elif fd == self._host.fd:
+                elif self._host is not None and fd == self._host.fd:
                     for conn in self._host.accept():
                         self._conns[conn.fd] = conn
                         self._poll.register(conn.fd, _POLLIN)
-                elif fd == self._pidfd:
+                elif fd == self._status_r:
                     exited = True
                 else:
                     conn = self._conns.get(fd)
@@ -345,46 +403,47 @@ class RuntimeApiEnvironment(Environment):
             self._recent = None
         conn.close()
 
+    def _drain_now(self) -> bytes:
+        logs: list[bytes] = []
+        self._drain(logs)
+        return b"".join(logs)
+
     # -- ending ----------------------------------------------------------------
     def kill(self) -> None:
-        """SIGKILL the runtime's process group (it and whatever it started)."""
-        if self._proc is None or self.state == "DEAD":
+        """SIGKILL the runtime's process group (it and whatever it started) unless it has ended."""
+        if self.pid is None or self.state == "DEAD":
             return
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if self._pid_pending:  # the sandbox's init: killing it ends its PID namespace
+            _kill(os.kill, self.pid)
+            return
+        if select.select([self._status_r], [], [], 0)[0]:
+            return  # ended (its pid may be reused): the zygote or its init reported it
+        if not _kill(os.killpg, self.pid):
+            _kill(os.kill, self.pid)  # not (yet) a group leader
 
     def stop(self) -> None:
         """Nothing to ask: an idle runtime is simply ended (``reap`` kills it)."""
         self.kill()
 
     def reap(self, timeout: float = 5.0) -> int | None:
-        """Wait (bounded) for the exit, kill anything left in its group, release the host; idempotent."""
+        """Wait (bounded) for the runtime's wait status, release its pipes and host; idempotent.
+
+        Whatever the runtime started dies with it: its sandbox's init ends
+        its PID namespace, or (no sandbox) the zygote kills its group.
+        """
         if self.state == "DEAD":
             return self._exit_status
         self.state = "DEAD"
-        proc = self._proc
-        status = None
-        if proc is not None:
-            try:
-                code = proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                code = proc.wait()
-            status = (-code) & 0x7F if code < 0 else code << 8  # a wait status, as describe_exit reads it
-            try:  # what its bootstrap started (curl, a child) goes with it
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        status = self._exit_status
+        if status is None and self._status_r >= 0:
+            status = read_status(self._status_r, time.monotonic() + timeout, skip_pid=True)
+            if status is None and not select.select([self._status_r], [], [], 0)[0]:
+                _kill(os.kill, self.pid)  # still alive after the bound: make sure it is not
         self._exit_status = status
-        for fd in (self._pidfd, self._log_r, self._status_fd):
+        for fd in (self._log_r, self._status_fd, self._status_r):
             if fd >= 0:
                 os.close(fd)
-        self._pidfd = self._log_r = self._status_fd = -1
+        self._log_r = self._status_fd = self._status_r = -1
         self._close_host()
         return status
 
@@ -393,7 +452,20 @@ class RuntimeApiEnvironment(Environment):
             conn.close()
         self._conns.clear()
         self._parked = self._recent = None
-        self._host.close()
+        if self._host is not None:
+            self._host.close()
+        if self._inside is not None:
+            self._inside.close()
+            self._inside = None
+
+
+def _kill(kill, pid: int) -> bool:
+    """``kill(pid, SIGKILL)``; False if there was no such process (or group)."""
+    try:
+        kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _error_type(req) -> str:
@@ -420,18 +492,29 @@ def _status_of(body: bytes) -> int:
 
 
 class RuntimeApiBackend(Backend):
-    """Runtime processes for ``nodejs*`` (pylambda's Node bootstrap) or ``provided*`` (the code's ``bootstrap``)."""
+    """Runtime processes for ``nodejs*`` (pylambda's Node bootstrap) or ``provided*`` (the code's ``bootstrap``).
+
+    Each runtime is exec'd by the process's zygote (``zygote``: the caller's
+    interpreter's shared one), so it gets the sandbox Python environments
+    get (``_runtime/sandbox.py``): its own PID and mount namespaces, its own
+    /tmp, read-only code, Lambda's limits, and no network when asked.
+    """
 
     name = "runtime-api"
 
-    def __init__(self, runtime: str, node: str | None = None) -> None:
+    def __init__(self, runtime: str, node: str | None = None, zygote: Zygote | None = None) -> None:
         self.runtime = runtime
         self._node = node  # the node executable, for nodejs runtimes
+        self.zygote = zygote or shared_zygote(executable=sys.executable)
         self._started = 0
 
     def serves(self, runtime: str) -> bool:
         """Exactly the runtime it was made for."""
         return runtime == self.runtime
+
+    def prepare(self) -> None:
+        """Start the zygote now, without waiting (see ``ProcessBackend.prepare``)."""
+        self.zygote.start()
 
     def start(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int) -> RuntimeApiEnvironment:
         """Start the runtime process; its init ends with its first ``GET next``."""
@@ -443,22 +526,35 @@ class RuntimeApiBackend(Backend):
         environ = dict(init_spec["environ"])
         if self.runtime.startswith("provided"):
             environ.pop("AWS_EXECUTION_ENV", None)  # Lambda does not set it for the provided family
-            bootstrap = os.path.join(init_spec["task_root"], "bootstrap")
-            argv, problem = [bootstrap], None
-            if not os.access(bootstrap, os.X_OK):
-                argv = None
-                message = f"Couldn't find valid bootstrap(s): [{bootstrap} /opt/bootstrap]"
-                problem = Outcome(
-                    "init_error",
-                    STATUS_ERROR,
-                    "Runtime.InvalidEntrypoint",
-                    json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}).encode(),
-                )
+            argv = [os.path.join(init_spec["task_root"], "bootstrap")]
+            message = f"Couldn't find valid bootstrap(s): [{argv[0]} /opt/bootstrap]"
         else:
-            argv, problem = [self._node or "node", NODE_BOOTSTRAP], None
-        spec = dict(init_spec, environ=environ)
-        return RuntimeApiEnvironment(key, env_id, spec, memory_mb, argv, problem)
+            argv = [self._node or shutil.which("node") or "node", NODE_BOOTSTRAP]
+            message = f"{argv[0]}: not an executable file"
+        problem = None
+        if not os.access(argv[0], os.X_OK):
+            argv = None
+            problem = Outcome(
+                "init_error",
+                STATUS_ERROR,
+                "Runtime.InvalidEntrypoint",
+                json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}).encode(),
+            )
+        sandbox = init_spec.get("sandbox")
+        if sandbox is not None and argv is not None and not self.runtime.startswith("provided"):
+            # node and pylambda's bootstrap stay where the command names them (a bootstrap is in the code)
+            sandbox = dict(sandbox, views=[*sandbox["views"], *shown(argv, sandbox["hide"])])
+        spec = dict(init_spec, environ=environ, sandbox=sandbox)
+        return RuntimeApiEnvironment(self.zygote, key, env_id, name, spec, memory_mb, argv, problem)
+
+    def close(self, timeout: float = 1.0) -> None:
+        """After the pool ended our environments: end what their runtimes left (not the zygote)."""
+        self.zygote.sweep_adopted()
 
     def stats(self) -> dict:
         """Name, runtime and environments started."""
         return {"name": self.name, "runtime": self.runtime, "started": self._started}
+
+    def sandbox_report(self) -> dict | None:
+        """What the zygote found this kernel lets environments have (starts it if needed)."""
+        return self.zygote.sandbox_report()

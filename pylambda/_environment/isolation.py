@@ -23,7 +23,7 @@ import os
 from .._errors import InvalidParameterValueError
 from .runtimes import _warn_once  # once per process and key, shared with the runtimes' warnings
 
-__all__ = ["MB_PER_VCPU", "check_cpu_scaling", "sandbox_for", "views_for", "warn_unenforced"]
+__all__ = ["MB_PER_VCPU", "check_cpu_scaling", "sandbox_for", "shown", "views_for", "warn_unenforced"]
 
 # At 1,769 MB a function has one vCPU (reference §7.2).
 MB_PER_VCPU = 1769
@@ -79,14 +79,27 @@ def views_for(spec: dict, read_only_code: bool, hide: list[str]) -> list:
     cover them, the directories its runtime reads: ``sys.path`` entries and
     the coverage data directory.
     """
-    covered = ["/tmp", *hide]
-    views = [[spec["task_root"], read_only_code]]
     cov = spec.get("coverage") or {}
     dirs = [*spec["sys_path"], *(os.path.dirname(cov[k]) for k in ("data_file", "config_file") if cov.get(k))]
-    for path in dirs:
-        if any(path.startswith(c.rstrip("/") + "/") for c in covered) and os.path.isdir(path):
-            views.append([path, False])
-    return views
+    return [[spec["task_root"], read_only_code], *_covered(dirs, hide)]
+
+
+def shown(files: list[str], hide: list[str]) -> list:
+    """Views (``[path, read_only]``) of the directories of ``files`` that ``/tmp`` or ``hide`` would cover.
+
+    For a Runtime API runtime: its executable and script (node and
+    pylambda's Node bootstrap) must stay where its command names them.
+    """
+    return _covered([os.path.dirname(os.path.abspath(f)) for f in files], hide)
+
+
+def _covered(dirs: list[str], hide: list[str]) -> list:
+    covered = ["/tmp", *hide]
+    return [
+        [path, False]
+        for path in dirs
+        if any(path.startswith(c.rstrip("/") + "/") for c in covered) and os.path.isdir(path)
+    ]
 
 
 def sandbox_for(

@@ -258,13 +258,18 @@ class Connection:
 
 
 class Listener:
-    """The host's listening socket on 127.0.0.1 (an ephemeral port)."""
+    """The host's listening socket on 127.0.0.1 (an ephemeral port, or ``sock``: one made elsewhere).
 
-    def __init__(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
+    ``sock`` is an environment's own when it has no network: the sandbox's
+    init made it in the environment's network namespace (``_runtime/sandbox.py``).
+    """
+
+    def __init__(self, sock: socket.socket | None = None) -> None:
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(64)
         sock.setblocking(False)
         self.sock = sock
         self.fd = sock.fileno()

@@ -37,7 +37,7 @@ import weakref
 
 from .._errors import InvokerClosedError, PylambdaError
 
-__all__ = ["BUSY_GRACE_S", "STOPPED_CHECK_S", "Zygote", "kill_tree"]
+__all__ = ["BUSY_GRACE_S", "STOPPED_CHECK_S", "Zygote", "kill_tree", "read_status"]
 
 _PID = struct.Struct("<i")
 # What the zygote is started with, besides nothing: its environment is what
@@ -158,16 +158,23 @@ class Zygote:
                 self._spawn()
             return self._read_report_locked(time.monotonic() + HELLO_TIMEOUT_S)
 
-    def fork(self, fds: list[int], name: str, timeout: float = 10.0, sandbox: dict | None = None) -> tuple[int, int]:
+    def fork(
+        self, fds: list[int], name: str, timeout: float = 10.0, sandbox: dict | None = None, run: dict | None = None
+    ) -> tuple[int, int]:
         """Fork an environment that owns ``fds``; return (pid, status pipe read end).
 
         ``sandbox`` describes the environment's sandbox (its /tmp, what it
-        sees; ``pylambda._runtime.sandbox.fork``), None for none.  Raises
+        sees; ``pylambda._runtime.sandbox.fork``), None for none.  ``run``
+        makes it exec a command (``argv``, ``env``, ``cwd``, and ``listen``:
+        a port for the Runtime API inside its network namespace) instead of
+        running the Python bootstrap (``_runtime.zygote._exec``).  Raises
         InvokerClosedError once closed, and PylambdaError when no zygote
         could fork within ``timeout`` seconds.
         """
         msg = b"F" + name.encode()[:15].replace(b"\0", b"")
-        if sandbox is not None:
+        if run is not None:
+            msg += b"\0" + json.dumps({"exec": run, "sandbox": sandbox}).encode()
+        elif sandbox is not None:
             msg += b"\0" + json.dumps(sandbox).encode()
         deadline = time.monotonic() + timeout
         if not self._lock.acquire(timeout=max(0.0, timeout)):
@@ -334,6 +341,23 @@ class Zygote:
         finally:
             if locked:
                 self._lock.release()
+
+
+def read_status(fd: int, deadline: float, skip_pid: bool = False) -> int | None:
+    """The next value on an environment's status pipe by ``deadline`` (monotonic); None: none came.
+
+    A sandboxed environment's pipe carries ``-pid`` of its runtime (-1: its
+    sandbox could not be set up) before the wait status; ``skip_pid`` reads
+    past it to the wait status.
+    """
+    while select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        data = os.read(fd, 4)
+        if len(data) != 4:
+            return None
+        value = _PID.unpack(data)[0]
+        if value >= 0 or not skip_pid:
+            return value
+    return None
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:

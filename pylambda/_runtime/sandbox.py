@@ -38,7 +38,9 @@ not enforced.  Then every environment is created by ``fork`` below::
   and threads (``RLIMIT_NPROC``, counted per user namespace since Linux
   5.14; not for root, whom ``RLIMIT_NPROC`` does not bind);
   CPU in proportion to memory (opt-in, a ``cpu`` cgroup quota); no network
-  (opt-in, a network namespace with loopback only).
+  (opt-in, a network namespace with loopback only; a Runtime API
+  runtime there reaches its host through a listening socket the init makes
+  inside it and hands to the caller, ``_listen_inside``).
 
 Where namespaces are refused, ``fork`` is a plain fork and the environment
 makes itself non-dumpable (``PR_SET_DUMPABLE``: its ``/proc/<pid>`` files
@@ -180,6 +182,31 @@ def _loopback_up() -> None:
         lib.check(lib.libc.ioctl(sock.fileno(), _SIOCSIFFLAGS, ifreq), "SIOCSIFFLAGS lo")
     finally:
         sock.close()
+
+
+def _listen_inside(channel: int, port: int) -> None:
+    """Listen on 127.0.0.1:``port`` in this network namespace and send the socket down ``channel``.
+
+    A Runtime API runtime in an environment without a network reaches its
+    host through this socket: the host, in the caller, accepts on it, and
+    a socket's connections belong to the namespace it was made in,
+    whoever holds it.  Made before the runtime is forked, so its first
+    connect finds it listening.
+    """
+    from _socket import AF_INET, SCM_RIGHTS, SOCK_STREAM, SOL_SOCKET
+    from _socket import socket as _Socket
+
+    listener = _Socket(AF_INET, SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", port))
+        listener.listen(64)
+        chan = _Socket(fileno=channel)
+        try:
+            chan.sendmsg([b"L"], [(SOL_SOCKET, SCM_RIGHTS, _INT.pack(listener.fileno()))])
+        finally:
+            chan.close()
+    finally:
+        listener.close()
 
 
 # -- the zygote's side ---------------------------------------------------------------
@@ -388,6 +415,8 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
         lib.mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
         if conf.get("network") is False:
             _loopback_up()
+        if conf.get("listen"):
+            _listen_inside(*conf["listen"])
         resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
         if _state.get("nproc") == "rlimit":
             resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))

@@ -13,7 +13,11 @@ attached: the read end of a *status pipe*.  When the zygote reaps the child it
 writes the raw wait status (``<i``) to that pipe and closes it, so the Invoker
 learns exit codes and signals without being the parent.  A reply without a
 descriptor carries ``-errno``: the fork itself failed (too many processes),
-and the zygote carries on.
+and the zygote carries on.  A request whose JSON holds ``exec`` (a Runtime
+API runtime: Node, a ``provided`` bootstrap) makes an environment that
+execs that command, in the same sandbox, instead of running the Python
+bootstrap; its fds are its log pipe and, without a network, a socket for
+its Runtime API listener (``_exec``, ``sandbox._listen_inside``).
 
 Faults must not spread, so the loop is built to survive anything an
 environment does and to leave nothing behind when it ends:
@@ -62,7 +66,7 @@ from _socket import socket as _Socket
 
 from . import sandbox
 
-__all__ = ["main"]
+__all__ = ["EXEC_FAILED", "main"]
 
 _PID = struct.Struct("<i")
 _PR_SET_PDEATHSIG = 1
@@ -70,6 +74,8 @@ _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
 # The signals the loop wakes up for; SIGHUP is the caller's death signal.
 _WAKE_SIGNALS = (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM)
+# What an environment that could not exec its runtime writes on its log first.
+EXEC_FAILED = "pylambda: cannot exec "
 # How long ``_end`` keeps killing what the zygote adopted.  A process forking
 # as fast as it can is outrun within a few rounds; the bound is for a kernel
 # that does not answer.
@@ -229,9 +235,11 @@ def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], p
     name, _, conf = name.partition(b"\0")
     try:
         status_r, status_w = os.pipe()
-        pid, reap_pid = _spawn_environment(
-            fds, name, [*private, status_r, status_w], prctl, json.loads(conf) if conf else None, status_w
-        )
+        conf = json.loads(conf) if conf else None
+        run = conf.get("exec") if conf else None  # a command to exec: {"exec": {...}, "sandbox": conf or None}
+        if run is not None:
+            conf = conf.get("sandbox")
+        pid, reap_pid = _spawn_environment(fds, name, [*private, status_r, status_w], prctl, conf, status_w, run)
     except OSError as e:  # EAGAIN, ENOMEM, a sandbox refused: this fork failed, the zygote did not
         for fd in (status_r, status_w):
             if fd >= 0:
@@ -253,18 +261,64 @@ def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], p
     return True
 
 
-def _spawn_environment(fds: list[int], name: bytes, private: list[int], prctl, conf, status_w) -> tuple[int, int]:
+def _spawn_environment(
+    fds: list[int], name: bytes, private: list[int], prctl, conf, status_w, run: dict | None = None
+) -> tuple[int, int]:
     """Create the process of one environment (the one place one is created); (its pid, the pid to reap).
 
     ``fds`` become its request, response and log pipes; ``private`` are the
     zygote's descriptors, which the child closes.  ``conf`` describes its
     sandbox (None: none): then the zygote's child is the sandbox's init,
     which reports the environment's wait status on ``status_w`` itself.
+
+    ``run`` (a Runtime API runtime: Node, a ``provided`` bootstrap) is a
+    command the environment execs instead of running the Python bootstrap;
+    ``fds`` are then its log pipe and, for a runtime without a network, a
+    socket on which the sandbox's init sends the Runtime API's listening
+    socket, made inside the environment's network namespace.
     """
+    if run is not None and conf is not None and run.get("listen"):
+        conf = dict(conf, listen=[fds[1], run["listen"]])
     pid, reap_pid = sandbox.fork(conf, status_w)
     if pid == 0:
+        if run is not None:
+            _exec(fds[0], private, prctl, reap_pid, run)
         _child(fds, name, private, prctl, reap_pid)
     return pid, reap_pid
+
+
+def _exec(log_w: int, private: list[int], prctl, parent_pid: int, run: dict) -> None:
+    """Become a Runtime API runtime: exec ``run["argv"]`` with its environment; never returns.
+
+    What it gets is what ``subprocess.Popen`` would give it (default signal
+    dispositions, stdin on /dev/null, stdout and stderr on the log pipe, no
+    other descriptor), plus the environment's group and death signal.  An
+    exec that fails says why on the log and exits 127, as a shell does.
+    """
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in (*_WAKE_SIGNALS, signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(signum, signal.SIG_DFL)  # SIG_IGN would survive the exec
+        os.setpgid(0, 0)
+        for fd in private:
+            os.close(fd)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log_w, 1)
+        os.dup2(log_w, 2)
+        os.closerange(3, 1 << 16)
+        os.chdir(run["cwd"])
+        os.execve(run["argv"][0], run["argv"], run["env"])
+    except BaseException as e:
+        try:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else e
+            os.write(2, f"{EXEC_FAILED}{run['argv'][0]}: {why}\n".encode())
+        finally:
+            os._exit(127)
 
 
 def _child(fds: list[int], name: bytes, private: list[int], prctl, parent_pid: int) -> None:

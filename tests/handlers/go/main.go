@@ -1,6 +1,8 @@
 // A provided.al2023 bootstrap in Go, standard library only (package net: it
 // builds in seconds, where net/http takes a minute).  It posts every
-// response chunked with a trailer, as aws-lambda-go does.
+// response chunked with a trailer, as aws-lambda-go does.  An event with an
+// "op" runs one of the sandbox probes of tests/test_sandbox_runtimes.py
+// (probe.go).
 package main
 
 import (
@@ -30,6 +32,9 @@ func main() {
 			continue
 		}
 		out := fmt.Sprintf(`{"go":true,"event":%s,"deadline":%q}`, body, headers["lambda-runtime-deadline-ms"])
+		if strings.Contains(body, `"op"`) {
+			out = probe(body)
+		}
 		fmt.Fprintf(conn, "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: rapi\r\nTransfer-Encoding: chunked\r\nTrailer: Lambda-Runtime-Function-Error-Type\r\n\r\n%x\r\n%s\r\n0\r\nLambda-Runtime-Function-Error-Type: \r\n\r\n", id, len(out), out)
 		readResponse(r)
 	}
