@@ -354,6 +354,49 @@ def test_cpu_scaling_gives_cpu_in_proportion_to_memory(sandbox, memory, cpus):
     assert quota == pytest.approx(cpus, rel=0.01)
 
 
+def _cpu_cgroup(pid: int) -> str | None:
+    """The directory of process ``pid``'s cpu cgroup (v1 or v2), seen from the host."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _h, controllers, path = line.rstrip("\n").split(":", 2)
+            if "cpu" in controllers.split(",") or controllers == "":
+                for base in (f"/sys/fs/cgroup/{controllers}{path}", f"/sys/fs/cgroup{path}"):
+                    if path != "/" and os.path.isdir(base):
+                        return base
+    return None
+
+
+def test_an_init_nobody_listens_to_still_ends_its_environment_cleanly(sandbox):
+    """An init whose Invoker stopped listening (status pipe closed) still removes its cgroup and ends, in its own code.
+
+    The failed status write (EPIPE) used to escape the init into the zygote's
+    request loop: its cgroup stayed behind, and a later init given the same
+    pid failed its setup ("could not fork an environment: Input/output error").
+    """
+    _need(sandbox, "namespaces")
+    _need(sandbox, "cpu")
+    import signal
+    import time
+
+    from pylambda._environment.zygote import parent_of
+
+    with Invoker(cpu_scaling=True) as inv:
+        inv.invoke(Function("deaf", lambda e, c: None, memory_size=1769))
+        (env,) = inv.environments()
+        init = parent_of(env.pid)
+        cgroup = _cpu_cgroup(env.pid)
+        assert cgroup is not None
+        assert _cpu_cgroup(init) == cgroup
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, env._status_r)  # the Invoker's end of the status pipe closed: nobody listens
+        os.close(devnull)
+        os.kill(env.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30  # a bound for a loaded machine, not a timing check
+        while os.path.exists(f"/proc/{init}") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not os.path.exists(cgroup)
+
+
 @pytest.mark.parametrize(
     ("make", "value"),
     [

@@ -237,8 +237,8 @@ def _cgroup_base(controller: str) -> str | None:
             base = os.path.join(parent.rstrip("/"), f"pylambda-{os.getpid()}")
             try:
                 os.mkdir(base)
-            except FileExistsError:
-                pass
+            except FileExistsError:  # a dead zygote's, with this pid: what its environments left goes
+                _remove_cgroups(base, keep=True)
             except OSError:
                 continue
             if controllers == "":
@@ -249,6 +249,33 @@ def _cgroup_base(controller: str) -> str | None:
                     continue
             return base
     return None
+
+
+def _remove_cgroups(base: str, keep: bool = False) -> None:
+    """Remove the (empty) cgroups under ``base``, and ``base`` itself unless ``keep``; best effort."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(base, name)
+        if os.path.isdir(path):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+    if not keep:
+        try:
+            os.rmdir(base)
+        except OSError:
+            pass
+
+
+def release() -> None:
+    """The zygote is ending (its environments are gone): remove its cgroups."""
+    base = _state.pop("cpu", None)
+    if base:
+        _remove_cgroups(base)
 
 
 def _probe(flags: int, network: bool) -> str | None:
@@ -375,7 +402,13 @@ def fork(conf: dict | None, status_fd: int) -> tuple[int, int]:
     uid, gid = os.getuid(), os.getgid()
     pid = _clone(flags)
     if pid == 0:
-        return _init(conf, uid, gid, status_fd)
+        try:
+            return _init(conf, uid, gid, status_fd)  # returns in the runtime only
+        except BaseException:
+            # Never into the caller's code: an init (or a runtime that could
+            # not drop its capabilities) that raised would otherwise run the
+            # zygote's error path and loop as a second zygote.
+            os._exit(71)
     # Answered now, with the init's pid: the init's setup overlaps the
     # Invoker's INIT message, and the init tells the Invoker the
     # environment's pid itself, on the status pipe (negated, before the
@@ -420,9 +453,9 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
         if _state.get("nproc") == "rlimit":
             resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))
+        runtime = os.fork()
     except BaseException:
         _failed(status_fd)
-    runtime = os.fork()
     if runtime == 0:
         os.close(host_proc)
         _drop_capabilities()
@@ -511,7 +544,10 @@ def _join_cgroups(conf: dict, me: int) -> list[str]:
         else:
             limits.append((base, "cpu.cfs_quota_us", str(quota)))
     for base, knob, value in limits:
-        path = f"{base}/{me}"
+        # Not the pid alone: an init killed before its cleanup leaves its
+        # cgroup behind, and pids are reused (an init with a leftover's pid
+        # failed its setup: "could not fork an environment: Input/output error").
+        path = f"{base}/{me}-{os.urandom(4).hex()}"
         os.mkdir(path)
         made.append(path)
         _write(f"{path}/{knob}", value)
@@ -539,8 +575,12 @@ def _serve_as_init(runtime: int, cgroups: list[str], keep: int) -> None:
     else:
         status = info.si_status | (0x80 if info.si_code == os.CLD_DUMPED else 0)
     # Written before the runtime is reaped: its pid cannot be reused while
-    # the Invoker may still signal it.
-    os.write(keep, _INT.pack(status))
+    # the Invoker may still signal it.  EPIPE: the Invoker stopped listening
+    # (it gave up waiting, or closed); the namespace is ended all the same.
+    try:
+        os.write(keep, _INT.pack(status))
+    except OSError:
+        pass
     try:
         os.kill(-1, signal.SIGKILL)  # everything else in this PID namespace
     except ProcessLookupError:

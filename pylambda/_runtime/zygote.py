@@ -161,6 +161,7 @@ def main(sock_fd: int, caller_pid: int = 0) -> None:
     finally:
         try:
             _end(children)
+            sandbox.release()
         finally:
             os._exit(0)
 
