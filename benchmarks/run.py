@@ -168,7 +168,7 @@ def essential_caller(invoker: Invoker, fn: Function):
     protocol reaches on this interpreter (docs/performance.md, seventh round).
     """
     invoker.invoke(fn, EVENT)  # cold start, and the route
-    route = invoker._routes[fn]
+    route = invoker._engine.routes[fn]
     env = invoker._pool.checkout(route.key)  # kept out of the pool: this model owns it
     req_w, resp_r, poll = env._req_w, env._resp_r, env._poll
     arn, arn_len, template, timeout_s = route.arn, len(route.arn), route.template, route.timeout_s

@@ -1,15 +1,23 @@
 """Admission: counting invocations in and out against reserved and account concurrency.
 
-``Admission`` is a mixin of ``Invoker``; its state (the in-flight counts,
-the carved-out account limit) is the Invoker's, guarded by its lock.
+``Admission`` is a collaborator of ``Invoker``.  It keeps the in-flight
+counts (per function, unreserved, account-wide) and the account limit less
+every reservation; it shares the Invoker's lock, so that the warm path
+counts an invocation in and takes an environment from the pool in one
+critical section (``count_in`` and ``count_out`` are for a caller holding
+it; ``acquire`` and ``release`` take it).  The account-wide count and
+``concurrent_until`` also tell environments how to wait for their next
+request (``Request.concurrency``, ``Request.concurrent``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from ._errors import TooManyRequestsError
 from ._function import Function
+from ._lock import Lock
 
 __all__ = ["SPIN_QUIET_S", "Admission"]
 
@@ -21,15 +29,37 @@ SPIN_QUIET_S = 0.05
 
 
 class Admission:
-    """Concurrency accounting and the spin policy of ``Invoker``."""
+    """Concurrency accounting and the spin policy of one Invoker.
 
-    def _acquire(self, fn: Function) -> int:
+    Args:
+        lock: the Invoker's lock (guards every count).
+        functions: the registered functions by name (read, to carve every
+            reservation out of the account limit).
+        limit: the account's concurrent executions limit.
+    """
+
+    __slots__ = ("_carved_epoch", "_functions", "_inflight", "_lock", "_unreserved_inflight", "_unreserved_limit",
+                 "concurrent_until", "limit", "total")  # fmt: skip
+
+    def __init__(self, lock: Lock, functions: Mapping[str, Function], limit: int) -> None:
+        self._lock = lock
+        self._functions = functions
+        self.limit = limit
+        self._inflight: dict[str, int] = {}
+        self._unreserved_inflight = 0
+        self.total = 0  # account-wide in flight: how environments wait
+        self.concurrent_until = 0.0  # no spinning before this (epoch s): concurrency was seen
+        # The account limit less every reservation, as of Function.reserved_epoch.
+        self._carved_epoch = -1
+        self._unreserved_limit = limit
+
+    def acquire(self, fn: Function) -> int:
         """Count the invocation in, or raise TooManyRequestsError; return how many of ``fn``'s are in flight."""
         with self._lock:
-            return self._count_in(fn)
+            return self.count_in(fn)
 
-    def _count_in(self, fn: Function) -> int:
-        """``_acquire`` for a caller that holds the lock.
+    def count_in(self, fn: Function) -> int:
+        """``acquire`` for a caller that holds the lock.
 
         Returns the function's own in-flight count, this invocation included:
         its ``ConcurrentExecutions`` metric (the account-wide count decides
@@ -43,31 +73,32 @@ class Admission:
                 raise TooManyRequestsError("ReservedFunctionConcurrentInvocationLimitExceeded")
         else:
             if self._carved_epoch != Function.reserved_epoch:  # some reservation changed
-                self._recarve()
+                self.unreserved_limit()
             if self._unreserved_inflight >= self._unreserved_limit:
                 raise TooManyRequestsError("ConcurrentInvocationLimitExceeded")
             self._unreserved_inflight += 1
         inflight += 1
         self._inflight[name] = inflight
-        total = self._total_inflight = self._total_inflight + 1
+        total = self.total = self.total + 1
         if total > 1:
-            self._concurrent_until = time.time() + SPIN_QUIET_S
+            self.concurrent_until = time.time() + SPIN_QUIET_S
         return inflight
 
-    def _recarve(self) -> int:
-        """The account limit less every reservation, recomputed now (lock held); cached for ``_count_in``."""
+    def unreserved_limit(self) -> int:
+        """The account limit less every reservation, recomputed now (lock held); cached for ``count_in``."""
         self._carved_epoch = Function.reserved_epoch
         carved = sum(f.reserved_concurrency or 0 for f in self._functions.values())
-        self._unreserved_limit = self._concurrency_limit - carved
+        self._unreserved_limit = self.limit - carved
         return self._unreserved_limit
 
-    def _release(self, fn: Function) -> None:
+    def release(self, fn: Function) -> None:
+        """Count the invocation out."""
         with self._lock:
-            self._count_out(fn)
+            self.count_out(fn)
 
-    def _count_out(self, fn: Function) -> None:
-        """``_release`` for a caller that holds the lock."""
+    def count_out(self, fn: Function) -> None:
+        """``release`` for a caller that holds the lock."""
         self._inflight[fn._name] -= 1
-        self._total_inflight -= 1
+        self.total -= 1
         if fn._reserved is None:
             self._unreserved_inflight -= 1

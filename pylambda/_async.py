@@ -26,7 +26,8 @@ import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -46,10 +47,7 @@ from ._result import InvocationResult
 from ._version import LATEST, Version
 from ._workers import Growth
 
-if TYPE_CHECKING:
-    from ._invoker import Invoker
-
-__all__ = ["AsyncInvocation", "AsyncOutcome", "AsyncQueue", "EventInvokeConfig"]
+__all__ = ["AsyncOutcome", "AsyncQueue", "EventConfigs", "EventInvokeConfig"]
 
 log = logging.getLogger("pylambda")
 
@@ -154,8 +152,20 @@ class AsyncQueue:
     handler is served by one or two threads and a slow one gets many.
     """
 
-    def __init__(self, invoker: Invoker, clock: Clock, workers: int = DEFAULT_ASYNC_WORKERS) -> None:
-        self._invoker = invoker
+    def __init__(
+        self,
+        *,
+        attempt: Callable[[Any, str, bytes], InvocationResult],
+        invoke: Callable[..., InvocationResult],
+        configs: EventConfigs,
+        clock: Clock,
+        workers: int = DEFAULT_ASYNC_WORKERS,
+    ) -> None:
+        # One attempt of an event: (target, request id, body) -> result (``Execution.attempt``).
+        self._attempt_one = attempt
+        # Destinations that are functions are invoked asynchronously (``Invoker.invoke``).
+        self._invoke = invoke
+        self._configs = configs
         self._clock = clock
         lock = threading.Lock()
         self._cond = threading.Condition(lock)  # workers wait on it (the clock notifies it too)
@@ -179,6 +189,25 @@ class AsyncQueue:
             if self._closed:
                 raise InvokerClosedError("Cannot use an Invoker once it has been closed.")
             self._push(self._clock.now(), event)
+
+    def accept(self, target: Any, fn: Function, arn: str, body: bytes, dry_run: bool) -> InvocationResult:
+        """``invoke(..., invocation_type="Event" or "DryRun")``: check the size, queue (not a dry run), 202/204."""
+        if len(body) > MAX_ASYNC_REQUEST_BYTES:
+            raise RequestTooLargeError(
+                f"{len(body)} byte payload is too large for the Event invocation type "
+                f"(limit {MAX_ASYNC_REQUEST_BYTES} bytes)"
+            )
+        request_id, _trace = new_ids()
+        if not dry_run:
+            self.submit(fn, target, arn, qualifier_of(arn), request_id, body)
+        return InvocationResult(
+            status_code=204 if dry_run else 202, raw_payload=b"", request_id=request_id, function_name=fn.name
+        )
+
+    def finished(self) -> list[AsyncOutcome]:
+        """How every finished event ended, in order (a copy)."""
+        with self._cond:
+            return list(self.outcomes)
 
     def _push(self, due: float, event: _Event) -> None:
         """Schedule ``event`` (lock held): wake a waiting worker, or start one if all are busy."""
@@ -231,9 +260,8 @@ class AsyncQueue:
             self._finish(event, "Discarded" if self._closed else "RetriesExhausted", note=repr(e))
 
     def _attempt_once(self, event: _Event) -> None:
-        inv = self._invoker
         fn = event.fn
-        config = inv.event_invoke_config_for(fn.name, event.qualifier)
+        config = self._configs.for_event(fn.name, event.qualifier)
         now = self._clock.now()
         if fn.reserved_concurrency == 0:
             self._finish(event, "ZeroReservedConcurrency")
@@ -242,7 +270,7 @@ class AsyncQueue:
             self._finish(event, "EventAgeExceeded")
             return
         try:
-            result = inv._run_attempt(event.target, event.request_id, event.body)
+            result = self._attempt_one(event.target, event.request_id, event.body)
         except TooManyRequestsError:
             # Throttled: back to the queue, backoff 1 s doubling to 5 min; not an attempt.
             event.backoff = min(THROTTLE_BACKOFF_MAX_S, event.backoff * 2 or THROTTLE_BACKOFF_FIRST_S)
@@ -289,12 +317,11 @@ class AsyncQueue:
         return record
 
     def _finish(self, event: _Event, condition: str, note: str | None = None) -> None:
-        inv = self._invoker
         when = self._clock.now()
         record: Any = functools.partial(self._record, event, condition, when)
         delivered: list[str] = []
         if condition != "Discarded":
-            config = inv.event_invoke_config_for(event.fn.name, event.qualifier)
+            config = self._configs.for_event(event.fn.name, event.qualifier)
             which = "on_success" if condition == "Success" else "on_failure"
             destination = getattr(config, which)
             if destination is not None:
@@ -327,7 +354,7 @@ class AsyncQueue:
     def _deliver(self, destination: Any, record: dict, event: _Event) -> bool:
         try:
             if isinstance(destination, (Function, Version, Alias, str)):
-                self._invoker.invoke(destination, record, invocation_type="Event")
+                self._invoke(destination, record, invocation_type="Event")
             else:
                 destination(record)
             return True
@@ -422,107 +449,69 @@ class AsyncQueue:
 _DEFAULT_EVENT_CONFIG = EventInvokeConfig()
 
 
-class AsyncInvocation:
-    """The asynchronous-invocation API of ``Invoker`` (a mixin over its queue and registry)."""
+def _destination_name(destination: Any) -> str:
+    if isinstance(destination, (Function, Alias)):
+        return destination.name if isinstance(destination, Function) else destination.function_name
+    if isinstance(destination, Version):
+        return destination.function_name
+    text = str(destination)
+    return text.split(":")[6] if text.startswith("arn:") else text.split(":")[0]
 
-    def _invoke_async(self, target: Any, fn: Function, arn: str, body: bytes, dry_run: bool) -> InvocationResult:
-        if len(body) > MAX_ASYNC_REQUEST_BYTES:
-            raise RequestTooLargeError(
-                f"{len(body)} byte payload is too large for the Event invocation type "
-                f"(limit {MAX_ASYNC_REQUEST_BYTES} bytes)"
-            )
-        request_id, _trace = new_ids()
-        if not dry_run:
-            self._async.submit(fn, target, arn, qualifier_of(arn), request_id, body)
-        return InvocationResult(
-            status_code=204 if dry_run else 202, raw_payload=b"", request_id=request_id, function_name=fn.name
-        )
 
-    def _run_attempt(self, target: Any, request_id: str, body: bytes) -> InvocationResult:
-        """One attempt of an asynchronous event (same request id every time; no client context)."""
-        self._check_open()
-        route = self._route_of(target)
-        if route is not None:
-            return self._invoke_routed(route, body, request_id)
-        version, arn, fn = self.resolve(target)
-        version = self._reload_if_changed(fn, version)
-        self._remember_route(target, version, arn, fn)
-        _rid, trace = new_ids()
-        return self._run(fn, version, arn, request_id, trace, None, b"", body, False)
+class EventConfigs:
+    """The asynchronous-invocation configs of one Invoker, per (function, qualifier) (internal).
 
-    def put_function_event_invoke_config(
-        self,
-        target: Any,
-        *,
-        maximum_retry_attempts: int = 2,
-        maximum_event_age_in_seconds: int = 21600,
-        on_success: Any = None,
-        on_failure: Any = None,
-    ) -> EventInvokeConfig:
-        """Configure asynchronous invocation of a function, version or alias (replaces any config).
+    ``resolve`` turns a target into (version, ARN as invoked, function); a
+    config set on an alias or version applies to events invoked through it,
+    then the function's, then Lambda's defaults.
+    """
 
-        Destinations are another function (Function, Version, Alias, name or
-        ARN: invoked asynchronously with Lambda's invocation record) or any
-        callable taking the record.  A function cannot be its own destination.
-        """
-        _version, _arn, fn = self.resolve(target)
-        for name, destination in (("on_success", on_success), ("on_failure", on_failure)):
+    def __init__(self, resolve: Callable[[Any], tuple[Version, str, Function]]) -> None:
+        self._resolve = resolve
+        self.by_key: dict[tuple[str, str | None], EventInvokeConfig] = {}
+
+    def put(self, target: Any, **fields: Any) -> EventInvokeConfig:
+        """``Invoker.put_function_event_invoke_config``."""
+        _version, _arn, fn = self._resolve(target)
+        for name in ("on_success", "on_failure"):
+            destination = fields[name]
             is_function = isinstance(destination, (Function, Version, Alias, str))
             if destination is not None and not is_function and not callable(destination):
                 raise InvalidParameterValueError(
                     f"{name} must be a function (Function, Version, Alias, name or ARN) or a callable taking the"
                     f" record, got {type(destination).__name__}"
                 )
-            if is_function and self._destination_name(destination) == fn.name:
+            if is_function and _destination_name(destination) == fn.name:
                 raise InvalidParameterValueError("You can't specify the function as a destination for itself.")
-        config = EventInvokeConfig(
-            maximum_retry_attempts=maximum_retry_attempts,
-            maximum_event_age_in_seconds=maximum_event_age_in_seconds,
-            on_success=on_success,
-            on_failure=on_failure,
-        )
-        self._event_configs[(fn.name, self._config_qualifier(target))] = config
+        config = EventInvokeConfig(**fields)
+        self.by_key[(fn.name, self._qualifier(target))] = config
         return config
 
-    def get_function_event_invoke_config(self, target: Any) -> EventInvokeConfig:
-        """The asynchronous-invocation config of a function, version or alias."""
-        _version, _arn, fn = self.resolve(target)
-        config = self._event_configs.get((fn.name, self._config_qualifier(target)))
+    def get(self, target: Any) -> EventInvokeConfig:
+        """``Invoker.get_function_event_invoke_config``."""
+        _version, _arn, fn = self._resolve(target)
+        config = self.by_key.get((fn.name, self._qualifier(target)))
         if config is None:
             raise ResourceNotFoundError(f"The function {fn.arn} doesn't have an EventInvokeConfig")
         return config
 
-    def delete_function_event_invoke_config(self, target: Any) -> None:
-        """Remove the config: defaults apply again (2 retries, 6 hours, no destinations)."""
-        _version, _arn, fn = self.resolve(target)
-        if self._event_configs.pop((fn.name, self._config_qualifier(target)), None) is None:
+    def delete(self, target: Any) -> None:
+        """``Invoker.delete_function_event_invoke_config``."""
+        _version, _arn, fn = self._resolve(target)
+        if self.by_key.pop((fn.name, self._qualifier(target)), None) is None:
             raise ResourceNotFoundError(f"The function {fn.arn} doesn't have an EventInvokeConfig")
 
-    def event_invoke_config_for(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
+    def for_event(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
         """The config that applies to an event invoked with ``qualifier`` (then the function's)."""
-        configs = self._event_configs
+        configs = self.by_key
         return configs.get((function_name, qualifier)) or configs.get((function_name, None)) or _DEFAULT_EVENT_CONFIG
 
-    def _config_qualifier(self, target: Any) -> str | None:
+    def forget(self, function_name: str) -> None:
+        """A function was unregistered: its configs go."""
+        for key in [k for k in self.by_key if k[0] == function_name]:
+            del self.by_key[key]
+
+    def _qualifier(self, target: Any) -> str | None:
         """The alias or version a config applies to (None: the function), from the ARN ``resolve`` gives."""
-        qualifier = qualifier_of(self.resolve(target)[1])
+        qualifier = qualifier_of(self._resolve(target)[1])
         return None if qualifier == LATEST else qualifier
-
-    def _destination_name(self, destination: Any) -> str:
-        if isinstance(destination, (Function, Alias)):
-            return destination.name if isinstance(destination, Function) else destination.function_name
-        if isinstance(destination, Version):
-            return destination.function_name
-        text = str(destination)
-        return text.split(":")[6] if text.startswith("arn:") else text.split(":")[0]
-
-    @property
-    def async_outcomes(self) -> list[AsyncOutcome]:
-        """How every finished asynchronous event ended, in order."""
-        with self._async._cond:
-            return list(self._async.outcomes)
-
-    @property
-    def clock(self) -> Clock:
-        """The clock schedules follow."""
-        return self._clock

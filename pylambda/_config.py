@@ -22,7 +22,14 @@ import attrs
 
 from ._errors import InvalidParameterValueError
 
-__all__ = ["RESERVED_ENV_VARS", "FunctionConfig", "default_runtime", "validate_endpoint_url", "validate_name"]
+__all__ = [
+    "RESERVED_ENV_VARS",
+    "FunctionConfig",
+    "check_invoker_options",
+    "default_runtime",
+    "validate_endpoint_url",
+    "validate_name",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
@@ -102,6 +109,38 @@ def validate_endpoint_url(url: object, field: str = "aws_endpoint_url") -> str:
     if parts.query or parts.fragment or any(c.isspace() for c in url):
         raise InvalidParameterValueError(f"{field} must not carry a query, a fragment or spaces, got {url!r}")
     return url.rstrip("/")
+
+
+def _check_int(field: str, value: Any, low: int, high: int | None = None, allow_none: bool = False) -> None:
+    """Refuse ``value`` unless an int (not a bool) from ``low`` to ``high`` (or None, if allowed)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        what = f"from {low} to {high}" if high is not None else f">= {low}"
+        none = "None or " if allow_none else ""
+        raise InvalidParameterValueError(f"{field} must be {none}an integer {what}, got {value!r}")
+
+
+def check_invoker_options(
+    *,
+    concurrency_limit: Any,
+    idle_ttl: Any,
+    spin_us: Any,
+    max_invocations_per_environment: Any,
+    history_size: Any,
+    async_workers: Any,
+    mode: Any,
+) -> None:
+    """Validate ``Invoker()``'s numeric options and ``mode`` (InvalidParameterValueError naming the option)."""
+    _check_int("concurrency_limit", concurrency_limit, 1)
+    if idle_ttl is not None and not idle_ttl > 0:
+        raise InvalidParameterValueError(f"idle_ttl must be > 0 seconds or None, got {idle_ttl!r}")
+    _check_int("spin_us", spin_us, 0, 10_000)
+    _check_int("max_invocations_per_environment", max_invocations_per_environment, 1, allow_none=True)
+    _check_int("history_size", history_size, 0)
+    _check_int("async_workers", async_workers, 1)
+    if mode not in ("process", "inline"):
+        raise InvalidParameterValueError(f"mode must be 'process' or 'inline', got {mode!r}")
 
 
 def _int_range(field: str, low: int, high: int, unit: str):

@@ -1,61 +1,37 @@
-"""The general path of an invocation: cold starts with Lambda's init semantics, the exchange, the result.
+"""Execution environments: how the Invoker starts and inits them, with Lambda's init semantics.
 
-``Execution`` is a mixin of ``Invoker``.  Every invocation that the warm
-route (``Invoker._invoke_routed``) does not finish comes here: no idle
-environment (a cold start: an init phase bounded by 10 s, then, if that
-failed, an init inside the invocation bounded by its timeout, as Lambda
-retries), an environment found dead, a timeout, a crash, a memory kill, an
-edit of a ``$LATEST`` code directory.  The outcome of the exchange becomes
-Lambda's result and error payloads here; the environment goes back to the
-pool or is discarded (keeping its /tmp, as Lambda's reset does).
+``Launcher`` is a collaborator of ``Invoker``, used by the engine
+(``_engine.Engine``) and by provisioned concurrency.  It owns what a
+version's environments share (the pool key, the init spec, the
+platform-line formatter) and every start: the spec and the sandbox of a new
+environment, the cold start (an init phase bounded by 10 s; if that failed,
+or the version's last init failed, an init inside the invocation bounded by
+its timeout, as Lambda retries), SnapStart's restore lines, a provisioned
+environment's init, and Lambda's payload for an init or invocation that
+failed (``_failure``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
+from collections.abc import Callable
 
-from ._billing import max_memory_used_mb, report_durations
-from ._config import validate_endpoint_url
-from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Environment, Outcome, Request, describe_exit
+from ._environment.backend import Environment, Outcome, describe_exit
 from ._environment.isolation import check_cpu_scaling, sandbox_for, views_for, warn_unenforced
+from ._environment.pool import EnvironmentPool
+from ._environment.runtimes import Backends
 from ._environment.spec import build_init_spec
-from ._errors import InvokerClosedError
 from ._function import Function
-from ._logs import PlatformLines, log_text, stream_name, timeout_line
-from ._result import InvocationResult
+from ._history import Recorder
+from ._logs import PlatformLines, log_text, stream_name
 from ._version import LATEST, Version
 
-__all__ = ["INIT_PHASE_TIMEOUT_S", "WATCH_INTERVAL_S", "Execution"]
+__all__ = ["INIT_PHASE_TIMEOUT_S", "Launcher", "Phase"]
 
 # Lambda's init phase limit (reference §7.1).
 INIT_PHASE_TIMEOUT_S = 10.0
-
-
-# How often a $LATEST code directory is checked for edits.  Shorter notices
-# edits sooner; each check walks the tree.
-WATCH_INTERVAL_S = 0.2
-
-
-def _tree_fingerprint(root: str) -> int:
-    """A hash of every file's path, mtime and size under ``root`` (bytecode caches aside)."""
-    entries = []
-    stack = [root]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as it:
-                for entry in it:
-                    if entry.is_dir(follow_symlinks=False):
-                        if entry.name != "__pycache__":
-                            stack.append(entry.path)
-                    else:
-                        st = entry.stat()
-                        entries.append((entry.path, st.st_mtime_ns, st.st_size))
-        except OSError:
-            continue
-    return hash(frozenset(entries))
 
 
 def _platform_error(error_type: str, message: str) -> bytes:
@@ -63,7 +39,7 @@ def _platform_error(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
 
 
-class _Phase:
+class Phase:
     """Accumulates one invocation's log text and timings (internal)."""
 
     __slots__ = ("before", "cold", "env_id", "init_ms", "inside", "restore", "start", "stream", "suppressed_init_ms")
@@ -80,34 +56,72 @@ class _Phase:
         self.stream: str | None = None
 
 
-class Execution:
-    """The Invoker's general path (a mixin over its pool, zygote and caches)."""
+class Launcher:
+    """Starts a version's environments for one Invoker (internal).
 
-    def _reload_if_changed(self, fn: Function, version: Version) -> Version:
-        """Notice edits under a ``$LATEST`` code directory and serve the new code.
+    Args:
+        pool, backends, recorder: the Invoker's.
+        workdir: the Invoker's private directory (environments' /tmp dirs),
+            hidden from sandboxed environments.
+        inherit: ``Invoker(inherit_env=)``.
+        environ_for: the variables pointing an environment of a version (or,
+            with None, any code) at the Invoker's endpoints.
+        cpu_scaling: ``Invoker(cpu_scaling=)`` (validated here).
+        inline: ``Invoker(mode="inline")``: registered code directories become
+            importable in the caller (``_environment/imports.py``).
+    """
 
-        At most every ``WATCH_INTERVAL_S`` per function, the tree's
-        (path, mtime, size) fingerprint is compared with the last one; a
-        change makes a new ``$LATEST`` revision, whose environments start cold
-        with the new code.  Published versions are snapshots and never change.
-        """
-        if not self._watches(version):
-            return version
-        now = time.monotonic()
-        state = self._watch.get(fn.name)
-        if state is not None and state[2] == version.revision and now < state[0]:
-            return version
-        fingerprint = _tree_fingerprint(version.code.path)
-        if state is not None and state[2] == version.revision and fingerprint != state[1]:
-            version = fn.reload_code()
-        self._watch[fn.name] = (now + WATCH_INTERVAL_S, fingerprint, version.revision)
-        return version
+    def __init__(
+        self,
+        *,
+        pool: EnvironmentPool,
+        backends: Backends,
+        recorder: Recorder,
+        workdir: str,
+        inherit: bool | tuple[str, ...],
+        environ_for: Callable[[Version | None], dict[str, str]],
+        cpu_scaling: object,
+        inline: bool,
+    ) -> None:
+        self._pool = pool
+        self._backends = backends
+        self._recorder = recorder
+        self._workdir = workdir
+        self._inherit = inherit
+        self._environ_for = environ_for
+        self._cpu_scaling = check_cpu_scaling(cpu_scaling)
+        self._caller_imports = None
+        if inline:
+            from ._environment.imports import CallerImports
 
-    def _watches(self, version: Version) -> bool:
-        """Whether edits to ``version``'s code are served (a ``$LATEST`` code directory, watching on)."""
-        return self._watch_code and version.code.kind == "directory" and version.version == LATEST
+            self._caller_imports = CallerImports()
+        self._init_specs: dict[tuple, dict] = {}
+        self._platform_lines: dict[tuple, PlatformLines] = {}
+        self._latest_revision: dict[str, int] = {}
 
-    def _key(self, version: Version) -> tuple:
+    # -- what a version's environments share -----------------------------------------
+    def prepare(self, fn: Function) -> None:
+        """A function was registered: its backend gets ready (a zygote, say); inline, its code becomes importable."""
+        self._backends.prepare(fn.config.runtime)
+        if self._caller_imports is None:
+            return
+        code = fn.latest.code
+        if code.kind != "directory":
+            return
+
+        def environ() -> dict[str, str]:
+            return build_init_spec(fn.latest, fn, self._workdir, self._inherit, self._environ_for(None))["environ"]
+
+        module = fn.latest.handler.rpartition(".")[0].replace("/", ".").split(".")[0]
+        self._caller_imports.add(code.path, environ, module)
+
+    def close(self) -> None:
+        """The Invoker closed: inline mode's importer leaves ``sys.meta_path``."""
+        if self._caller_imports is not None:
+            self._caller_imports.close()
+
+    def key(self, version: Version) -> tuple:
+        """The pool key of ``version``; a new ``$LATEST`` revision retires the old one's environments and caches."""
         key = (version.function_name, version.version, version.revision)
         if version.version == LATEST and self._latest_revision.get(version.function_name) != version.revision:
             self._latest_revision[version.function_name] = version.revision
@@ -121,35 +135,12 @@ class Execution:
         spec = self._init_specs.get(key)
         if spec is not None:
             return spec
-        spec = build_init_spec(version, fn, self._workdir, self._inherit, self._endpoint_environ(version))
+        spec = build_init_spec(version, fn, self._workdir, self._inherit, self._environ_for(version))
         self._init_specs[key] = spec
         return spec
 
-    def _set_aws_endpoint_url(self, url: str | None) -> None:
-        self._aws_endpoint_url = None if url is None else validate_endpoint_url(url)
-
-    @property
-    def aws_endpoint_url(self) -> str | None:
-        """The AWS services endpoint environments are given (``AWS_ENDPOINT_URL``), or None."""
-        return self._aws_endpoint_url
-
-    def _endpoint_environ(self, version: Version | None = None) -> dict[str, str]:
-        """Variables pointing handlers' SDK clients at the Invoker's endpoints.
-
-        ``AWS_ENDPOINT_URL`` (``aws_endpoint_url``); for an environment of
-        ``version``, also ``AWS_ENDPOINT_URL_LAMBDA`` (this Invoker's Lambda
-        API, so functions invoke functions) and the credentials of the
-        version's role (see ``_endpoint/environ.py``).
-        """
-        url = self._aws_endpoint_url
-        out = {"AWS_ENDPOINT_URL": url} if url else {}
-        if version is not None:
-            from ._endpoint.environ import lambda_environ
-
-            out.update(lambda_environ(self, version))
-        return out
-
-    def _lines(self, key: tuple, version: Version, fn: Function) -> PlatformLines:
+    def lines(self, key: tuple, version: Version, fn: Function) -> PlatformLines:
+        """The platform-line formatter of ``version`` (cached per key)."""
         lines = self._platform_lines.get(key)
         if lines is None:
             cfg = version.config
@@ -190,10 +181,6 @@ class Execution:
         env = self._pool.start(key, env_id, name, spec, version.config.memory_size)
         return env, env.wait_init(timeout_s)
 
-    def _set_cpu_scaling(self, value: object) -> None:
-        """``Invoker(cpu_scaling=)``: environments get memory / 1,769 MB of a CPU (validated)."""
-        self._cpu_scaling = check_cpu_scaling(value)
-
     def _sandbox_for(self, version: Version, base: dict, tmpdir: str) -> dict | None:
         """The sandbox of a new environment of ``version`` (None: its backend has none, or no namespaces)."""
         cfg = version.config
@@ -219,7 +206,7 @@ class Execution:
         return views
 
     @staticmethod
-    def _failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes, str]:
+    def failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes, str]:
         """(REPORT status, error type, payload, platform message) for an init or invocation that failed.
 
         The message is empty when the runtime reported the error itself
@@ -234,8 +221,8 @@ class Execution:
         message = f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"
         return "error", error_type, _platform_error(error_type, message), message
 
-    def _cold_start(
-        self, key: tuple, version: Version, fn: Function, request_id: str, phase: _Phase, lines: PlatformLines
+    def cold_start(
+        self, key: tuple, version: Version, fn: Function, request_id: str, phase: Phase, lines: PlatformLines
     ) -> Environment | tuple[str, str, bytes, float, int]:
         """Start and init a new environment, with Lambda's init semantics.
 
@@ -258,7 +245,7 @@ class Execution:
             if out.kind == "ready":
                 phase.init_ms = out.duration_ms
                 return env
-            status, etype, _, _ = self._failure(out, request_id, INIT_PHASE_TIMEOUT_S)
+            status, etype, _, _ = self.failure(out, request_id, INIT_PHASE_TIMEOUT_S)
             init_ms = INIT_PHASE_TIMEOUT_S * 1000 if status == "timeout" else out.duration_ms
             phase.before.append(lines.init_report(init_ms, "init", status, etype))
             self._pool.discard(env, keep_tmp=True)
@@ -268,7 +255,7 @@ class Execution:
         env, out = self._start_env(key, version, fn, timeout_s)
         phase.inside.append(log_text(out.logs))
         if out.kind != "ready":
-            status, etype, payload, _ = self._failure(out, request_id, timeout_s)
+            status, etype, payload, _ = self.failure(out, request_id, timeout_s)
             if status == "timeout":
                 init_ms = timeout_s * 1000
             else:
@@ -282,7 +269,7 @@ class Execution:
         self._pool.set_init_failed(key, False)
         return env
 
-    def _restored(self, env, out, key, version, phase: _Phase, lines: PlatformLines, began: float) -> Environment:
+    def _restored(self, env, out, key, version, phase: Phase, lines: PlatformLines, began: float) -> Environment:
         """A SnapStart environment is ready: RESTORE lines (after the snapshot's own init log, once)."""
         backend = self._backends.for_runtime(version.config.runtime)
         template = backend.template_of(key) if hasattr(backend, "template_of") else None
@@ -298,145 +285,20 @@ class Execution:
         phase.restore = (restore_ms, math.ceil(out.duration_ms))
         return env
 
-    def _execute(self, fn: Function, version: Version, request: Request, tail: bool) -> InvocationResult:
-        """Run ``request`` on an idle environment of ``version``, or a new one (cold start)."""
-        timeout_s = version.config.timeout
-        request_id, trace = request.request_id, request.trace
-        key = self._key(version)
-        lines = self._lines(key, version, fn)
-        env = self._pool.checkout(key)
-        phase = None
-        while True:
-            if env is None:
-                phase = _Phase()
-                started = self._cold_start(key, version, fn, request_id, phase, lines)
-                if isinstance(started, tuple):  # the invoke-phase init failed too
-                    status, etype, payload, init_ms, rss_kib = started
-                    return self._result(
-                        fn, version, lines, trace, request_id, phase, None, payload, etype, status, init_ms, tail,
-                        rss_kib=rss_kib,
-                    )  # fmt: skip
-                env = started
-            start = time.monotonic() if phase is None or phase.start is None else phase.start
-            suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0
-            request.deadline_ms = int((time.time() + timeout_s) * 1000 - suppressed_ms)
-            out = env.invoke(request, start + timeout_s)
-            if out.kind != "gone":
-                break
-            self._pool.discard(env, keep_tmp=True)  # died while idle: nothing ran, use another
-            self._replace_if_provisioned(env, key, version, fn)
-            env = self._pool.checkout(key)
-        return self._conclude(out, env, phase, start, key, fn, version, lines, request_id, trace, tail)
-
-    def _keeps(self, env: Environment, fn: Function) -> bool:
-        """Whether an environment that answered goes back to the pool (not stateless, not worn out)."""
-        return not (self._stateless or fn.stateless) and (
-            self._max_invocations is None or env.invocations < self._max_invocations
+    def start_provisioned(self, key: tuple, version: Version, fn: Function, timeout: float) -> str | None:
+        """Start and init one provisioned environment, log its init, pool it; return why it failed, or None."""
+        env, out = self._start_env(key, version, fn, timeout, "provisioned-concurrency")
+        lines = self.lines(key, version, fn)
+        ok = out.kind == "ready"
+        status, etype = (None, None) if ok else self.failure(out, "", timeout)[:2]
+        text = (
+            lines.init_start(env.stream_name, "provisioned-concurrency")
+            + log_text(out.logs)
+            + lines.init_report(out.duration_ms, "init", status, etype, "provisioned-concurrency")
         )
-
-    def _conclude(
-        self,
-        out: Outcome,
-        env: Environment,
-        phase: _Phase | None,
-        start: float,
-        key: tuple,
-        fn: Function,
-        version: Version,
-        lines: PlatformLines,
-        request_id: str,
-        trace: str,
-        tail: bool,
-    ) -> InvocationResult:
-        """Turn an exchange's outcome into the result; return or retire the environment."""
-        if out.kind == "result":
-            if self._keeps(env, fn):
-                self._pool.checkin(env)
-            else:
-                self._pool.discard(env, keep_tmp=False)
-            if out.status == STATUS_ERROR:
-                error_type, status = out.error_type, None
-            else:
-                error_type = status = None
-            return self._result(
-                fn, version, lines, trace, request_id, phase, env, out.payload, error_type, status,
-                out.duration_ms + (phase.suppressed_init_ms if phase is not None else 0.0),
-                tail, out.logs, out.status == STATUS_BYTES,
-            )  # fmt: skip
-        # A reset keeps /tmp for the next environment, unless every invocation gets a fresh one.
-        self._pool.discard(env, keep_tmp=not (self._stateless or fn.stateless))
-        self._replace_if_provisioned(env, key, version, fn)
-        if self._state != "OPEN":
-            raise InvokerClosedError("the Invoker was closed while the invocation ran")
-        if phase is None:
-            phase = _Phase()
-        elapsed_ms = (time.monotonic() - start) * 1000
-        phase.inside.append(log_text(out.logs))
-        status, etype, payload, message = self._failure(out, request_id, version.config.timeout)
-        if out.kind == "timeout":
-            phase.inside.append(timeout_line(request_id, elapsed_ms / 1000))
-            duration_ms, rss = version.config.timeout * 1000.0, out.rss_kib
-        else:
-            phase.inside.append(f"{message}\n{etype}\n")
-            duration_ms, rss = elapsed_ms, version.config.memory_size * 1024 if out.kind == "oom" else out.rss_kib
-        return self._result(
-            fn, version, lines, trace, request_id, phase, env, payload, etype, status, duration_ms, tail, rss_kib=rss
-        )
-
-    def _result(
-        self,
-        fn: Function,
-        version: Version,
-        lines: PlatformLines,
-        trace: str,
-        request_id: str,
-        phase: _Phase | None,
-        env: Environment | None,
-        payload: bytes,
-        error_type: str | None,
-        status: str | None,
-        duration_ms: float,
-        tail: bool,
-        logs: bytes = b"",
-        is_bytes: bool = False,
-        rss_kib: int = 0,
-    ) -> InvocationResult:
-        """Build the result; ``status`` is the REPORT status (None, "timeout", "error")."""
-        memory = version.config.memory_size
-        init_ms = phase.init_ms if phase is not None else None
-        shown_ms, shown_init_ms, billed = report_durations(duration_ms, init_ms)
-        restore = phase.restore if phase is not None else None
-        if restore is not None:  # the after-restore hooks are billed, as init is
-            billed = max(1, math.ceil(round(shown_ms + restore[1], 2)))
-        used_mb = max_memory_used_mb(rss_kib or (env.max_rss_kib if env is not None else 0))
-        if phase is None:
-            before = ""
-            inside = self._spill.keep(log_text(logs)) if logs else ""
-        else:
-            before = self._spill.keep("".join(phase.before))
-            inside = self._spill.keep("".join(phase.inside) + (log_text(logs) if logs else ""))
-        return InvocationResult(
-            status_code=200,
-            raw_payload=payload,
-            payload_is_bytes=is_bytes,
-            function_error="Unhandled" if error_type is not None else None,
-            error_type=error_type,
-            executed_version=version.version,
-            request_id=request_id,
-            function_name=fn.name,
-            log_parts=(
-                lines, before, request_id, inside, duration_ms, billed, used_mb, init_ms, status, error_type,
-                time.time(), trace, restore,
-            ),
-            tail=tail,
-            duration_ms=shown_ms,
-            billed_duration_ms=billed,
-            init_duration_ms=shown_init_ms,
-            restore_duration_ms=round(restore[0], 2) if restore is not None else None,
-            billed_restore_duration_ms=restore[1] if restore is not None else None,
-            memory_size_mb=memory,
-            max_memory_used_mb=used_mb,
-            cold_start=phase is not None and phase.cold,
-            environment_id=env.id if env is not None else phase.env_id if phase is not None else None,
-            log_stream_name=env.stream_name if env is not None else phase.stream if phase is not None else None,
-        )  # fmt: skip
+        self._recorder.platform_log(fn.name, env.stream_name, time.time(), text)
+        if ok:
+            self._pool.checkin(env)
+            return None
+        self._pool.discard(env, keep_tmp=False)
+        return f"{etype} during init"

@@ -1,47 +1,32 @@
-"""The Invoker: the Lambda service on your machine (the engine module).
+"""The Invoker: the Lambda service on your machine (the front door).
 
 ::
 
-    invoke(function or name, event) ─▶ route valid? ─yes─▶ _invoke_routed (the warm path, flat;
-         │                                                  falls back to _execute for anything unusual)
-    invoke(target, event) ─▶ resolve ─▶ version (alias routing) ─▶ body (JSON, limits)
-         │                                                  └─ Event/DryRun ─▶ AsyncInvocation (_async)
+    invoke(function or name, event) ─▶ engine.routes ─valid─▶ Engine.invoke_routed (the warm path, flat)
+    invoke(target, event) ─▶ Registry.resolve ─▶ version (alias routing) ─▶ body (JSON, limits)
+         │                                      └─ Event/DryRun ─▶ AsyncQueue.accept
          ▼
-    _run: acquire concurrency (reserved / account)  ─▶ TooManyRequestsError, recorded
-         ▼
-    _execute: pool.checkout(version key) ──idle──▶ env.invoke(Request, deadline)
-         │              └─none─▶ _cold_start: init phase (10 s) ─fail─▶ invoke-phase init
-         ▼
-    outcome: result ─▶ checkin (or retire: stateless, max invocations)
-             timeout / exit / oom ─▶ discard (keeps /tmp), Lambda's error payload
-         ▼
-    _result: InvocationResult (logs rendered lazily) ─▶ Recorder (history, logs, metrics, bills)
+    Engine.run ─▶ Admission (reserved / account concurrency) ─▶ Engine._execute
+         ▼            pool.checkout ─idle─▶ exchange;  none ─▶ Launcher.cold_start
+    InvocationResult (blank_result + finish_result) ─▶ Recorder (history, logs, metrics, bills)
 
-What happens when:
+``Invoker`` holds collaborators, each with the narrow set of things it needs
+given in its constructor; its public methods delegate to them:
 
-- a caller invokes: the target is resolved and validated, the invocation is
-  counted in (or throttled), an environment is taken from the pool (warmest
-  first) or started and initialised, the INVOKE frame is sent, and the
-  outcome becomes a result and a history record.  The first invocation of a
-  Function (or plain name) leaves a *route*: the resolved ``$LATEST`` and
-  everything its invocations share, so the next ones skip straight to the
-  exchange while that version stays current;
-- an environment dies or times out: it is discarded, its /tmp is kept for the
-  next environment of the same version, and the result carries Lambda's error;
-- ``$LATEST`` changes (an update, or an edit of its code directory): a new
-  revision gets new environments; the old ones are retired;
-- the Invoker closes: queued async events are discarded (with outcomes),
-  idle environments get EOF, busy ones SIGKILL (the zygote is the process's).
+- ``Registry`` (``_registry``): the functions by name; ``resolve``;
+- ``Admission`` (``_admission``): in-flight counts against reserved and
+  account concurrency, shared lock with the pool;
+- ``Launcher`` (``_execution``): starting environments (spec, sandbox,
+  cold start with Lambda's init semantics, provisioned starts);
+- ``Engine`` (``_engine``): the warm route, the general path, outcomes to
+  results, the routes and result templates;
+- ``AsyncQueue`` and ``EventConfigs`` (``_async``): asynchronous invocation;
+- ``Provisioned`` (``_provisioned``): provisioned-concurrency configs;
+- ``Triggers`` (``_triggers``): event-source mappings.
 
-This module is the front door and the warm route.  The rest of ``Invoker``
-is mixed in, a concept per module: counting invocations in and out and the
-spin policy (``_admission``), the registry of functions and the resolution
-of targets (``_registry``), the general path (``_execution``: ``_run``'s
-``_execute``, cold starts, outcomes to results), the event-source API
-(``_triggers``), the asynchronous API (``_async``) and provisioned
-concurrency (``_provisioned``).  A request's body and client context are
-checked by ``_request``; the environment's init message is built by
-``_environment.spec``.
+What happens when an invocation runs, an environment dies or ``$LATEST``
+changes: see ``_engine``.  On ``close()``, queued async events are
+discarded (with outcomes), idle environments get EOF, busy ones SIGKILL.
 """
 
 from __future__ import annotations
@@ -53,32 +38,35 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._admission import Admission
-from ._async import DEFAULT_ASYNC_WORKERS, AsyncInvocation, AsyncQueue, EventInvokeConfig
-from ._billing import Bill, make_bill, max_memory_used_mb, report_durations
+from ._async import DEFAULT_ASYNC_WORKERS, AsyncOutcome, AsyncQueue, EventConfigs, EventInvokeConfig
+from ._billing import Bill, make_bill
 from ._cleanup import remove_later
 from ._clock import Clock, RealClock
-from ._environment.backend import STATUS_BYTES, STATUS_ERROR, Backend, Environment, Outcome, Request
+from ._config import check_invoker_options, validate_endpoint_url
+from ._engine import ROUTABLE, Engine
+from ._environment.backend import Backend, Environment
+from ._environment.isolation import check_cpu_scaling
 from ._environment.pool import EnvironmentPool
 from ._environment.runtimes import Backends
 from ._environment.snapshot import snapshot_charges
-from ._errors import InvalidParameterValueError, TooManyRequestsError
-from ._execution import Execution
+from ._errors import InvalidParameterValueError, InvokerClosedError
+from ._execution import Launcher
 from ._function import Function
-from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord, qualifier_of
-from ._ids import new_id_parts, new_ids, trace_root
+from ._history import DEFAULT_HISTORY_SIZE, History, Recorder, ThrottleRecord
 from ._lock import Lock
-from ._logs import LogGroup, PlatformLines, echo_function, log_text
-from ._logspill import LogSpill
+from ._logs import LogGroup, echo_function
 from ._map import MapResult, run_map
 from ._metrics import FunctionMetrics
-from ._provisioned import ProvisionedConcurrency
+from ._provisioned import Provisioned
 from ._registry import Registry
 from ._request import client_context_bytes, event_body, payload_body
-from ._result import InvocationResult, blank_result, result_template
-from ._triggers import EventSources, Triggers
-from ._version import LATEST, Version
+from ._result import InvocationResult
+from ._triggers import Triggers, pending_work, wait_for_idle
+from ._version import Version
 
 if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
+    from ._endpoint import LambdaEndpoint
+    from ._sources.trigger import Trigger
     from ._sources.url import HttpEndpoint
 
 __all__ = ["Invoker"]
@@ -91,38 +79,7 @@ DEFAULT_IDLE_TTL_S = 300.0
 DEFAULT_SPIN_US = 100
 
 
-class _Route:
-    """What the warm path needs to invoke one target's ``$LATEST``, resolved once (internal).
-
-    Made by ``invoke`` for a Function or a name/ARN without qualifier; valid
-    while the function's ``$LATEST`` is the version it was made for (an
-    update or a code edit makes a new one).
-    """
-
-    __slots__ = ("arn", "fn", "key", "lines", "sampled", "template", "timeout_s", "version",
-                 "watch")  # fmt: skip
-
-    def __init__(self, invoker: Invoker, fn: Function, version: Version) -> None:
-        cfg = version.config
-        self.fn = fn
-        self.version = version
-        self.arn = fn.arn
-        self.key = invoker._key(version)
-        self.lines = invoker._lines(self.key, version, fn)
-        self.timeout_s = cfg.timeout
-        self.sampled = cfg.tracing == "Active"
-        self.watch = invoker._watches(version)
-        self.template = result_template(
-            status_code=200, executed_version=version.version, function_name=fn.name, memory_size_mb=cfg.memory_size
-        )
-
-
-_GONE = Outcome("gone")
-# Target types whose $LATEST invocations take the warm route (hashable, cheap to hash).
-_ROUTABLE = (Function, str)
-
-
-class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, ProvisionedConcurrency):
+class Invoker:
     """Runs functions in execution environments; the local Lambda service.
 
     Args:
@@ -192,67 +149,41 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         aws_endpoint_url: str | None = None,
         cpu_scaling: bool = False,
     ) -> None:
-        if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1:
-            raise InvalidParameterValueError(f"concurrency_limit must be an integer >= 1, got {concurrency_limit!r}")
-        if idle_ttl is not None and not idle_ttl > 0:
-            raise InvalidParameterValueError(f"idle_ttl must be > 0 seconds or None, got {idle_ttl!r}")
-        if isinstance(spin_us, bool) or not isinstance(spin_us, int) or not 0 <= spin_us <= 10_000:
-            raise InvalidParameterValueError(f"spin_us must be an integer from 0 to 10000, got {spin_us!r}")
+        check_invoker_options(
+            concurrency_limit=concurrency_limit, idle_ttl=idle_ttl, spin_us=spin_us, history_size=history_size,
+            max_invocations_per_environment=max_invocations_per_environment, async_workers=async_workers, mode=mode,
+        )  # fmt: skip
+        self._aws_endpoint_url = None if aws_endpoint_url is None else validate_endpoint_url(aws_endpoint_url)
+        cpu_scaling = check_cpu_scaling(cpu_scaling)
+        echo = echo_function(echo_logs)
         self._spin_s = spin_us / 1e6
-        if max_invocations_per_environment is not None and (
-            isinstance(max_invocations_per_environment, bool)
-            or not isinstance(max_invocations_per_environment, int)
-            or max_invocations_per_environment < 1
-        ):
-            raise InvalidParameterValueError(
-                f"max_invocations_per_environment must be None or an integer >= 1, "
-                f"got {max_invocations_per_environment!r}"
-            )
-        self._stateless = bool(stateless)
-        self._max_invocations = max_invocations_per_environment
-        if isinstance(history_size, bool) or not isinstance(history_size, int) or history_size < 0:
-            raise InvalidParameterValueError(f"history_size must be an integer >= 0, got {history_size!r}")
-        self._recorder = Recorder(history_size)
-        self._echo = echo_function(echo_logs)
-        if isinstance(async_workers, bool) or not isinstance(async_workers, int) or async_workers < 1:
-            raise InvalidParameterValueError(f"async_workers must be an integer >= 1, got {async_workers!r}")
-        self._clock = clock if clock is not None else RealClock()
-        self._async = AsyncQueue(self, self._clock, async_workers)
-        self._event_configs: dict[tuple[str, str | None], EventInvokeConfig] = {}
-        self._concurrency_limit = concurrency_limit
-        self._inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
-        self._lock = Lock()  # not threading.Lock: see _lock.py
-        self._functions: dict[str, Function] = {}
-        self._routes: dict[Any, _Route] = {}
-        # new_id_parts() drawn while a handler ran, for the next invocation
-        self._spare_ids: list[tuple[str, str]] = []
-        self._inflight: dict[str, int] = {}
-        self._unreserved_inflight = 0
-        self._total_inflight = 0
-        self._concurrent_until = 0.0  # no spinning before this (epoch s): concurrency was seen
-        # The account limit less every reservation, as of Function.reserved_epoch.
-        self._carved_epoch = -1
-        self._unreserved_limit = concurrency_limit
-        if mode not in ("process", "inline"):
-            raise InvalidParameterValueError(f"mode must be 'process' or 'inline', got {mode!r}")
         self._mode = mode
-        self._set_aws_endpoint_url(aws_endpoint_url)
+        self._recorder = recorder = Recorder(history_size)
+        self._clock = clock if clock is not None else RealClock()
+        self._lock = lock = Lock()  # not threading.Lock: see _lock.py
+        self._registry = Registry(lock, self.register)
+        functions = self._registry.by_name
+        self._admission = Admission(lock, functions, concurrency_limit)
         self._backends = Backends(mode, self._spin_s, backend)
-        self._set_cpu_scaling(cpu_scaling)
-        self._workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
-        self._spill = LogSpill(self._workdir)  # handler output past a few KB is kept on disk
-        self._caller_imports = None
-        if mode == "inline":
-            from ._environment.imports import CallerImports
-
-            self._caller_imports = CallerImports()
-        self._pool = EnvironmentPool(self._backends.for_runtime, self._workdir, idle_ttl, self._lock)
-        self._init_specs: dict[tuple, dict] = {}
-        self._watch_code = bool(watch_code)
-        self._watch: dict[str, tuple[float, int, int]] = {}
-        self._platform_lines: dict[tuple, PlatformLines] = {}
-        self._provisioned_configs: dict[tuple, int] = {}
-        self._latest_revision: dict[str, int] = {}
+        self._workdir = workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
+        self._pool = pool = EnvironmentPool(self._backends.for_runtime, workdir, idle_ttl, lock)
+        inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
+        self._launcher = launcher = Launcher(
+            pool=pool, backends=self._backends, recorder=recorder, workdir=workdir, inherit=inherit,
+            environ_for=self._endpoint_environ, cpu_scaling=cpu_scaling, inline=mode == "inline",
+        )  # fmt: skip
+        resolve = self._registry.resolve
+        self._engine = engine = Engine(
+            launcher=launcher, pool=pool, admission=self._admission, recorder=recorder, lock=lock, workdir=workdir,
+            resolve=resolve, is_open=self._is_open, stateless=stateless,
+            max_invocations=max_invocations_per_environment, watch_code=watch_code, echo=echo,
+        )  # fmt: skip
+        self._provisioned = Provisioned(resolve=resolve, launcher=launcher, pool=pool, admission=self._admission,
+                                        functions=functions, lock=lock, is_open=self._is_open)  # fmt: skip
+        engine.on_lost = self._provisioned.replace_if_provisioned
+        self._event_configs = EventConfigs(resolve)
+        self._async = AsyncQueue(attempt=engine.attempt, invoke=self.invoke, configs=self._event_configs,
+                                 clock=self._clock, workers=async_workers)  # fmt: skip
         self._triggers = Triggers(self, self._clock)  # the event source mappings
         self._endpoints: list[HttpEndpoint] = []
         self._state = "OPEN"  # last: a constructor that raised leaves nothing to close
@@ -292,188 +223,28 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
             and invocation_type == "RequestResponse"
             and self._state == "OPEN"
         ):
-            route = self._route_of(target)
-            if route is not None:
+            engine = self._engine
+            route = engine.routes.get(target) if type(target) in ROUTABLE else None
+            if route is not None and route.version is route.fn._latest:
                 body = event_body(event) if payload is None else payload_body(payload, event)
-                return self._invoke_routed(route, body)
+                return engine.invoke_routed(route, body)
         self._check_open()
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise InvalidParameterValueError(
                 f"invocation_type must be RequestResponse, Event or DryRun, got {invocation_type!r}"
             )
-        version, invoked_arn, fn = self.resolve(target)
-        version = self._reload_if_changed(fn, version)
+        engine = self._engine
+        version, invoked_arn, fn = self._registry.resolve(target)
+        version = engine.watch.current(fn, version)
         body = event_body(event) if payload is None else payload_body(payload, event)
         if log_type not in (None, "None", "Tail"):
             raise InvalidParameterValueError(f"log_type must be 'None' or 'Tail', got {log_type!r}")
         if invocation_type != "RequestResponse":
-            return self._invoke_async(target, fn, invoked_arn, body, invocation_type == "DryRun")
+            return self._async.accept(target, fn, invoked_arn, body, invocation_type == "DryRun")
         cc = client_context_bytes(client_context)
-        self._remember_route(target, version, invoked_arn, fn)
-        request_id, trace = new_ids()
-        return self._run(fn, version, invoked_arn, request_id, trace, trace_header, cc, body, log_type == "Tail")
-
-    def _route_of(self, target: Any) -> _Route | None:
-        """The warm route of ``target``, if it has a valid one."""
-        route = self._routes.get(target) if type(target) in _ROUTABLE else None
-        if route is not None and route.version is route.fn._latest:
-            return route
-        return None
-
-    def _remember_route(self, target: Any, version: Version, invoked_arn: str, fn: Function) -> None:
-        """Make the warm route of ``target`` after the general path resolved it (unqualified ``$LATEST`` only)."""
-        if type(target) in _ROUTABLE and version.version == LATEST and invoked_arn == fn.arn:
-            self._routes[target] = _Route(self, fn, version)
-
-    def _invoke_routed(self, route: _Route, body: bytes, request_id: str | None = None) -> InvocationResult:
-        """The warm path of ``invoke(function_or_name, event)``: one flat function.
-
-        Everything a target's invocations share (version, ARN, pool key,
-        log-line formatter, the result's constant fields) was resolved when
-        the route was made.  What is left is ordered so that the caller's
-        bookkeeping overlaps the handler: the request is sent first, then the
-        result is prepared and the next request's ids drawn, and only then
-        does the caller wait.  Anything unusual (no idle environment, a
-        failure, a retired environment) goes through the general ``_execute``.
-        ``request_id`` is given for an asynchronous attempt (the event's).
-        """
-        fn = route.fn
-        version = route.version
-        started = time.time()
-        try:
-            spare_id, rest = self._spare_ids.pop()
-        except IndexError:
-            spare_id, rest = new_id_parts()
-        trace = trace_root(started) + rest
-        if request_id is None:
-            request_id = spare_id
-        if route.watch:
-            current = self._reload_if_changed(fn, version)
-            if current is not version:  # an edit: a new revision, cold (and a new route next time)
-                return self._run(fn, current, route.arn, request_id, trace, None, b"", body, False)
-        if route.sampled:
-            trace = trace.replace("Sampled=0", "Sampled=1")
-        lock = self._lock
-        if not lock.try_acquire():
-            lock.acquire_contended()
-        try:
-            concurrency = self._count_in(fn)
-            env = self._pool.checkout_locked(route.key)
-        except TooManyRequestsError as e:
-            self._recorder.throttled(fn.name, None, e.reason, started)
-            raise
-        finally:
-            lock.release()
-        try:
-            total = self._total_inflight  # account-wide (a snapshot): how the environment waits
-            request = Request(request_id, route.arn, trace, b"", body, int((started + route.timeout_s) * 1000),
-                              total, total > 1 or started < self._concurrent_until)  # fmt: skip
-            if env is None:
-                result = self._execute(fn, version, request, False)
-            else:
-                timeout_s = route.timeout_s
-                start = time.monotonic()
-                if env.send(request):
-                    # While the handler runs: the result's known fields, the next ids.
-                    result, state = blank_result(route.template)
-                    state["request_id"] = request_id
-                    state["environment_id"] = env.id
-                    state["log_stream_name"] = env.stream_name
-                    if not self._spare_ids:
-                        self._spare_ids.append(new_id_parts())
-                    keep = self._keeps(env, fn)
-                    out = env.receive(start + timeout_s)
-                else:
-                    keep, out = False, _GONE
-                if out.kind == "result" and keep:
-                    if not lock.try_acquire():
-                        lock.acquire_contended()
-                    try:
-                        kept = self._pool.checkin_locked(env)
-                        self._count_out(fn)
-                        concurrency = -concurrency  # counted out already
-                    finally:
-                        lock.release()
-                    if not kept:
-                        env.shut_down()
-                    duration_ms = out.duration_ms
-                    shown_ms, _, billed = report_durations(duration_ms)
-                    used_mb = max_memory_used_mb(env.max_rss_kib)
-                    logs = out.logs
-                    state["raw_payload"] = out.payload
-                    if out.status == STATUS_ERROR:
-                        error_type = state["error_type"] = out.error_type
-                        state["function_error"] = "Unhandled"
-                    else:
-                        error_type = None
-                        state["payload_is_bytes"] = out.status == STATUS_BYTES
-                    ended = time.time()
-                    inside = self._spill.keep(log_text(logs)) if logs else ""
-                    state["log_parts"] = (route.lines, "", request_id, inside, duration_ms,
-                                          billed, used_mb, None, None, error_type, ended, trace)  # fmt: skip
-                    state["duration_ms"] = shown_ms
-                    state["billed_duration_ms"] = billed
-                    state["max_memory_used_mb"] = used_mb
-                    return self._recorded(started, route.arn, -concurrency, result, version, trace, ended)
-                elif out.kind == "gone":  # killed while idle: nothing ran
-                    self._pool.discard(env, keep_tmp=True)
-                    self._replace_if_provisioned(env, route.key, version, fn)
-                    result = self._execute(fn, version, request, False)
-                else:
-                    result = self._conclude(out, env, None, start, route.key, fn, version, route.lines, request_id,
-                                            trace, False)  # fmt: skip
-        finally:
-            if concurrency > 0:
-                self._release(fn)
-        return self._recorded(started, route.arn, abs(concurrency), result, version, trace)
-
-    def _run(
-        self,
-        fn: Function,
-        version: Version,
-        invoked_arn: str,
-        request_id: str,
-        trace: str,
-        trace_header: str | None,
-        cc: bytes,
-        body: bytes,
-        tail: bool,
-    ) -> InvocationResult:
-        """Count the invocation in, run it, record it: the path of every execution."""
-        if trace_header:
-            trace = trace_header
-        elif version.config.tracing == "Active":  # Active tracing samples every request
-            trace = trace.replace("Sampled=0", "Sampled=1")
-        started = time.time()
-        try:
-            concurrency = self._acquire(fn)
-        except TooManyRequestsError as e:
-            self._recorder.throttled(fn.name, qualifier_of(invoked_arn), e.reason, started)
-            raise
-        try:
-            total = self._total_inflight  # account-wide (a snapshot): how the environment waits
-            concurrent = total > 1 or started < self._concurrent_until
-            request = Request(request_id, invoked_arn, trace, cc, body, 0, total, concurrent)
-            result = self._execute(fn, version, request, tail)
-        finally:
-            self._release(fn)
-        return self._recorded(started, invoked_arn, concurrency, result, version, trace)
-
-    def _recorded(
-        self,
-        started: float,
-        arn: str,
-        concurrency: int,
-        result: InvocationResult,
-        version: Version,
-        trace: str,
-        ended: float | None = None,
-    ) -> InvocationResult:
-        """Remember a finished invocation (history, logs, metrics, bills) and echo its log if asked; return it."""
-        self._recorder.record((started, ended or time.time(), arn, concurrency, result, version, trace))
-        if self._echo is not None:
-            self._echo(result.logs)
-        return result
+        engine.remember_route(target, version, invoked_arn, fn)
+        return engine.run(fn, version, invoked_arn, body, trace_header=trace_header, client_context=cc,
+                          tail=log_type == "Tail")  # fmt: skip
 
     def map(
         self,
@@ -499,6 +270,236 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         self._check_open()
         return run_map(self, target, events, concurrency, invocation_type, progress)
 
+    # -- functions -------------------------------------------------------------------
+    def register(self, *functions: Function) -> Invoker:
+        """Make functions resolvable by name, ``name:qualifier`` and ARN."""
+        self._check_open()
+        for fn in functions:
+            self._registry.add(fn)
+        for fn in functions:  # a zygote (say) starts now, overlapping the caller's work
+            self._launcher.prepare(fn)
+        return self
+
+    def unregister(self, function: Function | str) -> Function:
+        """Forget a function (the Lambda API's DeleteFunction): its name stops resolving.
+
+        Its idle environments end, its event source mappings, provisioned
+        concurrency and asynchronous-invocation configs go with it; an
+        invocation already running finishes.  Returns the removed Function.
+        """
+        fn = self._registry.remove(function.name if isinstance(function, Function) else function)
+        self._event_configs.forget(fn.name)
+        for mapping in [m for m in self._triggers.all() if m.function_name == fn.name]:
+            mapping.delete()
+        self._provisioned.forget(fn.name)
+        self._engine.forget(fn)
+        return fn
+
+    @property
+    def functions(self) -> dict[str, Function]:
+        """Registered functions by name."""
+        return self._registry.snapshot()
+
+    def resolve(self, target: Any) -> tuple[Version, str, Function]:
+        """(version to run, ARN as invoked, function) for any accepted target."""
+        return self._registry.resolve(target)
+
+    def _check_open(self) -> None:
+        if self._state != "OPEN":
+            raise InvokerClosedError("Cannot use an Invoker once it has been closed.")
+
+    def _is_open(self) -> bool:
+        return self._state == "OPEN"
+
+    # -- asynchronous invocation -----------------------------------------------------
+    def put_function_event_invoke_config(
+        self,
+        target: Any,
+        *,
+        maximum_retry_attempts: int = 2,
+        maximum_event_age_in_seconds: int = 21600,
+        on_success: Any = None,
+        on_failure: Any = None,
+    ) -> EventInvokeConfig:
+        """Configure asynchronous invocation of a function, version or alias (replaces any config).
+
+        Destinations are another function (Function, Version, Alias, name or
+        ARN: invoked asynchronously with Lambda's invocation record) or any
+        callable taking the record.  A function cannot be its own destination.
+        """
+        return self._event_configs.put(
+            target, maximum_retry_attempts=maximum_retry_attempts,
+            maximum_event_age_in_seconds=maximum_event_age_in_seconds, on_success=on_success, on_failure=on_failure,
+        )  # fmt: skip
+
+    def get_function_event_invoke_config(self, target: Any) -> EventInvokeConfig:
+        """The asynchronous-invocation config of a function, version or alias."""
+        return self._event_configs.get(target)
+
+    def delete_function_event_invoke_config(self, target: Any) -> None:
+        """Remove the config: defaults apply again (2 retries, 6 hours, no destinations)."""
+        self._event_configs.delete(target)
+
+    def event_invoke_config_for(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
+        """The config that applies to an event invoked with ``qualifier`` (then the function's)."""
+        return self._event_configs.for_event(function_name, qualifier)
+
+    @property
+    def async_outcomes(self) -> list[AsyncOutcome]:
+        """How every finished asynchronous event ended, in order."""
+        return self._async.finished()
+
+    @property
+    def clock(self) -> Clock:
+        """The clock schedules follow."""
+        return self._clock
+
+    # -- provisioned concurrency -----------------------------------------------------
+    def put_provisioned_concurrency_config(self, target: Any, provisioned_concurrency: int) -> dict:
+        """Keep ``provisioned_concurrency`` environments of a version (or alias) initialised.
+
+        They init ahead of time with ``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``,
+        serve invocations before any on-demand environment (without an Init
+        Duration: their init is already paid), are never reaped for idleness,
+        and are replaced when one fails.  Returns the config in Lambda's shape.
+        """
+        self._check_open()
+        return self._provisioned.put(target, provisioned_concurrency)
+
+    def get_provisioned_concurrency_config(self, target: Any) -> dict:
+        """The provisioned-concurrency config of a version or alias, as Lambda reports it."""
+        return self._provisioned.get(target)
+
+    def delete_provisioned_concurrency_config(self, target: Any) -> None:
+        """Remove the config; its idle environments are ended."""
+        self._provisioned.delete(target)
+
+    # -- event sources ---------------------------------------------------------------
+    def create_event_source_mapping(
+        self,
+        source: Any,
+        target: Any,
+        *,
+        batch_size: int | None = None,
+        maximum_batching_window: float = 0,
+        function_response_types: list[str] | tuple[str, ...] = (),
+        filter_criteria: dict | None = None,
+        enabled: bool = True,
+        events: tuple[str, ...] | list[str] = ("s3:ObjectCreated:*",),
+        prefix: str = "",
+        suffix: str = "",
+        starting_position: str | None = None,
+        starting_position_timestamp: float | None = None,
+        bisect_batch_on_function_error: bool = False,
+        maximum_retry_attempts: int = -1,
+        maximum_record_age: int = -1,
+        parallelization_factor: int = 1,
+        destination_config: dict | None = None,
+    ) -> Trigger:
+        """Connect a source to a function, with the source's own semantics; return the trigger.
+
+        What comes back depends on the source (every one has ``uuid``,
+        ``arn``, ``state``, ``invocations``, ``enable()``, ``disable()``,
+        ``delete()`` and ``describe()``; see ``docs/sources.md``):
+
+        - ``Queue`` → ``EventSourceMapping``, an SQS mapping (``batch_size``,
+          ``maximum_batching_window``, ``function_response_types``,
+          ``filter_criteria``; Lambda's ranges and batch semantics);
+        - ``Stream`` or ``Table`` → ``StreamMapping``, in order per shard
+          (``starting_position``, ``bisect_batch_on_function_error``,
+          ``maximum_retry_attempts``, ``maximum_record_age``,
+          ``destination_config={"OnFailure": {"Destination": queue}}``);
+        - ``Schedule`` → ``ScheduleTrigger``, an EventBridge rule target,
+          invoked asynchronously at each firing time;
+        - ``Bucket`` → ``BucketNotification``, an S3 notification
+          (``events``, ``prefix``, ``suffix``), invoked asynchronously on
+          each matching change;
+        - an ARN string (``"arn:aws:sqs:..."``, ``"arn:aws:kinesis:...:stream/s"``,
+          a DynamoDB table's ``LatestStreamArn``) → ``SqsPoller`` or
+          ``RemoteStreamMapping``: the real queue or stream at the Invoker's
+          ``aws_endpoint_url``, polled with boto3, with the options and
+          semantics above (on-failure destinations may also be SQS or SNS
+          ARNs); see docs/aws-services.md.
+
+        The source follows this Invoker's clock from then on (a source
+        created with a different ``clock=`` is refused).
+
+        Raises:
+            InvalidParameterValueError: a parameter Lambda would refuse, a
+                source nothing serves, or a source on another clock.
+            ResourceNotFoundError: the function is not registered.
+        """
+        self._check_open()
+        return self._triggers.create(
+            source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
+            function_response_types=tuple(function_response_types or ()), filter_criteria=filter_criteria,
+            enabled=enabled, events=tuple(events), prefix=prefix, suffix=suffix,
+            starting_position=starting_position, starting_position_timestamp=starting_position_timestamp,
+            bisect_batch_on_function_error=bisect_batch_on_function_error,
+            maximum_retry_attempts=maximum_retry_attempts, maximum_record_age=maximum_record_age,
+            parallelization_factor=parallelization_factor, destination_config=destination_config,
+        )  # fmt: skip
+
+    def create_function_url(self, target: Any, *, port: int = 0) -> HttpEndpoint:
+        """Serve ``target`` over HTTP on 127.0.0.1 (a function URL); close it, or the Invoker, to stop."""
+        self._check_open()
+        self.resolve(target)
+        from ._sources.url import HttpEndpoint
+
+        endpoint = HttpEndpoint(self, target, "127.0.0.1", port)
+        self._endpoints.append(endpoint)
+        return endpoint
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> LambdaEndpoint:
+        """Serve this Invoker's Lambda REST API (boto3, the AWS CLI) on ``host:port``; ``port=0`` picks one.
+
+        Returns the endpoint (``.url``, ``.close()``, a context manager); it
+        closes with the Invoker.  See docs/lambda-api.md for the operations.
+        """
+        self._check_open()
+        from ._endpoint import LambdaEndpoint
+
+        endpoint = LambdaEndpoint(self, host, port)
+        self._endpoints.append(endpoint)
+        return endpoint
+
+    @property
+    def event_source_mappings(self) -> list[Trigger]:
+        """The mappings that exist."""
+        return self._triggers.all()
+
+    def wait_for_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is pending (True), or ``timeout`` seconds pass (False).
+
+        Pending: asynchronous events queued, running or waiting for a retry,
+        and mappings with work, including messages waiting out a visibility
+        timeout (or a delay, or a batching window) before they come back:
+        on the real clock this waits for them, as a test expects when it
+        checks the dead-letter queue after a failing batch.  A schedule's
+        next firing never ends, so it does not count.  ``pending_work()``
+        says what is left after a timeout.
+
+        With ``Invoker(clock=ManualClock())`` the clock jumps to each scheduled
+        retry, visibility timeout or batch window when nothing else is
+        running, so delays cost no real time.
+        """
+        return wait_for_idle(self._async, self._triggers, timeout)
+
+    def pending_work(self) -> list[str]:
+        """What ``wait_for_idle`` would still wait for, one line each (empty when idle)."""
+        return pending_work(self._async, self._triggers)
+
+    @property
+    def aws_endpoint_url(self) -> str | None:
+        """The AWS services endpoint environments are given (``AWS_ENDPOINT_URL``), or None."""
+        return self._aws_endpoint_url
+
+    def _endpoint_environ(self, version: Version | None = None) -> dict[str, str]:
+        """``AWS_ENDPOINT_URL``, and for an environment of ``version`` this Invoker's Lambda API and its role's keys."""
+        from ._endpoint.environ import endpoint_environ
+
+        return endpoint_environ(self, version)
+
     # -- observing -------------------------------------------------------------------
     @property
     def history(self) -> History:
@@ -513,7 +514,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
     def logs(self, function: Function | str) -> LogGroup:
         """The function's log group (``/aws/lambda/<name>``), one stream per environment."""
         name = function.name if isinstance(function, Function) else function
-        fn = self._functions.get(name)
+        fn = self._registry.by_name.get(name)
         group = (fn.config.log_group if fn is not None else None) or f"/aws/lambda/{name}"
         extra = [e for e in self._recorder.platform_logs if e[0] == name]
         return LogGroup(group, [r for r in self._recorder.records() if r.function_name == name], extra)
@@ -572,8 +573,7 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         finally:  # what is left of the budget: a stopped zygote is killed, not waited for
             for endpoint in self._endpoints:  # again: one may have started while closing (idempotent)
                 endpoint.close()
-            if self._caller_imports is not None:
-                self._caller_imports.close()
+            self._launcher.close()
             self._backends.close(max(0.1, deadline - time.monotonic()))
             remove_later(self._workdir)  # its environments' /tmp directories are inside
 
@@ -596,4 +596,5 @@ class Invoker(Registry, Admission, Execution, EventSources, AsyncInvocation, Pro
         raise TypeError("Invoker objects cannot be pickled")
 
     def __repr__(self) -> str:
-        return f"<Invoker state={self._state} functions={len(self._functions)} environments={len(self._pool.live())}>"
+        functions, environments = len(self._registry.by_name), len(self._pool.live())
+        return f"<Invoker state={self._state} functions={functions} environments={environments}>"

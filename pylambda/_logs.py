@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._clock import iso_ms
 from ._errors import InvalidParameterValueError
@@ -21,6 +21,7 @@ from ._logspill import text_of
 __all__ = [
     "LogEvent",
     "LogGroup",
+    "LogParts",
     "LogStream",
     "PlatformLines",
     "echo_function",
@@ -28,7 +29,6 @@ __all__ = [
     "init_report_line",
     "init_start_line",
     "log_text",
-    "render",
     "report_line",
     "restore_report_line",
     "restore_start_line",
@@ -278,35 +278,50 @@ def xray_line(trace: str) -> str:
     return f"XRAY TraceId: {root}\tSegmentId: {os.urandom(8).hex()}\tSampled: {sampled}\n"
 
 
-def render(
-    lines: PlatformLines,
-    before: str,
-    request_id: str,
-    inside: str,
-    duration_ms: float,
-    billed_ms: int,
-    max_used_mb: int,
-    init_ms: float | None,
-    status: str | None,
-    error_type: str | None,
-    end: float,
-    trace: str,
-    restore: tuple[float, int] | None = None,
-) -> str:
-    """One invocation's whole log text, from the parts an InvocationResult keeps (spilled ones read back)."""
-    return text_of(before) + lines.invocation(
-        request_id,
-        text_of(inside),
-        duration_ms,
-        billed_ms,
-        max_used_mb,
-        init_ms,
-        status,
-        error_type,
-        end,
-        trace,
-        restore,
-    )
+class LogParts(NamedTuple):
+    """What one invocation's log text is rendered from, kept on its result (``InvocationResult.logs``).
+
+    A tuple (built on the warm path for every invocation: a tuple is the
+    cheapest record to make) whose fields have names; ``before`` and
+    ``inside`` may be spilled to disk (``_logspill``) and are read back on
+    rendering.
+    """
+
+    lines: PlatformLines
+    """The function's platform-line formatter."""
+    before: str
+    """Text before START: INIT_START, the init's output, INIT_REPORT (a cold start's init phase)."""
+    request_id: str
+    inside: str
+    """The handler's output between START and END (an invoke-phase init's lines too)."""
+    duration_ms: float
+    billed_ms: int
+    max_used_mb: int
+    init_ms: float | None
+    status: str | None
+    """The REPORT status: None, ``"timeout"`` or ``"error"``."""
+    error_type: str | None
+    end: float
+    """When the invocation ended (epoch seconds)."""
+    trace: str
+    restore: tuple[float, int] | None = None
+    """SnapStart: (Restore Duration, Billed Restore Duration)."""
+
+    def render(self) -> str:
+        """The whole log text (spilled parts read back)."""
+        return text_of(self.before) + self.lines.invocation(
+            self.request_id,
+            text_of(self.inside),
+            self.duration_ms,
+            self.billed_ms,
+            self.max_used_mb,
+            self.init_ms,
+            self.status,
+            self.error_type,
+            self.end,
+            self.trace,
+            self.restore,
+        )
 
 
 # -- the log store: CloudWatch Logs for one Invoker ---------------------------------------

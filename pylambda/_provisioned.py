@@ -1,31 +1,68 @@
 """Provisioned concurrency: environments initialised ahead of time, per version or alias.
 
-A mixin of ``Invoker`` (the methods are the Invoker's public API); it uses the
-Invoker's pool, recorder and environment start-up.
+``Provisioned`` is a collaborator of ``Invoker``: it keeps the configs
+(requested environments per pool key), starts and ends provisioned
+environments through the launcher (``Launcher.start_provisioned``) and the
+pool, and replaces a provisioned environment the engine lost (its
+``on_lost`` hook).  The Invoker's ``put/get/delete_provisioned_concurrency_config``
+delegate here.
 """
 
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._admission import Admission
 from ._environment.backend import Environment
+from ._environment.pool import EnvironmentPool
 from ._errors import InvalidParameterValueError, ResourceNotFoundError
+from ._execution import Launcher
 from ._function import Function
 from ._history import qualifier_of
-from ._logs import log_text
+from ._lock import Lock
 from ._version import LATEST, Version
 
-__all__ = ["ProvisionedConcurrency"]
+__all__ = ["Provisioned"]
 
 
-class ProvisionedConcurrency:
-    """``put/get/delete_provisioned_concurrency_config`` for ``Invoker``."""
+class Provisioned:
+    """Provisioned-concurrency configs and their environments (internal; one per Invoker).
+
+    Args:
+        resolve: a target to (version, ARN as invoked, function).
+        launcher: starts environments and knows pool keys.
+        pool: the Invoker's environment pool.
+        admission: the concurrency accounting (the account's unreserved room).
+        functions: the registered functions by name.
+        lock: the Invoker's lock.
+        is_open: whether the Invoker is still open.
+    """
+
+    def __init__(
+        self,
+        *,
+        resolve: Callable[[Any], tuple[Version, str, Function]],
+        launcher: Launcher,
+        pool: EnvironmentPool,
+        admission: Admission,
+        functions: Mapping[str, Function],
+        lock: Lock,
+        is_open: Callable[[], bool],
+    ) -> None:
+        self._resolve = resolve
+        self._launcher = launcher
+        self._pool = pool
+        self._admission = admission
+        self._functions = functions
+        self._lock = lock
+        self._is_open = is_open
+        self.configs: dict[tuple, int] = {}  # pool key -> requested environments
 
     def _config_target(self, target: Any) -> tuple[Version, Function]:
         """The version a configuration applies to: an alias means its primary version."""
-        version, arn, fn = self.resolve(target)
+        version, arn, fn = self._resolve(target)
         qualifier = qualifier_of(arn)
         if qualifier is not None and qualifier != LATEST and not qualifier.isdigit():
             version = fn.get_alias(qualifier).version  # not the version routing picked
@@ -35,16 +72,8 @@ class ProvisionedConcurrency:
             )
         return version, fn
 
-    def put_provisioned_concurrency_config(self, target: Any, provisioned_concurrency: int) -> dict:
-        """Keep ``provisioned_concurrency`` environments of a version (or alias) initialised.
-
-        They init ahead of time with ``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``,
-        serve invocations before any on-demand environment (without an Init
-        Duration: their init is already paid), are never reaped for idleness,
-        and are replaced when one fails.  Returns the config in Lambda's shape.
-        """
-        self._check_open()
-        n = provisioned_concurrency
+    def put(self, target: Any, n: int) -> dict:
+        """``Invoker.put_provisioned_concurrency_config``."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InvalidParameterValueError(f"provisioned_concurrency must be an integer >= 1, got {n!r}")
         version, fn = self._config_target(target)
@@ -53,17 +82,15 @@ class ProvisionedConcurrency:
                 "Requested Provisioned Concurrency should not be greater than the "
                 "reservedConcurrentExecution for function"
             )
-        key = self._key(version)
+        key = self._launcher.key(version)
         if fn.reserved_concurrency is None:
             self._check_unreserved_room(key, n)
-        self._provisioned_configs[key] = n
+        self.configs[key] = n
         have = len(self._pool.provisioned(key))
         for env in self._pool.take_idle_provisioned(key, max(0, have - n)):
             self._pool.discard(env, keep_tmp=False)
-        failures = self._provision(key, version, fn, max(0, n - have))
-        return self.get_provisioned_concurrency_config(target) | (
-            {"Status": "FAILED", "StatusReason": failures[0]} if failures else {}
-        )
+        failures = self.provision(key, version, fn, max(0, n - have))
+        return self.get(target) | ({"Status": "FAILED", "StatusReason": failures[0]} if failures else {})
 
     def _check_unreserved_room(self, key: tuple, n: int) -> None:
         """Refuse ``n`` provisioned environments for a function without a reservation if the
@@ -73,26 +100,27 @@ class ProvisionedConcurrency:
         rule is not emulated, for reservations either.
         """
         functions = self._functions
+        limit = self._admission.limit
         with self._lock:  # registrations change the functions under it
-            unreserved = self._recarve()
+            unreserved = self._admission.unreserved_limit()
             elsewhere = sum(
-                count for other, count in self._provisioned_configs.items()
+                count for other, count in self.configs.items()
                 if other != key and other[0] in functions and functions[other[0]].reserved_concurrency is None
             )  # fmt: skip
-        carved = self._concurrency_limit - unreserved
+        carved = limit - unreserved
         room = unreserved - elsewhere
         if n > room:
             raise InvalidParameterValueError(
                 f"Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution"
-                f" below zero: {n} requested, {room} left of concurrency_limit {self._concurrency_limit}"
+                f" below zero: {n} requested, {room} left of concurrency_limit {limit}"
                 f" ({carved} reserved, {elsewhere} provisioned elsewhere)"
             )
 
-    def get_provisioned_concurrency_config(self, target: Any) -> dict:
-        """The provisioned-concurrency config of a version or alias, as Lambda reports it."""
+    def get(self, target: Any) -> dict:
+        """``Invoker.get_provisioned_concurrency_config``."""
         version, _fn = self._config_target(target)
-        key = self._key(version)
-        requested = self._provisioned_configs.get(key)
+        key = self._launcher.key(version)
+        requested = self.configs.get(key)
         if requested is None:
             raise ResourceNotFoundError("No Provisioned Concurrency Config found for this function")
         ready = len(self._pool.provisioned(key))
@@ -103,43 +131,43 @@ class ProvisionedConcurrency:
             "Status": "READY" if ready >= requested else "IN_PROGRESS",
         }
 
-    def delete_provisioned_concurrency_config(self, target: Any) -> None:
-        """Remove the config; its idle environments are ended."""
+    def delete(self, target: Any) -> None:
+        """``Invoker.delete_provisioned_concurrency_config``."""
         version, _fn = self._config_target(target)
-        key = self._key(version)
-        if self._provisioned_configs.pop(key, None) is None:
+        key = self._launcher.key(version)
+        if self.configs.pop(key, None) is None:
             raise ResourceNotFoundError("No Provisioned Concurrency Config found for this function")
+        self._end_idle(key)
+
+    def forget(self, function_name: str) -> None:
+        """A function was unregistered: its configs go and their idle environments end."""
+        with self._lock:
+            keys = [k for k in self.configs if k[0] == function_name]
+            for key in keys:
+                del self.configs[key]
+        for key in keys:
+            self._end_idle(key)
+
+    def _end_idle(self, key: tuple) -> None:
         for env in self._pool.take_idle_provisioned(key, 10**9):
             self._pool.discard(env, keep_tmp=False)
 
-    def _replace_if_provisioned(self, env: Environment, key: tuple, version: Version, fn: Function) -> None:
+    def replace_if_provisioned(self, env: Environment, key: tuple, version: Version, fn: Function) -> None:
         """Lambda replaces a failed provisioned environment: start one in the background."""
-        if env.provisioned and self._state == "OPEN":
-            threading.Thread(target=self._provision, args=(key, version, fn, 1), daemon=True).start()
+        if env.provisioned and self._is_open():
+            threading.Thread(target=self.provision, args=(key, version, fn, 1), daemon=True).start()
 
-    def _provision(self, key: tuple, version: Version, fn: Function, count: int) -> list[str]:
+    def provision(self, key: tuple, version: Version, fn: Function, count: int) -> list[str]:
         """Start ``count`` provisioned environments in parallel; return failure reasons."""
-        if count <= 0 or self._state != "OPEN" or key not in self._provisioned_configs:
+        if count <= 0 or not self._is_open() or key not in self.configs:
             return []
         timeout = max(130.0, float(version.config.timeout))
         failures: list[str] = []
 
         def start() -> None:
-            env, out = self._start_env(key, version, fn, timeout, "provisioned-concurrency")
-            lines = self._lines(key, version, fn)
-            ok = out.kind == "ready"
-            status, etype = (None, None) if ok else self._failure(out, "", timeout)[:2]
-            text = (
-                lines.init_start(env.stream_name, "provisioned-concurrency")
-                + log_text(out.logs)
-                + lines.init_report(out.duration_ms, "init", status, etype, "provisioned-concurrency")
-            )
-            self._recorder.platform_log(fn.name, env.stream_name, time.time(), text)
-            if ok:
-                self._pool.checkin(env)
-            else:
-                failures.append(f"{etype} during init")
-                self._pool.discard(env, keep_tmp=False)
+            failure = self._launcher.start_provisioned(key, version, fn, timeout)
+            if failure is not None:
+                failures.append(failure)
 
         threads = [threading.Thread(target=start) for _ in range(count)]
         for t in threads:

@@ -1,6 +1,7 @@
 """The functions an Invoker knows, and how a target (Function, Version, Alias, name, ARN) resolves to a version.
 
-``Registry`` is a mixin of ``Invoker``.  Names and ARNs are parsed as
+``Registry`` is a collaborator of ``Invoker`` (its ``register``,
+``unregister``, ``functions`` and ``resolve`` delegate here).  Names and ARNs are parsed as
 Lambda's Invoke API parses ``FunctionName``: a name, ``name:qualifier``,
 ``account:function:name[:qualifier]`` or a full ARN, whose region and
 account must be the function's (reference §6.2); an alias picks its
@@ -9,15 +10,14 @@ version by its routing weights on every resolution.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from ._alias import Alias, not_found
-from ._errors import InvalidParameterValueError, InvokerClosedError
+from ._errors import InvalidParameterValueError
 from ._function import Function
+from ._lock import Lock
 from ._version import LATEST, Version, function_arn
-
-if TYPE_CHECKING:
-    from ._invoker import Invoker
 
 __all__ = ["Registry", "split_function_name"]
 
@@ -43,78 +43,46 @@ def split_function_name(target: str) -> tuple[str | None, str | None, str, str |
 
 
 class Registry:
-    """``register``, ``functions`` and ``resolve`` of ``Invoker``."""
+    """The functions one Invoker knows, by name, and the resolution of targets (internal).
 
-    def register(self, *functions: Function) -> Invoker:
-        """Make functions resolvable by name, ``name:qualifier`` and ARN."""
-        self._check_open()
-        for fn in functions:
-            if not isinstance(fn, Function):
-                raise InvalidParameterValueError(f"register() takes Function objects, got {fn!r}")
-            with self._lock:
-                existing = self._functions.get(fn.name)
-                if existing is not None and existing is not fn:
-                    raise InvalidParameterValueError(f"a different function named {fn.name!r} is already registered")
-                self._functions[fn.name] = fn
-        for fn in functions:  # a zygote (say) starts now, overlapping the caller's work
-            self._backends.prepare(fn.config.runtime)
-        if self._caller_imports is not None:
-            for fn in functions:
-                self._importable_in_caller(fn)
-        return self
+    Args:
+        lock: the Invoker's lock (guards the table).
+        register: registers a Function object met for the first time in
+            ``resolve`` (``Invoker.register``, which also readies its backend).
+    """
 
-    def _importable_in_caller(self, fn: Function) -> None:
-        """Inline mode: ``fn``'s code directory importable in the caller, with its environment (imports.py)."""
-        code = fn.latest.code
-        if code.kind != "directory":
-            return
-        from ._environment.spec import build_init_spec
+    __slots__ = ("_lock", "_register", "by_name")
 
-        def environ() -> dict[str, str]:
-            return build_init_spec(fn.latest, fn, self._workdir, self._inherit, self._endpoint_environ())["environ"]
+    def __init__(self, lock: Lock, register: Callable[[Function], Any]) -> None:
+        self._lock = lock
+        self._register = register
+        self.by_name: dict[str, Function] = {}  # read without the lock (a dict lookup is atomic)
 
-        module = fn.latest.handler.rpartition(".")[0].replace("/", ".").split(".")[0]
-        self._caller_imports.add(code.path, environ, module)
-
-    def unregister(self, function: Function | str) -> Function:
-        """Forget a function (the Lambda API's DeleteFunction): its name stops resolving.
-
-        Its idle environments end, its event source mappings, provisioned
-        concurrency and asynchronous-invocation configs go with it; an
-        invocation already running finishes.  Returns the removed Function.
-        """
-        name = function.name if isinstance(function, Function) else function
+    def add(self, fn: Function) -> None:
+        """Make ``fn`` resolvable (again: the same object is a no-op; another of its name is refused)."""
+        if not isinstance(fn, Function):
+            raise InvalidParameterValueError(f"register() takes Function objects, got {fn!r}")
         with self._lock:
-            fn = self._functions.pop(name, None)
-            if fn is None:
-                raise not_found("us-east-1", "123456789012", name, LATEST)
-            for target in [t for t, route in self._routes.items() if route.fn is fn]:
-                del self._routes[target]
-            provisioned = [k for k in self._provisioned_configs if k[0] == name]
-            for key in provisioned:
-                del self._provisioned_configs[key]
-            for key in [k for k in self._event_configs if k[0] == name]:
-                del self._event_configs[key]
-        for mapping in [m for m in self._triggers.all() if m.function_name == name]:
-            mapping.delete()
-        for key in provisioned:
-            for env in self._pool.take_idle_provisioned(key, 10**9):
-                self._pool.discard(env, keep_tmp=False)
-        self._pool.retire(name)
+            existing = self.by_name.get(fn.name)
+            if existing is not None and existing is not fn:
+                raise InvalidParameterValueError(f"a different function named {fn.name!r} is already registered")
+            self.by_name[fn.name] = fn
+
+    def remove(self, name: str) -> Function:
+        """Forget the function called ``name`` and return it; ResourceNotFoundError if there is none."""
+        with self._lock:
+            fn = self.by_name.pop(name, None)
+        if fn is None:
+            raise not_found("us-east-1", "123456789012", name, LATEST)
         return fn
 
-    @property
-    def functions(self) -> dict[str, Function]:
-        """Registered functions by name."""
+    def snapshot(self) -> dict[str, Function]:
+        """Registered functions by name (a copy)."""
         with self._lock:
-            return dict(self._functions)
-
-    def _check_open(self) -> None:
-        if self._state != "OPEN":
-            raise InvokerClosedError("Cannot use an Invoker once it has been closed.")
+            return dict(self.by_name)
 
     def _lookup(self, name: str, region: str | None, account: str | None, qualifier: str | None) -> Function:
-        fn = self._functions.get(name)
+        fn = self.by_name.get(name)
         if fn is None or (region and region != fn.region) or (account and account != fn.account_id):
             raise not_found(region or "us-east-1", account or "123456789012", name, qualifier or LATEST)
         return fn
@@ -125,8 +93,8 @@ class Registry:
             fn = target if isinstance(target, Function) else target.function
             if fn is None:  # a Version made apart from any Function
                 raise InvalidParameterValueError(f"{target!r} is not attached to a Function")
-            if self._functions.get(fn.name) is not fn:  # an object's function registers itself on first use
-                self.register(fn)
+            if self.by_name.get(fn.name) is not fn:  # an object's function registers itself on first use
+                self._register(fn)
             if target is fn:
                 return fn.latest, fn.arn, fn
             if isinstance(target, Alias):

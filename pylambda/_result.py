@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
+import time
 from functools import cached_property
 from typing import Any
 
 import attrs
 
+from ._billing import report_durations
 from ._errors import FunctionError
-from ._logs import render
+from ._logs import LogParts, PlatformLines
 
-__all__ = ["InvocationResult"]
+__all__ = ["InvocationResult", "blank_result", "finish_result", "result_template"]
 
 # A rendered log text up to this long is kept on the result; a longer one is
 # rendered again on each access instead of doubling what spilling saved.
@@ -49,7 +52,7 @@ class InvocationResult:
     function_name: str = ""
     """The function invoked."""
     log_parts: tuple = attrs.field(default=(), repr=False, eq=False)
-    """The pieces ``logs`` is rendered from (see ``pylambda._logs.render``)."""
+    """The pieces ``logs`` is rendered from (a ``pylambda._logs.LogParts``)."""
     tail: bool = attrs.field(default=False, repr=False)
     """True when invoked with ``log_type="Tail"``."""
     duration_ms: float = 0.0
@@ -84,7 +87,7 @@ class InvocationResult:
         """
         text = self.__dict__.get("_logs")
         if text is None:
-            text = render(*self.log_parts) if self.log_parts else ""
+            text = self.log_parts.render() if self.log_parts else ""
             if len(text) <= _KEEP_RENDERED_CHARS:
                 self.__dict__["_logs"] = text
         return text
@@ -133,6 +136,7 @@ class InvocationResult:
 
 
 _new = object.__new__
+_new_tuple = tuple.__new__  # a LogParts without its Python-level __new__ (a frame per invocation)
 
 
 def result_template(**constant: Any) -> dict[str, Any]:
@@ -157,3 +161,44 @@ def blank_result(template: dict[str, Any]) -> tuple[InvocationResult, dict[str, 
     state = result.__dict__
     state.update(template)
     return result, state
+
+
+def finish_result(
+    state: dict[str, Any],
+    lines: PlatformLines,
+    trace: str,
+    *,
+    inside: str,
+    duration_ms: float,
+    used_mb: int,
+    error_type: str | None,
+    status: str | None = None,
+    before: str = "",
+    init_ms: float | None = None,
+    restore: tuple[float, int] | None = None,
+) -> float:
+    """Fill in what the REPORT says (durations, bill, memory, error, log parts); return when it ended.
+
+    The one result builder: the warm route and the general path both start
+    from ``blank_result`` (the target's constant fields, then the request
+    id, environment and payload) and finish here.  ``status`` is the REPORT
+    status (None, ``"timeout"``, ``"error"``); ``before`` and ``inside`` are
+    the log text before START and between START and END (spilled already).
+    """
+    shown_ms, shown_init_ms, billed = report_durations(duration_ms, init_ms)
+    if restore is not None:  # the after-restore hooks are billed, as init is
+        billed = max(1, math.ceil(round(shown_ms + restore[1], 2)))
+        state["restore_duration_ms"] = round(restore[0], 2)
+        state["billed_restore_duration_ms"] = restore[1]
+    if error_type is not None:
+        state["error_type"] = error_type
+        state["function_error"] = "Unhandled"
+    if init_ms is not None:
+        state["init_duration_ms"] = shown_init_ms
+    ended = time.time()
+    state["log_parts"] = _new_tuple(LogParts, (lines, before, state["request_id"], inside, duration_ms, billed, used_mb,
+                                               init_ms, status, error_type, ended, trace, restore))  # fmt: skip
+    state["duration_ms"] = shown_ms
+    state["billed_duration_ms"] = billed
+    state["max_memory_used_mb"] = used_mb
+    return ended

@@ -1,8 +1,8 @@
-"""The Invoker's event-source API and its one collaborator for triggers.
+"""The Invoker's collaborator for event-source triggers, and waiting until nothing is pending.
 
-``EventSources`` is the part of ``Invoker`` users call
-(``create_event_source_mapping``, ``event_source_mappings``,
-``create_function_url``).  ``Triggers`` owns the mappings: it creates them
+The Invoker's event-source API (``create_event_source_mapping``,
+``event_source_mappings``, ``wait_for_idle``, ``pending_work``) delegates
+here.  ``Triggers`` owns the mappings: it creates them
 through the registry of source kinds (``_sources/kinds.py``), makes each
 attached source follow the Invoker's clock, keeps them by UUID, waits on
 them for ``wait_for_idle`` and stops them on ``close()``.  Triggers reach
@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any
 from ._errors import InvalidParameterValueError
 
 if TYPE_CHECKING:  # event sources load on first use: they are half of the package's import time
+    from ._async import AsyncQueue
     from ._clock import Clock
-    from ._endpoint import LambdaEndpoint
     from ._invoker import Invoker
     from ._sources.trigger import Trigger
-    from ._sources.url import HttpEndpoint
 
-__all__ = ["EventSources", "Triggers"]
+__all__ = ["Triggers", "pending_work", "wait_for_idle"]
 
 # How often wait_for_idle looks at the triggers again (real seconds).  Shorter
 # notices sooner; longer spares the CPU while a handler runs.
@@ -166,133 +165,25 @@ class Triggers:
             trigger.delete()
 
 
-class EventSources:
-    """``create_event_source_mapping``, ``create_function_url``, ``serve`` and ``event_source_mappings``."""
+def wait_for_idle(queue: AsyncQueue, triggers: Triggers, timeout: float | None) -> bool:
+    """``Invoker.wait_for_idle``: until neither the asynchronous queue nor a trigger has work (True), or timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not queue.wait_for_idle(left):
+            return False
+        if not triggers.wait_for_idle(deadline):
+            return False
+        if queue.pending() == 0 and triggers.idle():
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
 
-    def create_event_source_mapping(
-        self,
-        source: Any,
-        target: Any,
-        *,
-        batch_size: int | None = None,
-        maximum_batching_window: float = 0,
-        function_response_types: list[str] | tuple[str, ...] = (),
-        filter_criteria: dict | None = None,
-        enabled: bool = True,
-        events: tuple[str, ...] | list[str] = ("s3:ObjectCreated:*",),
-        prefix: str = "",
-        suffix: str = "",
-        starting_position: str | None = None,
-        starting_position_timestamp: float | None = None,
-        bisect_batch_on_function_error: bool = False,
-        maximum_retry_attempts: int = -1,
-        maximum_record_age: int = -1,
-        parallelization_factor: int = 1,
-        destination_config: dict | None = None,
-    ) -> Trigger:
-        """Connect a source to a function, with the source's own semantics; return the trigger.
 
-        What comes back depends on the source (every one has ``uuid``,
-        ``arn``, ``state``, ``invocations``, ``enable()``, ``disable()``,
-        ``delete()`` and ``describe()``; see ``docs/sources.md``):
-
-        - ``Queue`` → ``EventSourceMapping``, an SQS mapping (``batch_size``,
-          ``maximum_batching_window``, ``function_response_types``,
-          ``filter_criteria``; Lambda's ranges and batch semantics);
-        - ``Stream`` or ``Table`` → ``StreamMapping``, in order per shard
-          (``starting_position``, ``bisect_batch_on_function_error``,
-          ``maximum_retry_attempts``, ``maximum_record_age``,
-          ``destination_config={"OnFailure": {"Destination": queue}}``);
-        - ``Schedule`` → ``ScheduleTrigger``, an EventBridge rule target,
-          invoked asynchronously at each firing time;
-        - ``Bucket`` → ``BucketNotification``, an S3 notification
-          (``events``, ``prefix``, ``suffix``), invoked asynchronously on
-          each matching change;
-        - an ARN string (``"arn:aws:sqs:..."``, ``"arn:aws:kinesis:...:stream/s"``,
-          a DynamoDB table's ``LatestStreamArn``) → ``SqsPoller`` or
-          ``RemoteStreamMapping``: the real queue or stream at the Invoker's
-          ``aws_endpoint_url``, polled with boto3, with the options and
-          semantics above (on-failure destinations may also be SQS or SNS
-          ARNs); see docs/aws-services.md.
-
-        The source follows this Invoker's clock from then on (a source
-        created with a different ``clock=`` is refused).
-
-        Raises:
-            InvalidParameterValueError: a parameter Lambda would refuse, a
-                source nothing serves, or a source on another clock.
-            ResourceNotFoundError: the function is not registered.
-        """
-        self._check_open()
-        return self._triggers.create(
-            source, target, batch_size=batch_size, maximum_batching_window=maximum_batching_window,
-            function_response_types=tuple(function_response_types or ()), filter_criteria=filter_criteria,
-            enabled=enabled, events=tuple(events), prefix=prefix, suffix=suffix,
-            starting_position=starting_position, starting_position_timestamp=starting_position_timestamp,
-            bisect_batch_on_function_error=bisect_batch_on_function_error,
-            maximum_retry_attempts=maximum_retry_attempts, maximum_record_age=maximum_record_age,
-            parallelization_factor=parallelization_factor, destination_config=destination_config,
-        )  # fmt: skip
-
-    def create_function_url(self, target: Any, *, port: int = 0) -> HttpEndpoint:
-        """Serve ``target`` over HTTP on 127.0.0.1 (a function URL); close it, or the Invoker, to stop."""
-        self._check_open()
-        self.resolve(target)
-        from ._sources.url import HttpEndpoint
-
-        endpoint = HttpEndpoint(self, target, "127.0.0.1", port)
-        self._endpoints.append(endpoint)
-        return endpoint
-
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> LambdaEndpoint:
-        """Serve this Invoker's Lambda REST API (boto3, the AWS CLI) on ``host:port``; ``port=0`` picks one.
-
-        Returns the endpoint (``.url``, ``.close()``, a context manager); it
-        closes with the Invoker.  See docs/lambda-api.md for the operations.
-        """
-        self._check_open()
-        from ._endpoint import LambdaEndpoint
-
-        endpoint = LambdaEndpoint(self, host, port)
-        self._endpoints.append(endpoint)
-        return endpoint
-
-    @property
-    def event_source_mappings(self) -> list[Trigger]:
-        """The mappings that exist."""
-        return self._triggers.all()
-
-    def wait_for_idle(self, timeout: float | None = None) -> bool:
-        """Block until nothing is pending (True), or ``timeout`` seconds pass (False).
-
-        Pending: asynchronous events queued, running or waiting for a retry,
-        and mappings with work, including messages waiting out a visibility
-        timeout (or a delay, or a batching window) before they come back:
-        on the real clock this waits for them, as a test expects when it
-        checks the dead-letter queue after a failing batch.  A schedule's
-        next firing never ends, so it does not count.  ``pending_work()``
-        says what is left after a timeout.
-
-        With ``Invoker(clock=ManualClock())`` the clock jumps to each scheduled
-        retry, visibility timeout or batch window when nothing else is
-        running, so delays cost no real time.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._async.wait_for_idle(left):
-                return False
-            if not self._triggers.wait_for_idle(deadline):
-                return False
-            if self._async.pending() == 0 and self._triggers.idle():
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-
-    def pending_work(self) -> list[str]:
-        """What ``wait_for_idle`` would still wait for, one line each (empty when idle)."""
-        lines = []
-        queued = self._async.pending()
-        if queued:
-            lines.append(f"{queued} asynchronous event(s) queued, running or waiting for a retry")
-        return lines + self._triggers.pending_work()
+def pending_work(queue: AsyncQueue, triggers: Triggers) -> list[str]:
+    """``Invoker.pending_work``: what ``wait_for_idle`` would still wait for, one line each."""
+    lines = []
+    queued = queue.pending()
+    if queued:
+        lines.append(f"{queued} asynchronous event(s) queued, running or waiting for a retry")
+    return lines + triggers.pending_work()

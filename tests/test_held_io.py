@@ -78,5 +78,5 @@ def test_without_ctypes_concurrent_calls_use_the_os_functions(monkeypatch, invok
     assert held.bind() is False
     fn = make_fn("faults.echo")
     events = [{"i": i} for i in range(50)]
-    invoker._concurrent_until = time.time() + 60  # concurrent lately: would hold if it could
+    invoker._admission.concurrent_until = time.time() + 60  # concurrent lately: would hold if it could
     assert [r.payload for r in invoker.map(fn, events, concurrency=2)] == events

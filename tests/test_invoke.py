@@ -554,5 +554,5 @@ def test_old_latest_revisions_leave_no_cached_state(invoker):
     for i in range(5):
         fn.update_configuration(description=str(i))
         invoker.invoke(fn)
-    assert [k[2] for k in invoker._init_specs if k[0] == "revisions"] == [fn.latest.revision]
-    assert [k[2] for k in invoker._platform_lines if k[0] == "revisions"] == [fn.latest.revision]
+    assert [k[2] for k in invoker._launcher._init_specs if k[0] == "revisions"] == [fn.latest.revision]
+    assert [k[2] for k in invoker._launcher._platform_lines if k[0] == "revisions"] == [fn.latest.revision]

@@ -28,3 +28,16 @@ def test_modules_stay_within_the_designs_size():
         if lines > 600 and not exempt:
             too_long.append(f"{path.relative_to(ROOT)}: {lines} lines")
     assert not too_long, too_long
+
+
+def test_invoker_holds_collaborators_not_mixins():
+    """Invoker is one class over collaborators (issue #19): no base classes, each part an object of its own."""
+    from pylambda import Invoker
+
+    assert Invoker.__mro__ == (Invoker, object)
+    with Invoker() as invoker:
+        names = ("registry", "admission", "launcher", "engine", "async", "event_configs", "provisioned", "triggers")
+        parts = {name: type(getattr(invoker, f"_{name}")).__name__ for name in names}
+    assert parts == {"registry": "Registry", "admission": "Admission", "launcher": "Launcher", "engine": "Engine",
+                     "async": "AsyncQueue", "event_configs": "EventConfigs", "provisioned": "Provisioned",
+                     "triggers": "Triggers"}  # fmt: skip

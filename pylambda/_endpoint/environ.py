@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .._invoker import Invoker
     from .._version import Version
 
-__all__ = ["lambda_environ", "role_credentials"]
+__all__ = ["endpoint_environ", "lambda_environ", "role_credentials"]
 
 
 def _internal_url(invoker: Invoker) -> str:
@@ -87,6 +87,21 @@ def role_credentials(invoker: Invoker, services_url: str, role: str, session: st
     return creds
 
 
+def endpoint_environ(invoker: Invoker, version: Version | None) -> dict[str, str]:
+    """Variables pointing handlers' SDK clients at the Invoker's endpoints.
+
+    ``AWS_ENDPOINT_URL`` (``aws_endpoint_url``); for an environment of
+    ``version``, also ``AWS_ENDPOINT_URL_LAMBDA`` (this Invoker's Lambda
+    API, so functions invoke functions) and the credentials of the
+    version's role.
+    """
+    url = invoker.aws_endpoint_url
+    out = {"AWS_ENDPOINT_URL": url} if url else {}
+    if version is not None:
+        out.update(lambda_environ(invoker, version))
+    return out
+
+
 def lambda_environ(invoker: Invoker, version: Version) -> dict[str, str]:
     """Variables an environment of ``version`` gets from the endpoint side."""
     out: dict[str, str] = {}
@@ -94,7 +109,7 @@ def lambda_environ(invoker: Invoker, version: Version) -> dict[str, str]:
     if "AWS_ENDPOINT_URL_LAMBDA" not in own:
         out["AWS_ENDPOINT_URL_LAMBDA"] = _internal_url(invoker)
     role = version.config.role
-    services = getattr(invoker, "_aws_endpoint_url", None)
+    services = invoker.aws_endpoint_url
     if role and services:
         out.update(role_credentials(invoker, services, role, version.function_name, version.region))
     return out

@@ -40,7 +40,7 @@ def put_concurrency(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict]:
     body = json_body(req, {"ReservedConcurrentExecutions": INT}, ("ReservedConcurrentExecutions",))
     function = _unqualified(api, fn)
     n = body["ReservedConcurrentExecutions"]
-    limit = api.invoker._concurrency_limit
+    limit = api.invoker._admission.limit
     others = sum(f.reserved_concurrency or 0 for f in api.invoker.functions.values() if f is not function)
     if n < 0 or n + others > limit:
         raise invalid(
@@ -110,7 +110,7 @@ def get_provisioned(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict]:
 def _list_provisioned(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict]:
     """ListProvisionedConcurrencyConfigs: one per version (an alias's config is its version's)."""
     function = _unqualified(api, fn)
-    versions = sorted({k[1] for k in api.invoker._provisioned_configs if k[0] == function.name}, key=int)
+    versions = sorted({k[1] for k in api.invoker._provisioned.configs if k[0] == function.name}, key=int)
     chunk, marker = page(req, versions, lambda q: q.zfill(10))
     configs = []
     for q in chunk:
@@ -225,7 +225,7 @@ def delete_event_config(api: LambdaApi, req: Request, fn: str) -> tuple[int, Non
 def list_event_configs(api: LambdaApi, req: Request, fn: str) -> tuple[int, dict]:
     """ListFunctionEventInvokeConfigs: the function's and its versions' and aliases'."""
     function = _unqualified(api, fn)
-    configs = [(q, c) for (name, q), c in api.invoker._event_configs.items() if name == function.name]
+    configs = [(q, c) for (name, q), c in api.invoker._event_configs.by_key.items() if name == function.name]
     chunk, marker = page(req, configs, lambda item: item[0] or "")
     return listed(
         "FunctionEventInvokeConfigs",
@@ -248,8 +248,8 @@ def account_settings(api: LambdaApi, req: Request) -> tuple[int, dict]:
             "TotalCodeSize": 80_530_636_800,
             "CodeSizeUnzipped": 262_144_000,
             "CodeSizeZipped": 52_428_800,
-            "ConcurrentExecutions": invoker._concurrency_limit,
-            "UnreservedConcurrentExecutions": invoker._concurrency_limit - reserved,
+            "ConcurrentExecutions": invoker._admission.limit,
+            "UnreservedConcurrentExecutions": invoker._admission.limit - reserved,
         },
         "AccountUsage": {"TotalCodeSize": total, "FunctionCount": len(functions)},
     }
