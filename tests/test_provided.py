@@ -213,12 +213,19 @@ def test_the_hosts_protocol_edges(invoker, tmp_path):
     assert "posted 202 then 400" in invoker.invoke(fn, {"n": 3}).logs
 
 
-def test_missing_bootstrap_is_an_init_error(invoker, tmp_path):
-    """No executable bootstrap: Runtime.InvalidEntrypoint, as Lambda reports it."""
-    r = invoker.invoke(Function("noboot", "x.y", code=_code(tmp_path, {"README": "no bootstrap"}),
-                                runtime="provided.al2023"), {})  # fmt: skip
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"README": "no bootstrap"}, "Couldn't find valid bootstrap(s)"),
+        ({"bootstrap": "#!/nonexistent/interpreter\n"}, "bootstrap: No such file or directory"),
+    ],
+    ids=["missing", "missing interpreter"],
+)
+def test_a_bootstrap_that_cannot_start_is_an_init_error(invoker, tmp_path, files, message):
+    """No executable bootstrap, or one whose #! interpreter is missing: Runtime.InvalidEntrypoint, as on Lambda."""
+    r = invoker.invoke(Function("noboot", "x.y", code=_code(tmp_path, files), runtime="provided.al2023"), {})
     assert r.error_type == "Runtime.InvalidEntrypoint"
-    assert "Couldn't find valid bootstrap(s)" in json.loads(r.raw_payload)["errorMessage"]
+    assert message in json.loads(r.raw_payload)["errorMessage"]
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

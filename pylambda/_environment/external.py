@@ -35,7 +35,7 @@ import sys
 import time
 
 from .._errors import InvalidParameterValueError
-from .._runtime.zygote import EXEC_FAILED
+from .._runtime.sandbox import EXEC_FAILED
 from .backend import STATUS_BYTES, STATUS_ERROR, STATUS_JSON, Backend, Environment, Outcome, Request
 from .isolation import shown
 from .rapi import ACCEPTED, Connection, Listener, ProtocolError, error_response, response
@@ -188,8 +188,9 @@ class RuntimeApiEnvironment(Environment):
             return self._init_error
         deadline = time.monotonic() + timeout_s
         if self._pid_pending and not self._learn_pid(deadline):
-            return Outcome("exit", logs=self._drain_now(), exit_status=self.reap())
-        outcome = self._pump(deadline, init=True)
+            outcome = Outcome("exit", logs=self._drain_now(), exit_status=self.reap())
+        else:
+            outcome = self._pump(deadline, init=True)
         if outcome.kind == "exit" and outcome.logs.startswith(EXEC_FAILED.encode()):
             why = outcome.logs.decode(errors="replace")[len(EXEC_FAILED) :].strip()
             doc = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": why}

@@ -66,7 +66,7 @@ from _socket import socket as _Socket
 
 from . import sandbox
 
-__all__ = ["EXEC_FAILED", "main"]
+__all__ = ["main"]
 
 _PID = struct.Struct("<i")
 _PR_SET_PDEATHSIG = 1
@@ -74,8 +74,6 @@ _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
 # The signals the loop wakes up for; SIGHUP is the caller's death signal.
 _WAKE_SIGNALS = (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM)
-# What an environment that could not exec its runtime writes on its log first.
-EXEC_FAILED = "pylambda: cannot exec "
 # How long ``_end`` keeps killing what the zygote adopted.  A process forking
 # as fast as it can is outrun within a few rounds; the bound is for a kernel
 # that does not answer.
@@ -276,10 +274,13 @@ def _spawn_environment(
     command the environment execs instead of running the Python bootstrap;
     ``fds`` are then its log pipe and, for a runtime without a network, a
     socket on which the sandbox's init sends the Runtime API's listening
-    socket, made inside the environment's network namespace.
+    socket, made inside the environment's network namespace.  In a sandbox
+    its init spawns it; without one the zygote's child execs it (``_exec``).
     """
-    if run is not None and conf is not None and run.get("listen"):
-        conf = dict(conf, listen=[fds[1], run["listen"]])
+    if run is not None and conf is not None:  # the sandbox's init spawns it (``sandbox._spawn``)
+        conf = dict(conf, exec=dict(run, log=fds[0]))
+        if run.get("listen"):
+            conf["listen"] = [fds[1], run["listen"]]
     pid, reap_pid = sandbox.fork(conf, status_w)
     if pid == 0:
         if run is not None:
@@ -289,7 +290,7 @@ def _spawn_environment(
 
 
 def _exec(log_w: int, private: list[int], prctl, parent_pid: int, run: dict) -> None:
-    """Become a Runtime API runtime: exec ``run["argv"]`` with its environment; never returns.
+    """Become a Runtime API runtime without a sandbox: exec ``run["argv"]`` with its environment; never returns.
 
     What it gets is what ``subprocess.Popen`` would give it (default signal
     dispositions, stdin on /dev/null, stdout and stderr on the log pipe, no
@@ -317,7 +318,7 @@ def _exec(log_w: int, private: list[int], prctl, parent_pid: int, run: dict) -> 
     except BaseException as e:
         try:
             why = e.strerror if isinstance(e, OSError) and e.strerror else e
-            os.write(2, f"{EXEC_FAILED}{run['argv'][0]}: {why}\n".encode())
+            os.write(2, f"{sandbox.EXEC_FAILED}{run['argv'][0]}: {why}\n".encode())
         finally:
             os._exit(127)
 
