@@ -88,6 +88,15 @@ def test_a_runtime_sees_only_its_own_processes(warm, sandbox):
     assert inv.invoke(fn, {"op": "pids"}).payload == [1, 2]
 
 
+@pytest.mark.parametrize(("field", "value"), [("CapEff", "0000000000000000"), ("CapPrm", "0000000000000000"),
+                                             ("NoNewPrivs", "1")])  # fmt: skip
+def test_a_runtime_cannot_undo_its_sandbox(warm, sandbox, field, value):
+    """The runtime holds no capability (it cannot unmount its read-only code or /tmp) and gains none by exec."""
+    _need(sandbox, "namespaces")
+    inv, fn, _bystander = warm
+    assert inv.invoke(fn, {"op": "status", "arg": field}).payload == value
+
+
 def test_what_a_runtime_starts_ends_with_its_environment(invoker, sandbox, probe_fn):
     """A process a runtime starts in a session of its own is gone once pylambda ends the environment."""
     _need(sandbox, "namespaces")

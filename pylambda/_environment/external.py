@@ -35,7 +35,7 @@ import sys
 import time
 
 from .._errors import InvalidParameterValueError
-from .._runtime.sandbox import EXEC_FAILED
+from .._runtime.runtimes import EXEC_FAILED
 from .backend import STATUS_BYTES, STATUS_ERROR, STATUS_JSON, Backend, Environment, Outcome, Request
 from .isolation import shown
 from .rapi import ACCEPTED, Connection, Listener, ProtocolError, error_response, response

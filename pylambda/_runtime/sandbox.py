@@ -40,7 +40,7 @@ not enforced.  Then every environment is created by ``fork`` below::
   CPU in proportion to memory (opt-in, a ``cpu`` cgroup quota); no network
   (opt-in, a network namespace with loopback only; a Runtime API
   runtime there reaches its host through a listening socket the init makes
-  inside it and hands to the caller, ``_listen_inside``).
+  inside it and hands to the caller: ``runtimes.py``).
 
 Where namespaces are refused, ``fork`` is a plain fork and the environment
 makes itself non-dumpable (``PR_SET_DUMPABLE``: its ``/proc/<pid>`` files
@@ -57,7 +57,9 @@ import os
 import signal
 import struct
 
-__all__ = ["EXEC_FAILED", "fork", "setup_zygote"]
+from . import runtimes
+
+__all__ = ["fork", "setup_zygote"]
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
@@ -76,14 +78,6 @@ _PR_SET_NO_NEW_PRIVS = 38
 _SECUREBITS = 0x01 | 0x02 | 0x40 | 0x80
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 _INT = struct.Struct("<i")
-# What an environment that could not exec its runtime writes on its log first.
-EXEC_FAILED = "pylambda: cannot exec "
-# Signals a spawned runtime gets at their defaults: all (an ignored signal
-# stays ignored across exec: the zygote ignores SIGINT, Python SIGPIPE and
-# SIGXFSZ).  glibc's two internal ones (32, 33) are not signals Python can
-# name, and its posix_spawn leaves them ignored, as for any program it
-# spawns; a glibc program sets them up again when it starts.
-_DEFAULT_SIGNALS = tuple(set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP})
 
 # Lambda's limits (reference §7.2).
 NOFILE = 1024
@@ -164,15 +158,21 @@ def _clone(flags: int) -> int:
     return pid
 
 
+def _lock_privileges() -> None:
+    """No exec of this process or its children grants a capability (``SECBIT_NOROOT``, ``no_new_privs``)."""
+    lib = _libc()
+    lib.prctl(_PR_SET_SECUREBITS, _SECUREBITS)
+    lib.prctl(_PR_SET_NO_NEW_PRIVS, 1)
+
+
 def _drop_capabilities() -> None:
     """Give up every capability held in the environment's user namespace, for good."""
     lib = _libc()
     ctypes = lib.ctypes
-    lib.prctl(_PR_SET_SECUREBITS, _SECUREBITS)
+    _lock_privileges()
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
     data = (ctypes.c_uint32 * 6)()
     lib.check(lib.py.syscall(ctypes.c_long(_SYS_CAPSET[lib.machine]), header, data), "capset")
-    lib.prctl(_PR_SET_NO_NEW_PRIVS, 1)
 
 
 def _loopback_up() -> None:
@@ -190,31 +190,6 @@ def _loopback_up() -> None:
         lib.check(lib.libc.ioctl(sock.fileno(), _SIOCSIFFLAGS, ifreq), "SIOCSIFFLAGS lo")
     finally:
         sock.close()
-
-
-def _listen_inside(channel: int, port: int) -> None:
-    """Listen on 127.0.0.1:``port`` in this network namespace and send the socket down ``channel``.
-
-    A Runtime API runtime in an environment without a network reaches its
-    host through this socket: the host, in the caller, accepts on it, and
-    a socket's connections belong to the namespace it was made in,
-    whoever holds it.  Made before the runtime is forked, so its first
-    connect finds it listening.
-    """
-    from _socket import AF_INET, SCM_RIGHTS, SOCK_STREAM, SOL_SOCKET
-    from _socket import socket as _Socket
-
-    listener = _Socket(AF_INET, SOCK_STREAM)
-    try:
-        listener.bind(("127.0.0.1", port))
-        listener.listen(64)
-        chan = _Socket(fileno=channel)
-        try:
-            chan.sendmsg([b"L"], [(SOL_SOCKET, SCM_RIGHTS, _INT.pack(listener.fileno()))])
-        finally:
-            chan.close()
-    finally:
-        listener.close()
 
 
 # -- the zygote's side ---------------------------------------------------------------
@@ -457,12 +432,16 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
         if conf.get("network") is False:
             _loopback_up()
         if conf.get("listen"):
-            _listen_inside(*conf["listen"])
+            runtimes.listen_inside(*conf["listen"])
         resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
         if _state.get("nproc") == "rlimit":
             resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))
         run = conf.get("exec")
-        runtime = _spawn(run, status_fd) if run is not None else os.fork()
+        if run is not None:  # a Runtime API runtime: spawned with no capability (``runtimes.spawn``)
+            _lock_privileges()
+            runtime = runtimes.spawn(run)
+        else:
+            runtime = os.fork()
     except BaseException:
         _failed(status_fd)
     if runtime == 0:
@@ -480,54 +459,6 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
         _failed(status_fd)
     _serve_as_init(runtime, cgroups, keep=status_fd)
     return 0, 0  # not reached
-
-
-def _spawn(run: dict, status_fd: int) -> int:
-    """Start a Runtime API runtime (``run``: argv, env, cwd, its log's fd) as the init's child; its pid.
-
-    ``posix_spawn`` (vfork and exec: none of the init's Python heap is
-    copied, where a fork and exec costs milliseconds of copy-on-write
-    faults first).  What the Python runtime does for itself before running
-    is done here instead: the init sets the securebits and
-    ``no_new_privs`` that its child inherits, so the exec gives the runtime
-    no capability at all (uid 0 gains none under ``SECBIT_NOROOT``);
-    descriptors other than stdin (/dev/null), stdout and stderr (the log)
-    are close-on-exec; signals are at their defaults; a process group of
-    its own.  A command that cannot be exec'd says why on the log, and the
-    environment ends as one whose sandbox could not be set up.
-    """
-    lib = _libc()
-    try:
-        for fd in os.listdir("/proc/self/fd"):
-            if int(fd) > 2:
-                try:
-                    os.set_inheritable(int(fd), False)
-                except OSError:
-                    pass  # the listing's own descriptor, closed by now
-        lib.prctl(_PR_SET_SECUREBITS, _SECUREBITS)
-        lib.prctl(_PR_SET_NO_NEW_PRIVS, 1)
-        os.chdir(run["cwd"])
-        log = run["log"]
-        return os.posix_spawn(
-            run["argv"][0],
-            run["argv"],
-            run["env"],
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log, 1),
-                (os.POSIX_SPAWN_DUP2, log, 2),
-            ],
-            setpgroup=0,
-            setsigmask=(),
-            setsigdef=_DEFAULT_SIGNALS,
-        )
-    except BaseException as e:
-        try:
-            why = e.strerror if isinstance(e, OSError) and e.strerror else e
-            os.write(run["log"], f"{EXEC_FAILED}{run['argv'][0]}: {why}\n".encode())
-        finally:
-            _failed(status_fd)
-    return 0  # not reached
 
 
 def _under(path: str, roots: list[str]) -> bool:

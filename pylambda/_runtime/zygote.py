@@ -17,7 +17,7 @@ and the zygote carries on.  A request whose JSON holds ``exec`` (a Runtime
 API runtime: Node, a ``provided`` bootstrap) makes an environment that
 execs that command, in the same sandbox, instead of running the Python
 bootstrap; its fds are its log pipe and, without a network, a socket for
-its Runtime API listener (``_exec``, ``sandbox._listen_inside``).
+its Runtime API listener (``_exec``, ``runtimes.py``).
 
 Faults must not spread, so the loop is built to survive anything an
 environment does and to leave nothing behind when it ends:
@@ -64,7 +64,7 @@ import time
 from _socket import CMSG_LEN, SCM_RIGHTS, SOL_SOCKET
 from _socket import socket as _Socket
 
-from . import sandbox
+from . import runtimes, sandbox
 
 __all__ = ["main"]
 
@@ -275,7 +275,8 @@ def _spawn_environment(
     ``fds`` are then its log pipe and, for a runtime without a network, a
     socket on which the sandbox's init sends the Runtime API's listening
     socket, made inside the environment's network namespace.  In a sandbox
-    its init spawns it; without one the zygote's child execs it (``_exec``).
+    its init spawns it (``runtimes.spawn``); without one the zygote's child
+    execs it (``_exec``).
     """
     if run is not None and conf is not None:  # the sandbox's init spawns it (``sandbox._spawn``)
         conf = dict(conf, exec=dict(run, log=fds[0]))
@@ -318,7 +319,7 @@ def _exec(log_w: int, private: list[int], prctl, parent_pid: int, run: dict) -> 
     except BaseException as e:
         try:
             why = e.strerror if isinstance(e, OSError) and e.strerror else e
-            os.write(2, f"{sandbox.EXEC_FAILED}{run['argv'][0]}: {why}\n".encode())
+            os.write(2, f"{runtimes.EXEC_FAILED}{run['argv'][0]}: {why}\n".encode())
         finally:
             os._exit(127)
 

@@ -130,6 +130,17 @@ func probe(body string) string {
 		p.Release()
 	case "env":
 		return strconv.Quote(os.Getenv(arg))
+	case "status": // a field of /proc/self/status (CapEff, NoNewPrivs ...)
+		data, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return failure(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if name, value, ok := strings.Cut(line, ":"); ok && name == arg {
+				return strconv.Quote(strings.TrimSpace(value))
+			}
+		}
+		return `""`
 	}
 	return `"ok"`
 }

@@ -58,6 +58,9 @@ const ops = {
   // sleep (for ``arg`` seconds, a number that tells it apart) in a session of its own, as a daemon would
   spawn: ({ arg }) => (spawn("sleep", [arg], { detached: true, stdio: "ignore" }).unref(), "ok"),
   env: ({ arg }) => process.env[arg] || "",
+  // a field of /proc/self/status (CapEff, NoNewPrivs ...)
+  status: ({ arg }) =>
+    fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith(`${arg}:`)).split(":")[1].trim(),
 };
 
 exports.handler = async (event) => {
