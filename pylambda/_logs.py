@@ -222,10 +222,11 @@ class PlatformLines:
             record["errorType"] = error_type
         return self._record("platform.initReport", record, 1 if status is None else 2)
 
-    def invocation(self, request_id: str, inside: str, duration_ms: float, billed_ms: int, max_used_mb: int,
-                   init_ms: float | None, status: str | None, error_type: str | None, end: float,
-                   trace: str, restore: tuple[float, int] | None = None) -> str:  # fmt: skip
-        """START, what ran inside, END and REPORT (and XRAY), or their JSON records."""
+    def invocation(self, parts: LogParts, inside: str) -> str:
+        """START, what ran inside (``parts.inside``, read back), END and REPORT (and XRAY), or their JSON records."""
+        request_id, duration_ms, end, trace = parts.request_id, parts.duration_ms, parts.end, parts.trace
+        billed_ms, max_used_mb, restore = parts.billed_ms, parts.max_used_mb, parts.restore
+        init_ms, status, error_type = parts.init_ms, parts.status, parts.error_type
         start = end - duration_ms / 1000
         if not self.json:
             text = (
@@ -309,19 +310,7 @@ class LogParts(NamedTuple):
 
     def render(self) -> str:
         """The whole log text (spilled parts read back)."""
-        return text_of(self.before) + self.lines.invocation(
-            self.request_id,
-            text_of(self.inside),
-            self.duration_ms,
-            self.billed_ms,
-            self.max_used_mb,
-            self.init_ms,
-            self.status,
-            self.error_type,
-            self.end,
-            self.trace,
-            self.restore,
-        )
+        return text_of(self.before) + self.lines.invocation(self, text_of(self.inside))
 
 
 # -- the log store: CloudWatch Logs for one Invoker ---------------------------------------
