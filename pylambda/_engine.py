@@ -343,12 +343,11 @@ class Engine:
         while True:
             if env is None:
                 phase = Phase()
-                started = self.launcher.cold_start(key, version, fn, request.request_id, phase, route.lines)
-                if isinstance(started, tuple):  # the invoke-phase init failed too
-                    status, etype, payload, init_ms, rss_kib = started
+                env = self.launcher.cold_start(route, request.request_id, phase)
+                if env is None:  # the invoke-phase init failed too
+                    status, etype, payload, init_ms, rss_kib = phase.failure
                     return self._result(route, request, tail, phase, None, payload=payload, error_type=etype,
                                         status=status, duration_ms=init_ms, rss_kib=rss_kib)  # fmt: skip
-                env = started
             start = time.monotonic() if phase is None or phase.start is None else phase.start
             suppressed_ms = phase.suppressed_init_ms if phase is not None else 0.0
             request.deadline_ms = int((time.time() + timeout_s) * 1000 - suppressed_ms)

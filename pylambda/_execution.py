@@ -17,6 +17,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ._environment.backend import Environment, Outcome, describe_exit
 from ._environment.isolation import check_cpu_scaling, sandbox_for, views_for, warn_unenforced
@@ -27,6 +28,9 @@ from ._function import Function
 from ._history import Recorder
 from ._logs import PlatformLines, log_text, stream_name
 from ._version import LATEST, Version
+
+if TYPE_CHECKING:
+    from ._engine import Route
 
 __all__ = ["INIT_PHASE_TIMEOUT_S", "Launcher", "Phase"]
 
@@ -40,9 +44,16 @@ def _platform_error(error_type: str, message: str) -> bytes:
 
 
 class Phase:
-    """Accumulates one invocation's log text and timings (internal)."""
+    """Accumulates one invocation's log text and timings (internal).
 
-    __slots__ = ("before", "cold", "env_id", "init_ms", "inside", "restore", "start", "stream", "suppressed_init_ms")
+    When the invoke-phase init fails too, ``failure`` holds what the result
+    reports instead of an invocation: (REPORT status, error type, payload,
+    init ms, peak RSS in KiB), with ``env_id`` and ``stream`` of the
+    environment that failed.
+    """
+
+    __slots__ = ("before", "cold", "env_id", "failure", "init_ms", "inside", "restore", "start", "stream",
+                 "suppressed_init_ms")  # fmt: skip
 
     def __init__(self) -> None:
         self.before: list[str] = []  # INIT_START, init output, INIT_REPORT (phase init)
@@ -54,6 +65,7 @@ class Phase:
         self.cold = False
         self.env_id: str | None = None  # of an environment that failed its init
         self.stream: str | None = None
+        self.failure: tuple[str, str, bytes, float, int] | None = None
 
 
 class Launcher:
@@ -221,25 +233,24 @@ class Launcher:
         message = f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"
         return "error", error_type, _platform_error(error_type, message), message
 
-    def cold_start(
-        self, key: tuple, version: Version, fn: Function, request_id: str, phase: Phase, lines: PlatformLines
-    ) -> Environment | tuple[str, str, bytes, float, int]:
+    def cold_start(self, route: Route, request_id: str, phase: Phase) -> Environment | None:
         """Start and init a new environment, with Lambda's init semantics.
 
         A normal cold start inits in the *init phase* (bounded by 10 s; its time
         is the REPORT's Init Duration).  If that fails, or if the last init of
         this version failed, init is retried inside the invocation (*invoke
         phase*, bounded by the function timeout, counted in its Duration).
-        Returns the ready environment, or (REPORT status, error type, payload,
-        init ms, peak RSS in KiB) when the invoke-phase init failed too.
+        Returns the ready environment, or None when the invoke-phase init
+        failed too (``phase.failure``).
         """
+        key, version, fn, lines = route.key, route.version, route.fn, route.lines
         cfg = version.config
         phase.cold = True
         if not self._pool.init_failed(key):
             began = time.monotonic()
             env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
             if env.init_type == "snap-start" and out.kind == "ready":
-                return self._restored(env, out, key, version, phase, lines, began)
+                return self._restored(env, out, route, phase, began)
             phase.before.append(lines.init_start(env.stream_name))
             phase.before.append(log_text(out.logs))
             if out.kind == "ready":
@@ -263,16 +274,18 @@ class Launcher:
             phase.inside.append(lines.init_report(init_ms, "invoke", status, etype))
             phase.env_id, phase.stream = env.id, env.stream_name
             self._pool.discard(env, keep_tmp=True)
-            return status, etype, payload, init_ms, max(out.rss_kib, env.max_rss_kib)
+            phase.failure = (status, etype, payload, init_ms, max(out.rss_kib, env.max_rss_kib))
+            return None
         phase.suppressed_init_ms = out.duration_ms
         phase.inside.append(lines.init_report(out.duration_ms, "invoke", None, None))
         self._pool.set_init_failed(key, False)
         return env
 
-    def _restored(self, env, out, key, version, phase: Phase, lines: PlatformLines, began: float) -> Environment:
+    def _restored(self, env: Environment, out: Outcome, route: Route, phase: Phase, began: float) -> Environment:
         """A SnapStart environment is ready: RESTORE lines (after the snapshot's own init log, once)."""
-        backend = self._backends.for_runtime(version.config.runtime)
-        template = backend.template_of(key) if hasattr(backend, "template_of") else None
+        lines = route.lines
+        backend = self._backends.for_runtime(route.version.config.runtime)
+        template = backend.template_of(route.key) if hasattr(backend, "template_of") else None
         if template is not None and not template.init_reported:  # the snapshot's init: logged once, as at publish
             template.init_reported = True
             phase.before.append(lines.init_start(template.stream_name, "snap-start"))
