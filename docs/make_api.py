@@ -44,7 +44,7 @@ def render() -> str:
             lines += [_doc(obj), ""]
         members = []
         namespace: dict = {}
-        for base in reversed(inspect.getmro(obj)):  # pylambda bases too (the Invoker's mixins)
+        for base in reversed(inspect.getmro(obj)):  # pylambda base classes too, if a class has any
             if base.__module__.startswith("pylambda"):
                 namespace.update(vars(base))
         for attr, value in sorted(namespace.items()):

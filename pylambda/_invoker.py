@@ -10,23 +10,15 @@
          ▼            pool.checkout ─idle─▶ exchange;  none ─▶ Launcher.cold_start
     InvocationResult (blank_result + finish_result) ─▶ Recorder (history, logs, metrics, bills)
 
-``Invoker`` holds collaborators, each with the narrow set of things it needs
-given in its constructor; its public methods delegate to them:
-
-- ``Registry`` (``_registry``): the functions by name; ``resolve``;
-- ``Admission`` (``_admission``): in-flight counts against reserved and
-  account concurrency, shared lock with the pool;
-- ``Launcher`` (``_execution``): starting environments (spec, sandbox,
-  cold start with Lambda's init semantics, provisioned starts);
-- ``Engine`` (``_engine``): the warm route, the general path, outcomes to
-  results, the routes and result templates;
-- ``AsyncQueue`` and ``EventConfigs`` (``_async``): asynchronous invocation;
-- ``Provisioned`` (``_provisioned``): provisioned-concurrency configs;
-- ``Triggers`` (``_triggers``): event-source mappings.
-
-What happens when an invocation runs, an environment dies or ``$LATEST``
-changes: see ``_engine``.  On ``close()``, queued async events are
-discarded (with outcomes), idle environments get EOF, busy ones SIGKILL.
+``Invoker`` holds collaborators, each given what it needs in its
+constructor, and its public methods delegate to them (docs/architecture.md):
+``Registry`` (functions, ``resolve``), ``Admission`` (concurrency counts),
+``Launcher`` (``_execution``: starting environments), ``Engine`` (the warm
+route, the general path, results), ``AsyncQueue`` and ``EventConfigs``
+(asynchronous invocation), ``Provisioned`` and ``Triggers``.  What happens
+when an invocation runs, an environment dies or ``$LATEST`` changes: see
+``_engine``.  On ``close()``, queued async events are discarded (with
+outcomes), idle environments get EOF, busy ones SIGKILL.
 """
 
 from __future__ import annotations
