@@ -182,9 +182,7 @@ class Launcher:
             init_type = "snap-start"  # SnapStart applies to published versions
         environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
         tmpdir = self._pool.tmpdir_for(key, env_id)
-        # SnapStart's restored environments are forks of their template, not
-        # yet sandboxed one by one (a pid namespace and a /tmp each): none.
-        sandbox = None if init_type == "snap-start" else self._sandbox_for(version, base, tmpdir)
+        sandbox = self._sandbox_for(version, base, tmpdir)
         # /tmp itself when the sandbox mounts a private one there; otherwise a
         # private directory (what handlers written for pylambda < 0.x read).
         environ["TMPDIR"] = "/tmp" if sandbox is not None else tmpdir

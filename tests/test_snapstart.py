@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -21,13 +22,13 @@ def _snap_fn(name: str, **kwargs) -> Function:
     return Function(name, kwargs.pop("handler", "snapped.handler"), snap_start=True, **kwargs)
 
 
-def _concurrently(invoker: Invoker, target, n: int) -> list:
+def _concurrently(invoker: Invoker, target, n: int, event: dict | None = None) -> list:
     barrier = threading.Barrier(n)
     results: list = []
 
     def call():
         barrier.wait()
-        results.append(invoker.invoke(target, {"sleep": 0.3}))
+        results.append(invoker.invoke(target, {**(event or {}), "sleep": 0.3}))
 
     threads = [threading.Thread(target=call) for _ in range(n)]
     for t in threads:
@@ -47,14 +48,14 @@ def test_published_version_restores_environments_from_one_init(invoker):
     assert all(p["init_type"] == "snap-start" for p in payloads)
     assert len({p["seed"] for p in payloads}) == 1  # state captured at the snapshot
     assert len({p["init_pid"] for p in payloads}) == 1  # one init ...
-    assert len({p["pid"] for p in payloads}) == len({r.environment_id for r in results}) >= 2  # ... many environments
-    assert all(p["init_pid"] != p["pid"] for p in payloads)
+    # ... many environments, each restored once
+    assert len({p["restore_id"] for p in payloads}) == len({r.environment_id for r in results}) >= 2
     for p in payloads:
         assert p["hooks"] == [["before", p["init_pid"]], ["after", p["pid"]]]
         assert p["stream_var"] is None  # SnapStart functions get no log stream variables
-    assert len({p["tmpdir"] for p in payloads}) == len({r.environment_id for r in results})  # each its own /tmp
     cold = [r for r in results if r.cold_start]
     assert cold
+    assert not any(r.payload["seen"] for r in cold)  # each its own /tmp
     assert all(r.init_duration_ms is None and r.restore_duration_ms is not None for r in cold)
     for r in cold:
         assert r.billed_duration_ms == max(1, -(-round(r.duration_ms + r.billed_restore_duration_ms, 2) // 1))
@@ -125,3 +126,88 @@ def test_the_bill_has_cache_and_restore_charges(invoker):
     cache = 1.0 * SNAP_START_PRICES["cache_minimum_s"] * SNAP_START_PRICES["cache_per_gb_s"]
     assert row.snap_start_usd == pytest.approx(cache + 1.0 * SNAP_START_PRICES["restore_per_gb"], rel=1e-6)
     assert row.cost_usd == pytest.approx(row.compute_usd + row.request_usd + row.snap_start_usd)
+
+
+# -- restored environments are sandboxed (docs/guide.md#sandbox) -----------------------------
+
+_PROBE = """
+import errno, os, resource, socket, time
+
+with open("/tmp/at-init", "w") as f:  # part of the snapshot, as Lambda's holds the disk
+    f.write("init")
+
+
+def _errno(call):
+    try:
+        call()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))  # concurrent calls overlap: each needs its own environment
+    seen = sorted(os.listdir("/tmp"))
+    with open("/tmp/mine", "w") as f:
+        f.write(context.aws_request_id)
+    st = os.statvfs("/tmp")
+    out = {
+        "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "pid": os.getpid(),
+        "tmp": seen,
+        "tmp_mb": st.f_blocks * st.f_frsize // 2**20,
+        "write_code": _errno(lambda: open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "x.py"), "w")),
+        "signal": {str(p): _errno(lambda p=p: os.kill(p, 0)) for p in event["pids"]},
+        "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
+    }
+    if "port" in event:
+        out["connect"] = _errno(lambda: socket.create_connection(("127.0.0.1", event["port"]), timeout=5).close())
+        out["interfaces"] = sorted(name for _i, name in socket.if_nameindex())
+    return out
+"""
+
+
+def _probe_version(tmp_path, **config):
+    (tmp_path / "probe.py").write_text(_PROBE)
+    return Function(f"snap-probe-{len(config)}", "probe.handler", code=str(tmp_path), snap_start=True, **config)
+
+
+def test_restored_environments_are_sandboxed(invoker, sandbox, tmp_path):
+    """A restored environment is pid 2 in its namespace, reaches no other process, has read-only code, its own /tmp."""
+    if sandbox.get("namespaces") is not None:
+        pytest.skip(f"not enforced on this machine: {sandbox['namespaces']}")
+    v1 = _probe_version(tmp_path, ephemeral_storage=600).publish_version()
+    first = invoker.invoke(v1, {"pids": []})
+    assert first.function_error is None, first.logs
+    (env,) = invoker.environments()
+    template = invoker._backends.default.template_of(env.key)
+    others = [os.getpid(), invoker.zygote_pid, template.pid, env.pid]
+    results = _concurrently(invoker, v1, 2, {"pids": others})
+    envs = {r.environment_id for r in results}
+    assert len(envs) == 2
+    for r in [first, *results]:
+        p = r.payload
+        assert p["pids"] == [1, 2]
+        assert p["pid"] == 2
+        assert set(p["signal"].values()) <= {"ESRCH"}
+        assert p["write_code"] == "EROFS"
+        assert p["tmp_mb"] == 600
+        assert p["nofile"] == [1024, 1024]
+        assert "at-init" in p["tmp"]
+        assert "mine" not in p["tmp"] or not r.cold_start  # a restored /tmp is the snapshot's, not a sibling's
+
+
+def test_restored_environments_keep_network_none(invoker, sandbox, tmp_path):
+    """network="none" holds after a restore: loopback only, the host's 127.0.0.1 out of reach."""
+    import socket
+
+    if sandbox.get("network") is not None:
+        pytest.skip(f"not enforced on this machine: {sandbox['network']}")
+    v1 = _probe_version(tmp_path, network="none").publish_version()
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        p = invoker.invoke(v1, {"pids": [], "port": server.getsockname()[1]}).payload
+    finally:
+        server.close()
+    assert p["connect"] == "ECONNREFUSED"
+    assert p["interfaces"] == ["lo"]

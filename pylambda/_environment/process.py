@@ -47,7 +47,7 @@ from . import backend, held
 from .backend import Backend, Environment, Outcome, Request
 from .cpus import usable_cpus
 from .shared import shared_zygote
-from .zygote import Zygote
+from .zygote import Zygote, host_pid
 
 __all__ = ["ProcessBackend", "ProcessEnvironment", "waiting"]
 
@@ -110,6 +110,7 @@ class ProcessEnvironment(Environment):
         "_held_buf",
         "_hold",
         "_log_r",
+        "_nested",
         "_pid_pending",
         "_poll",
         "_reap_lock",
@@ -140,6 +141,9 @@ class ProcessEnvironment(Environment):
         # In a sandbox, ``pid`` is its init's until the init writes the
         # environment's own (negated) on the status pipe: see ``_learn_pid``.
         self._pid_pending = self.sandboxed
+        # Restored from a sandboxed SnapStart template: the init reports the
+        # pid in the template's PID namespace, translated here (``_learn_pid``).
+        self._nested = getattr(zygote, "nests_pid_namespaces", False)
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
         self._held_buf = None
@@ -200,7 +204,9 @@ class ProcessEnvironment(Environment):
         value = int.from_bytes(data, "little", signed=True) if len(data) == 4 else -1
         self._pid_pending = False
         if value < -1:
-            self.pid = -value
+            # Restored from a template: failing the translation (it ended at
+            # once), the init's own pid is the one to kill and sample.
+            self.pid = (host_pid(self.pid, -value) or self.pid) if self._nested else -value
             return True
         if value >= 0:  # the init's own wait status: it died before the environment was made
             self._status = value
@@ -540,6 +546,9 @@ class ProcessBackend(Backend):
             template = self._templates.get(key)
             if template is not None and template.alive():
                 return template
+            sandbox = init_spec.get("sandbox")
+            if sandbox is not None:  # the template's /tmp: its own mount namespace's, gone with it
+                init_spec = dict(init_spec, sandbox=dict(sandbox, tmp=None, fresh_tmp=True, template=True))
             template = SnapshotTemplate(self.zygote, key, f"{env_id}-snapshot", name, init_spec, memory_mb)
             if template.start_template().kind == "ready":
                 self._templates[key] = template

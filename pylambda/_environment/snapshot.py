@@ -26,6 +26,7 @@ ends with the Invoker's backend, and its restored environments die with it
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import struct
@@ -34,6 +35,7 @@ import time
 
 from .._errors import PylambdaError
 from .process import ProcessEnvironment
+from .zygote import host_pid
 
 __all__ = ["SNAPSHOT_INIT_TIMEOUT_S", "SnapshotTemplate", "snapshot_charges"]
 
@@ -85,12 +87,21 @@ class SnapshotTemplate(ProcessEnvironment):
         outcome = getattr(self, "init_outcome", None)
         return outcome if outcome is not None else super().wait_init(timeout_s)
 
+    @property
+    def nests_pid_namespaces(self) -> bool:
+        """Whether the pids it reports are its PID namespace's (it is sandboxed), not ours."""
+        return self.sandboxed
+
     def fork(self, fds: list[int], name: str, timeout: float = 10.0, sandbox: dict | None = None) -> tuple[int, int]:
         """Fork a restored environment that owns ``fds``; return (pid, status pipe read end).
 
-        The zygote's signature; ``sandbox`` is None here (see ``ProcessBackend.start``).
+        The zygote's signature and request: ``sandbox`` describes the
+        environment's sandbox as for a fork from the zygote; the template
+        builds it nested in its own (``_runtime.sandbox.fork_restored``).
         """
-        msg = b"F" + name.encode()[:15]
+        msg = b"F" + name.encode()[:15].replace(b"\0", b"")
+        if sandbox is not None:
+            msg += b"\0" + json.dumps(sandbox).encode()
         with self._fork_lock:
             if self._sock is None:
                 raise PylambdaError("the SnapStart template is not running")
@@ -99,10 +110,17 @@ class SnapshotTemplate(ProcessEnvironment):
                 reply, rfds, _flags, _addr = socket.recv_fds(self._sock, 16, 1)
             except OSError:
                 reply, rfds = b"", []
-            if len(reply) == _PID.size and len(rfds) == 1:
-                return _PID.unpack(reply)[0], rfds[0]
+            pid = _PID.unpack(reply)[0] if len(reply) == _PID.size else 0
+            if pid > 0 and len(rfds) == 1:
+                if not self.sandboxed:
+                    return pid, rfds[0]
+                ours = host_pid(self.pid, pid)  # the init's pid in the template's namespace, made ours
+                if ours is not None:
+                    return ours, rfds[0]
             for fd in rfds:
                 os.close(fd)
+        if pid < 0:
+            raise PylambdaError(f"the SnapStart template could not restore an environment: {os.strerror(-pid)}")
         raise PylambdaError("the SnapStart template could not fork an environment")
 
     def alive(self) -> bool:

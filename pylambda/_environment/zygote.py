@@ -392,6 +392,34 @@ def parent_of(pid: int) -> int:
         return 0
 
 
+def host_pid(parent: int, inner: int) -> int | None:
+    """The pid (in ours) of ``parent``'s child whose pid one PID namespace down is ``inner``; None if none.
+
+    A SnapStart template's restored environments live in PID namespaces
+    nested in the template's own: the template and their inits know them by
+    pids of the template's namespace, which ``NSpid`` in
+    ``/proc/<pid>/status`` lists next to ours.  The newest child is looked
+    at first.
+    """
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as f:
+            children = f.read().split()
+    except OSError:
+        return None
+    for child in reversed(children):
+        try:
+            with open(f"/proc/{child}/status") as f:
+                for line in f:
+                    if line.startswith("NSpid:"):
+                        ids = line.split()
+                        if len(ids) > 2 and int(ids[2]) == inner:
+                            return int(child)
+                        break
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def _alive_of(pids: set[int]) -> set[int]:
     """The pids among ``pids`` that still exist."""
     return {p for p in pids if os.path.exists(f"/proc/{p}")}

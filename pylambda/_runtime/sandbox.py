@@ -59,7 +59,7 @@ import struct
 
 from . import runtimes
 
-__all__ = ["fork", "setup_zygote"]
+__all__ = ["fork", "fork_restored", "release", "setup_zygote"]
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
@@ -68,11 +68,12 @@ _CLONE_NEWNET = 0x40000000
 _SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # clone(2); other architectures: no sandbox
 _SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_REMOUNT, _MS_BIND = 32, 4096
+_MS_REMOUNT, _MS_BIND, _MS_REC = 32, 4096, 16384
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 _PR_SET_SECUREBITS = 28
 _PR_SET_NO_NEW_PRIVS = 38
+_CAP_SETFCAP = 1 << 31
 # SECBIT_NOROOT and SECBIT_NO_CAP_AMBIENT_RAISE, each with its lock: uid 0
 # inside the namespace gains no capability by exec.
 _SECUREBITS = 0x01 | 0x02 | 0x40 | 0x80
@@ -165,13 +166,13 @@ def _lock_privileges() -> None:
     lib.prctl(_PR_SET_NO_NEW_PRIVS, 1)
 
 
-def _drop_capabilities() -> None:
-    """Give up every capability held in the environment's user namespace, for good."""
+def _drop_capabilities(keep: int = 0) -> None:
+    """Give up every capability held in the user namespace (but ``keep``: a mask of caps 0-31), for good."""
     lib = _libc()
     ctypes = lib.ctypes
     _lock_privileges()
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
-    data = (ctypes.c_uint32 * 6)()
+    data = (ctypes.c_uint32 * 6)(keep, keep)  # effective, permitted (low words); nothing inheritable
     lib.check(lib.py.syscall(ctypes.c_long(_SYS_CAPSET[lib.machine]), header, data), "capset")
 
 
@@ -399,6 +400,26 @@ def fork(conf: dict | None, status_fd: int) -> tuple[int, int]:
     return pid, pid
 
 
+def fork_restored(conf: dict | None, status_fd: int) -> tuple[int, int]:
+    """In a SnapStart template: fork one environment restored from it (as ``fork``, which it calls).
+
+    The template lives in a sandbox of its own (``fresh_tmp``: a /tmp of its
+    own mount namespace), without capabilities; creating a user namespace
+    needs none.  So the restored environment's init gets user, mount and PID
+    (and network) namespaces nested in the template's: the restored runtime
+    is pid 2 under it, sees neither the template nor other environments, and
+    keeps the template's memory (it is a fork of a fork of it).  It inherits
+    the template's mounts (code read-only, the Invoker's directory hidden)
+    and covers /tmp with a tmpfs of its own, which starts as a copy of the
+    template's (Lambda's snapshot holds the disk too) and goes with the
+    environment's mount namespace; the views under /tmp are mounted again.
+    """
+    if conf is not None:
+        views = [v for v in conf.get("views", ()) if _under(v[0], ["/tmp"])]
+        conf = dict(conf, tmp=None, fresh_tmp=True, restored=True, template=False, hide=[], views=views)
+    return fork(conf, status_fd)
+
+
 def _harden_alone() -> None:
     """What an environment can do for itself without namespaces."""
     import resource
@@ -446,7 +467,12 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
         _failed(status_fd)
     if runtime == 0:
         os.close(host_proc)
-        _drop_capabilities()
+        # A SnapStart template keeps CAP_SETFCAP (in its own user namespace):
+        # without it, since Linux 5.12, the user namespace it creates for
+        # each restored environment may not map uid 0 (the caller's, as
+        # root).  Harmless otherwise: a file capability it could set is
+        # inert under no_new_privs.
+        _drop_capabilities(_CAP_SETFCAP if conf.get("template") else 0)
         return 0, 1
     try:
         fd = os.open(f"{me}/task/{me}/children", os.O_RDONLY, dir_fd=host_proc)
@@ -484,7 +510,9 @@ def _mount_views(lib: _Libc, conf: dict) -> None:
     descriptor opened before the covering mount.
     """
     tmp = conf.get("tmp")
-    covered = (["/tmp"] if tmp else []) + [h for h in conf.get("hide", ()) if not _under(h, ["/tmp"])]
+    fresh = conf.get("fresh_tmp", False)  # a tmpfs of this mount namespace's own (SnapStart: see fork_restored)
+    restored = conf.get("restored", False)
+    covered = (["/tmp"] if tmp or fresh else []) + [h for h in conf.get("hide", ()) if not _under(h, ["/tmp"])]
     views = []
     for path, ro in sorted(conf.get("views", ()), key=lambda v: len(v[0])):
         if path in covered:
@@ -494,13 +522,24 @@ def _mount_views(lib: _Libc, conf: dict) -> None:
         except OSError:
             continue  # gone: whoever needs it says so (chdir, import)
     tmp_fd = os.open(tmp, os.O_PATH | os.O_DIRECTORY) if tmp else -1
-    hidden = covered[1:] if tmp else covered
+    snapshot_tmp = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY) if restored else -1
+    hidden = covered[1:] if tmp or fresh else covered
     flags = _MS_NOSUID | _MS_NODEV
     for path in hidden:
         lib.mount("tmpfs", path, "tmpfs", flags, "size=16k,mode=755")
     if tmp_fd >= 0:
         lib.mount(f"/proc/self/fd/{tmp_fd}", "/tmp", None, _MS_BIND)
         os.close(tmp_fd)
+    elif fresh:
+        lib.mount("tmpfs", "/tmp", "tmpfs", flags, f"size={int(conf['tmp_mb'])}m,mode=1777")
+    if snapshot_tmp >= 0:
+        try:
+            _copy_tree(snapshot_tmp, "/tmp")  # Lambda's snapshot holds the disk: what the init wrote there
+        finally:
+            os.close(snapshot_tmp)
+    # Restored: the views come from the template's mount namespace, where
+    # they are locked together with what is mounted below them.
+    bind = _MS_BIND | (_MS_REC if restored else 0)
     shown: list[tuple[str, bool]] = []
     for path, ro, fd in views:
         inside = [v for v in shown if path == v[0] or path.startswith(v[0].rstrip("/") + "/")]
@@ -509,13 +548,55 @@ def _mount_views(lib: _Libc, conf: dict) -> None:
         elif _under(path, covered) or ro:
             if not os.path.isdir(path):
                 os.makedirs(path)  # a mount point in the private /tmp (or the hiding tmpfs)
-            lib.mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND)
+            lib.mount(f"/proc/self/fd/{fd}", path, None, bind)
             if ro:
                 lib.mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags)
             shown.append((path, ro))
         os.close(fd)
     for path in hidden:
         lib.mount(None, path, None, _MS_REMOUNT | _MS_RDONLY | flags)
+
+
+def _copy_tree(src: int, dst: str) -> None:
+    """Copy the directory open as ``src`` into ``dst``: files, directories, symlinks, not other mounts.
+
+    Mount points below ``src`` (the template's views) are skipped: they are
+    mounted again.
+    """
+    import stat
+
+    dev = os.fstat(src).st_dev
+    for entry in os.scandir(src):
+        info = entry.stat(follow_symlinks=False)
+        target = os.path.join(dst, entry.name)
+        if stat.S_ISLNK(info.st_mode):
+            os.symlink(os.readlink(entry.name, dir_fd=src), target)
+            continue
+        if info.st_dev != dev:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            os.mkdir(target)
+            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src)
+            try:
+                _copy_tree(sub, target)
+            finally:
+                os.close(sub)
+        elif stat.S_ISREG(info.st_mode):
+            r = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=src)
+            try:
+                w = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                try:
+                    while chunk := os.read(r, 1 << 20):
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(w, view) :]
+                finally:
+                    os.close(w)
+            finally:
+                os.close(r)
+        else:
+            continue  # fifos, sockets, devices: not files a snapshot restores
+        os.chmod(target, stat.S_IMODE(info.st_mode))
 
 
 def _join_cgroups(conf: dict, me: int) -> list[str]:

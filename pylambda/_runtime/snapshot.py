@@ -126,8 +126,10 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
     (request read end, response write end).
     """
     import gc
+    import json
     from _socket import socket as _Socket
 
+    from . import sandbox
     from .zygote import _PID, _PR_SET_NAME, _PR_SET_PDEATHSIG, _kill_group, _prctl, _recv_fds, _send_fds
 
     os.close(resp_w)  # a duplicate of the socket: replies go on the socket itself
@@ -157,7 +159,6 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
 
     signal.signal(signal.SIGCHLD, reap)
     gc.freeze()  # restored environments share the initialised heap without copying it on their first collection
-    template_pid = os.getpid()
     while True:
         try:
             msg, fds = _recv_fds(sock, 1024, 3)
@@ -167,10 +168,17 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
             for pid in list(children):
                 _kill_group(pid)
             os._exit(0)
+        name, _, conf = msg[1:].partition(b"\0")
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
             status_r, status_w = os.pipe()
-            pid = os.fork()
+            try:  # with a sandbox: pid 2 under an init of its own (sandbox.fork_restored)
+                pid, parent = sandbox.fork_restored(json.loads(conf) if conf else None, status_w)
+            except OSError as e:  # refused (a namespace, a process): this restore failed, not the template
+                for fd in (*fds, status_r, status_w):
+                    os.close(fd)
+                _send_fds(sock, _PID.pack(-(e.errno or 1)), [])
+                continue
             if pid == 0:
                 try:
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -182,8 +190,8 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
                     children.clear()
                     if prctl is not None:
                         prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # a restored environment dies with its template
-                        prctl(_PR_SET_NAME, msg[1:16])
-                    if os.getppid() != template_pid:
+                        prctl(_PR_SET_NAME, name[:15])
+                    if os.getppid() != parent:  # the template (or the sandbox's init) died before PDEATHSIG was set
                         os._exit(1)
                     req_r, resp_w, log_w = fds
                     os.dup2(log_w, 1)
