@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +42,28 @@ import os
 def handler(event, context):
     return {"file": __file__, "root": os.environ["LAMBDA_TASK_ROOT"], "n": event}
 """
+
+
+SANDBOXED = """
+import errno, os
+
+def handler(event, context):
+    try:
+        open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "app.py"), "a").close()
+        write = "ok"
+    except OSError as e:
+        write = errno.errorcode[e.errno]
+    pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    return {"pids": pids, "pid": os.getpid(), "write": write, "tmpdir": os.environ["TMPDIR"]}
+"""
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory both the test and its handlers see: not under /tmp, which a sandboxed environment has its own of."""
+    path = Path(tempfile.mkdtemp(prefix="pylambda-ray-test-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -107,7 +132,7 @@ def test_code_travels_once_per_package(ray_invoker, tmp_path):
     assert sum(h["fetched"] for h in backend.host_stats()) <= 2 * len(backend.stats()["nodes"])
 
 
-def test_map_spreads_over_nodes_in_order(ray_invoker, tmp_path):
+def test_map_spreads_over_nodes_in_order(ray_invoker, tmp_path, shared_dir):
     """``map`` keeps event order and its environments go to both nodes."""
     inv, backend = ray_invoker
     src = tmp_path / "hold"
@@ -115,16 +140,16 @@ def test_map_spreads_over_nodes_in_order(ray_invoker, tmp_path):
     (src / "app.py").write_text(HOLD)
     fn = Function("ray-map", "app.handler", code=str(src), timeout=120)
     with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(inv.map, fn, [{"dir": str(tmp_path), "n": n} for n in range(6)], concurrency=2)
-        _wait_for(lambda: len(list(tmp_path.glob("*-*-*"))) >= 2)  # two run at once
+        future = pool.submit(inv.map, fn, [{"dir": str(shared_dir), "n": n} for n in range(6)], concurrency=2)
+        _wait_for(lambda: len(list(shared_dir.glob("*-*-*"))) >= 2)  # two run at once
         nodes = backend.stats()["nodes"]
-        (tmp_path / "release").touch()
+        (shared_dir / "release").touch()
         results = future.result(timeout=120)
     assert [r.payload for r in results] == list(range(6))
     assert sorted(nodes.values()) == [1, 1]  # one environment on each node
 
 
-def test_a_lost_node_fails_its_invocations_and_the_rest_go_on(ray_cluster, ray_add_node, tmp_path):
+def test_a_lost_node_fails_its_invocations_and_the_rest_go_on(ray_cluster, ray_add_node, tmp_path, shared_dir):
     """Killing a node mid-run: its invocation is a runtime exit, the others finish, new ones use what remains."""
     node = ray_add_node()
     src = tmp_path / "hold"
@@ -133,12 +158,12 @@ def test_a_lost_node_fails_its_invocations_and_the_rest_go_on(ray_cluster, ray_a
     fn = Function("ray-lost", "app.handler", code=str(src), timeout=120)
     backend = RayBackend(address=ray_cluster.address)
     with Invoker(backend=backend) as inv, ThreadPoolExecutor(3) as pool:
-        futures = [pool.submit(inv.invoke, fn, {"dir": str(tmp_path), "n": n}) for n in range(3)]
-        _wait_for(lambda: len(list(tmp_path.glob("*-*-*"))) >= 3)
+        futures = [pool.submit(inv.invoke, fn, {"dir": str(shared_dir), "n": n}) for n in range(3)]
+        _wait_for(lambda: len(list(shared_dir.glob("*-*-*"))) >= 3)
         assert sorted(backend.stats()["nodes"].values()) == [1, 1, 1]  # one on each of the three nodes
         ray_cluster.remove_node(node, allow_graceful=False)
         _wait_for(lambda: any(f.done() for f in futures))
-        (tmp_path / "release").touch()
+        (shared_dir / "release").touch()
         results = [f.result(timeout=120) for f in futures]
         failed = [r for r in results if r.function_error]
         assert len(failed) == 1, [r.payload for r in results]
@@ -147,10 +172,23 @@ def test_a_lost_node_fails_its_invocations_and_the_rest_go_on(ray_cluster, ray_a
         assert [r.payload for r in results if not r.function_error] == [
             n for n, r in enumerate(results) if not r.function_error
         ]
-        after = [pool.submit(inv.invoke, fn, {"dir": str(tmp_path), "n": n}) for n in range(3)]
+        after = [pool.submit(inv.invoke, fn, {"dir": str(shared_dir), "n": n}) for n in range(3)]
         assert [f.result(timeout=120).payload for f in after] == [0, 1, 2]
         assert backend.stats()["lost_nodes"] == 1
         assert node.node_id not in backend.stats()["nodes"]
+
+
+def test_node_environments_are_sandboxed(ray_invoker, sandbox, tmp_path):
+    """On a node, a handler sees only its own processes (pid 2 under its init), cannot write its code, has its /tmp."""
+    if sandbox.get("namespaces") is not None:
+        pytest.skip(f"not enforced on this machine: {sandbox['namespaces']}")
+    inv, backend = ray_invoker
+    src = tmp_path / "sandboxed"
+    src.mkdir()
+    (src / "app.py").write_text(SANDBOXED)
+    r = inv.invoke(Function("ray-sandboxed", "app.handler", code=str(src), timeout=30), {})
+    assert r.payload == {"pids": [1, 2], "pid": 2, "write": "EROFS", "tmpdir": "/tmp"}
+    assert backend.sandbox_report()["namespaces"] is None
 
 
 def test_bad_address_is_a_typed_error():

@@ -229,6 +229,7 @@ class RayBackend(Backend):
         self._caller_path = {p for p in sys.path if p}
         self._started = 0
         self._closed = False
+        self._report: dict | None = None
 
     # -- connection and placement ----------------------------------------------------
     def _connect(self) -> None:
@@ -278,6 +279,24 @@ class RayBackend(Backend):
                 host = self._hosts[node_id] = _Host(node_id, actor)
             host.envs.add(env_id)
             return host
+
+    def sandbox_report(self) -> dict | None:
+        """What the nodes' sandboxes enforce, as a node host reports it (asked once: a cluster's nodes are alike).
+
+        Each node gives its environments what its own kernel allows (``NodeHost._sandbox``).
+        """
+        ray = _ray()
+        for _attempt in range(START_ATTEMPTS):
+            if self._report is not None:
+                break
+            host = self.pick("sandbox-report")
+            try:
+                self._report = ray.get(host.actor.sandbox_report.remote(), timeout=INVOKE_MARGIN_S)
+            except ray.exceptions.RayActorError:  # its node is gone: ask another
+                self.host_died(host)
+            finally:
+                self.forget(host, "sandbox-report")
+        return self._report
 
     def host_died(self, host: _Host) -> None:
         """A host's actor is gone (its node died, or it was killed): never use that node again."""

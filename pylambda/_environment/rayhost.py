@@ -40,6 +40,7 @@ import time
 import zipfile
 
 from .backend import Outcome, Request
+from .isolation import sandbox_for, views_for
 from .process import ProcessBackend
 
 __all__ = ["CodeCache", "NodeHost", "outcome_fields", "outcome_from"]
@@ -110,7 +111,7 @@ class NodeHost:
     # -- environments ---------------------------------------------------------------
     def start(self, env_id: str, name: str, spec: dict, trees: dict, memory_mb: int, timeout_s: float) -> tuple:
         """Start an environment from the caller's INIT message and wait for its init: an outcome."""
-        spec = self._localize(spec, trees)
+        spec = self._localize(spec, trees, memory_mb)
         env = self._backend.start(None, env_id, name, spec, memory_mb)
         with self._lock:
             self._envs[env_id] = env
@@ -158,6 +159,10 @@ class NodeHost:
         self._backend.close(timeout)
         shutil.rmtree(self._root, ignore_errors=True)
 
+    def sandbox_report(self) -> dict | None:
+        """What this node's sandbox enforces (its zygote's report; ``isolation``)."""
+        return self._backend.sandbox_report()
+
     def stats(self) -> dict:
         """Environments alive here, packages fetched, the zygote's pid."""
         return {"environments": len(self._envs), "fetched": self._code.fetched, **self._backend.stats()}
@@ -167,8 +172,8 @@ class NodeHost:
             return self._envs.pop(env_id, None)
 
     # -- the caller's paths, made local ---------------------------------------------
-    def _localize(self, spec: dict, trees: dict) -> dict:
-        """The INIT message with this node's paths: shipped code, a local /tmp, its interpreter."""
+    def _localize(self, spec: dict, trees: dict, memory_mb: int) -> dict:
+        """The INIT message with this node's paths: shipped code, a local /tmp, its interpreter, its sandbox."""
         mapped = {path: self._code.path(sha, ref) for path, (sha, ref) in trees.items()}
         task_root = mapped.get(spec["task_root"], spec["task_root"])
         sys_path: list[str] = []
@@ -184,12 +189,37 @@ class NodeHost:
         caller_tmp = spec.get("tmpdir") or ""
         tmpdir = os.path.join(self._root, "tmp", hashlib.sha1(caller_tmp.encode()).hexdigest()[:16])
         os.makedirs(tmpdir, exist_ok=True)
-        environ = dict(spec["environ"], LAMBDA_TASK_ROOT=task_root, PWD=task_root, TMPDIR=tmpdir)
         coverage = spec.get("coverage")
         if coverage and not os.path.isdir(os.path.dirname(coverage["data_file"])):
             coverage = None  # measured on the caller's machine only
         handler_file = spec.get("handler_file")
         if handler_file and handler_file in mapped:
             handler_file = mapped[handler_file]
-        return dict(spec, environ=environ, task_root=task_root, sys_path=sys_path, tmpdir=tmpdir, sandbox=None,
-                    coverage=coverage, handler_file=handler_file)  # fmt: skip
+        local = dict(spec, task_root=task_root, sys_path=sys_path, tmpdir=tmpdir, coverage=coverage,
+                     handler_file=handler_file)  # fmt: skip
+        sandbox = self._sandbox(local, spec.get("sandbox"), tmpdir, memory_mb)
+        # /tmp itself when the sandbox mounts a private one there, as on the caller's machine.
+        environ = dict(spec["environ"], LAMBDA_TASK_ROOT=task_root, PWD=task_root, TMPDIR="/tmp" if sandbox else tmpdir)
+        return dict(local, environ=environ, sandbox=sandbox)
+
+    def _sandbox(self, spec: dict, asked: dict | None, tmpdir: str, memory_mb: int) -> dict | None:
+        """The caller's sandbox description (its paths) for this node: its paths, what its kernel allows.
+
+        The caller asked for what the node hosts reported (``RayBackend.sandbox_report``);
+        this node gives what its own zygote enforces of it.
+        """
+        report = self._backend.sandbox_report() if asked is not None else None
+        if report is None:
+            return None
+        read_only = asked["views"][0][1] if asked.get("views") else True  # the code root's
+        hide = [self._root]  # other environments' /tmp, the code cache
+        return sandbox_for(
+            report,
+            tmpdir=tmpdir,
+            tmp_mb=asked["tmp_mb"],
+            views=views_for(spec, read_only, hide),
+            hide=hide,
+            network="none" if asked.get("network") is False else None,
+            memory_mb=memory_mb,
+            cpu_scaling="cpus" in asked,
+        )
