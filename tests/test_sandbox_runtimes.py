@@ -12,6 +12,9 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -120,6 +123,55 @@ def test_what_a_runtime_starts_ends_with_its_environment(invoker, sandbox, probe
         assert started() == []
     finally:
         for p in started():
+            p.send_signal(signal.SIGKILL)
+
+
+CALLER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {cwd!r})
+    from pylambda import Function, Invoker
+
+    inv = Invoker()
+    fn = Function("spawner", {handler!r}, code={code!r}, runtime={runtime!r})
+    assert inv.invoke(fn, {{"op": "spawn", "arg": {marker!r}}}).payload == "ok"
+    print(" ".join(str(e.pid) for e in inv.environments()), flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_nothing_a_runtime_started_outlives_a_killed_caller(probe_code, tmp_path):
+    """After SIGKILL of the caller, its runtime and the daemon the runtime started are gone within seconds."""
+    runtime, handler, code = probe_code
+    marker = f"1000.{os.getpid()}{next(_COUNTER):04d}"
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER.format(cwd=os.getcwd(), handler=handler, code=code, runtime=runtime, marker=marker))
+    caller = subprocess.Popen([sys.executable, "-W", "ignore", str(script)], stdout=subprocess.PIPE, text=True)
+
+    def left(pids: list[int]) -> list[psutil.Process]:
+        out = []
+        for p in psutil.process_iter(["cmdline", "status"]):
+            if p.info["status"] != psutil.STATUS_ZOMBIE and (marker in (p.info["cmdline"] or []) or p.pid in pids):
+                out.append(p)
+        return out
+
+    pids: list[int] = []
+    try:
+        pids = [int(p) for p in caller.stdout.readline().split()]
+        assert len(pids) == 1
+        assert left([])  # the daemon is running
+        caller.send_signal(signal.SIGKILL)
+        caller.wait(30)
+        deadline = time.monotonic() + 5  # the goal is 2 s; a loaded CI machine gets slack
+        while left(pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert left(pids) == []
+    finally:
+        caller.kill()
+        caller.wait()
+        caller.stdout.close()
+        for p in left(pids):
             p.send_signal(signal.SIGKILL)
 
 
