@@ -211,3 +211,38 @@ def test_restored_environments_keep_network_none(invoker, sandbox, tmp_path):
         server.close()
     assert p["connect"] == "ECONNREFUSED"
     assert p["interfaces"] == ["lo"]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def test_an_environment_prepared_ahead_is_restored_when_taken(invoker):
+    """The template forks the next environment ahead; taking it runs the after-restore hooks then, with a new state."""
+    import time
+
+    from pylambda._environment.zygote import parent_of
+
+    v1 = _snap_fn("snapped-ahead").publish_version()
+    first = invoker.invoke(v1, {})
+    (env,) = invoker.environments()
+    template = invoker._backends.default.template_of(env.key)
+    ended = {env.pid, parent_of(env.pid)}  # the first environment (and its sandbox's init)
+    invoker.reset(v1)
+    deadline = time.monotonic() + 30  # a bound for a loaded machine, not a timing check
+    while not set(_children(template.pid)) - ended and time.monotonic() < deadline:
+        time.sleep(0.01)
+    prepared = set(_children(template.pid)) - ended
+    assert prepared  # forked ahead: its sandbox's init, or without a sandbox the runtime itself
+    second = invoker.invoke(v1, {})
+    (taken,) = invoker.environments()
+    assert taken.pid in prepared or parent_of(taken.pid) in prepared
+    assert second.cold_start
+    assert second.restore_duration_ms is not None
+    assert "after-restore hook" in second.logs  # the hooks ran when it was taken, not when it was forked
+    assert second.payload["restore_id"] != first.payload["restore_id"]
+    assert not second.payload["seen"]

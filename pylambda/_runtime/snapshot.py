@@ -27,8 +27,13 @@ module of that name with the same two functions is provided, so a handler
 that imports it runs either way.  Hooks run in registration order.
 
 The fork requests and replies are the zygote's (``zygote.py``): ``F<name>``
-with three descriptors attached, answered with the pid and the read end of
-a status pipe, which the template writes when it reaps the environment.
+(and the sandbox's description) with three descriptors attached, answered
+with the pid and the read end of a status pipe, which the template writes
+when it reaps the environment.  With a sandbox, each restored environment
+is pid 2 under an init of its own, in namespaces nested in the template's
+(``sandbox.fork_restored``); that costs a second fork of the heap and some
+mounts, so the template forks (and sandboxes) the next environment ahead,
+while idle, and a request hands it its descriptors over a socket pair.
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ from .protocol import HEADER, INIT_DONE, INIT_FAILED, RESULT_HEAD, STATUS_ERROR,
 __all__ = ["after_restore", "before_snapshot", "install_hooks_module", "serve"]
 
 _MODULE = "snapshot_restore_py"
+# How long the template waits, idle after a restore, before it prepares the
+# next restored environment.  Longer keeps the preparation out of the way of
+# a burst of restores (which then fork one by one); shorter has it ready
+# for a restore that follows soon.
+SPARE_AFTER_S = 0.02
 
 
 def install_hooks_module() -> None:
@@ -127,6 +137,8 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
     """
     import gc
     import json
+    import select
+    from _socket import AF_UNIX, SOCK_STREAM, socketpair
     from _socket import socket as _Socket
 
     from . import sandbox
@@ -157,9 +169,77 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
                 finally:
                     os.close(w)
 
+    def prepare(conf: bytes):
+        """Fork (in its sandbox) the next restored environment, which waits for its descriptors.
+
+        Returns (pid, status pipe read end, channel) in the template; in
+        the environment, once it got its descriptors and is restored,
+        (None, what ``serve`` returns).
+        """
+        status_r, status_w = os.pipe()
+        chan, theirs = socketpair(AF_UNIX, SOCK_STREAM)
+        try:
+            pid, parent = sandbox.fork_restored(json.loads(conf) if conf else None, status_w)
+        except OSError:
+            for fd in (status_r, status_w):
+                os.close(fd)
+            chan.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+                os.setpgid(0, 0)
+                sock.close()
+                chan.close()
+                for fd in (status_r, status_w, *children.values()):
+                    os.close(fd)
+                children.clear()
+                if prctl is not None:
+                    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # a restored environment dies with its template
+                if os.getppid() != parent:  # the template (or the sandbox's init) died before PDEATHSIG was set
+                    os._exit(1)
+                msg, fds = _recv_fds(theirs, 64, 3)  # the invocation that restores it
+                if len(fds) != 3:  # EOF: the template ended, or no longer needs it
+                    os._exit(0)
+                theirs.close()
+                if prctl is not None:
+                    prctl(_PR_SET_NAME, msg[1:16])
+                req_r, resp_w, log_w = fds
+                os.dup2(log_w, 1)
+                os.dup2(log_w, 2)
+                os.close(log_w)
+                return None, (_restore(req_r, resp_w), resp_w)
+            except BaseException:
+                os._exit(70)
+        theirs.close()
+        children[pid] = status_w
+        return pid, status_r, chan
+
     signal.signal(signal.SIGCHLD, reap)
     gc.freeze()  # restored environments share the initialised heap without copying it on their first collection
+    # One restored environment is forked, and its sandbox built, ahead of the
+    # request that takes it, once the template has been idle SPARE_AFTER_S
+    # since a request (for the next one like it, so not in the way of the
+    # restore it just started): a restore then costs the caller the hooks,
+    # not two forks of the whole heap and the sandbox's mounts.
+    spare = None  # (pid, status pipe read end, channel, settings)
+    wanted: bytes | None = None  # the settings of the last request, until a spare has them
     while True:
+        if spare is None and wanted is not None and not select.select([sock], [], [], SPARE_AFTER_S)[0]:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+            try:
+                made = prepare(wanted)
+            except OSError:
+                made = None  # the next request makes its own
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            if made is not None and made[0] is None:
+                return made[1]
+            spare = None if made is None else (*made, _spare_key(wanted))
+            wanted = None
+            continue
         try:
             msg, fds = _recv_fds(sock, 1024, 3)
         except OSError:
@@ -169,46 +249,50 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
                 _kill_group(pid)
             os._exit(0)
         name, _, conf = msg[1:].partition(b"\0")
+        key = _spare_key(conf)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
-            status_r, status_w = os.pipe()
-            try:  # with a sandbox: pid 2 under an init of its own (sandbox.fork_restored)
-                pid, parent = sandbox.fork_restored(json.loads(conf) if conf else None, status_w)
-            except OSError as e:  # refused (a namespace, a process): this restore failed, not the template
-                for fd in (*fds, status_r, status_w):
-                    os.close(fd)
-                _send_fds(sock, _PID.pack(-(e.errno or 1)), [])
-                continue
-            if pid == 0:
+            if spare is not None and (spare[3] != key or spare[0] not in children):  # other settings, or dead
+                os.close(spare[1])
+                spare[2].close()  # EOF: it exits
+                spare = None
+            if spare is None:
                 try:
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-                    os.setpgid(0, 0)
-                    sock.close()
-                    for fd in (status_r, status_w, *children.values()):
+                    made = prepare(conf)
+                except OSError as e:  # refused (a namespace, a process): this restore failed, not the template
+                    for fd in fds:
                         os.close(fd)
-                    children.clear()
-                    if prctl is not None:
-                        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # a restored environment dies with its template
-                        prctl(_PR_SET_NAME, name[:15])
-                    if os.getppid() != parent:  # the template (or the sandbox's init) died before PDEATHSIG was set
-                        os._exit(1)
-                    req_r, resp_w, log_w = fds
-                    os.dup2(log_w, 1)
-                    os.dup2(log_w, 2)
-                    os.close(log_w)
-                    return _restore(req_r, resp_w), resp_w
-                except BaseException:
-                    os._exit(70)
-            for fd in fds:
-                os.close(fd)
-            children[pid] = status_w
+                    _send_fds(sock, _PID.pack(-(e.errno or 1)), [])
+                    continue
+                if made[0] is None:
+                    return made[1]
+                spare = (*made, key)
+            pid, status_r, chan, _key = spare
+            spare = None
+            wanted = conf
+            try:
+                _send_fds(chan, b"R" + name, fds)
+            except OSError:
+                pass  # it died: its status pipe says so
+            finally:
+                chan.close()
+                for fd in fds:
+                    os.close(fd)
             try:
                 _send_fds(sock, _PID.pack(pid), [status_r])
             finally:
                 os.close(status_r)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+
+
+def _spare_key(conf: bytes) -> str:
+    """What a request's sandbox must match to take the environment prepared ahead (its /tmp directory aside)."""
+    import json
+
+    if not conf:
+        return ""
+    return json.dumps({k: v for k, v in json.loads(conf).items() if k != "tmp"}, sort_keys=True)
 
 
 def _restore(req_r: int, resp_w: int) -> int:
