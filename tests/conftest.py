@@ -249,3 +249,25 @@ def go_code(tmp_path_factory) -> str:
     code = tmp_path_factory.mktemp("go")
     shutil.copy2(built, code / "bootstrap")
     return str(code)
+
+
+@pytest.fixture(scope="session")
+def refusing_namespaces() -> list[str]:
+    """The command prefix that runs a program in a user namespace refusing further ones (or skip).
+
+    A user namespace of our own with ``user.max_user_namespaces`` set to 0
+    inside it refuses every further user namespace (ENOSPC), as a kernel
+    with ``kernel.unprivileged_userns_clone=0`` or a container's seccomp
+    profile would: a caller started there gets pylambda's sandbox fallback.
+    """
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare(1) on this machine to build a namespace-refusing caller")
+    probe = subprocess.run(
+        [unshare, "-U", "-r", "sh", "-c", "echo 0 > /proc/sys/user/max_user_namespaces && ! unshare -U true"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot build a user namespace that refuses further ones here: {probe.stderr.strip()}")
+    return [unshare, "-U", "-r", "sh", "-c", 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$1"']

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
-
-import pytest
 
 CALLER = textwrap.dedent(
     """
@@ -59,28 +56,13 @@ CALLER = textwrap.dedent(
 )
 
 
-def _refusing_namespaces() -> list[str]:
-    """The command prefix that runs a shell in a user namespace refusing further ones, or skip."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        pytest.skip("no unshare(1) on this machine to build a namespace-refusing caller")
-    probe = subprocess.run(
-        [unshare, "-U", "-r", "sh", "-c", "echo 0 > /proc/sys/user/max_user_namespaces && ! unshare -U true"],
-        capture_output=True,
-        text=True,
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"cannot build a user namespace that refuses further ones here: {probe.stderr.strip()}")
-    return [unshare, "-U", "-r", "sh", "-c", 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$1"']
-
-
-def test_a_kernel_refusing_namespaces_gets_one_warning_and_the_promises_that_remain(tmp_path):
+def test_a_kernel_refusing_namespaces_gets_one_warning_and_the_promises_that_remain(tmp_path, refusing_namespaces):
     """One warning names the namespaces and the kernel's reason; limits, timeouts and cleanup still hold."""
     script = tmp_path / "caller.py"
     script.write_text(CALLER)
     env = {k: v for k, v in os.environ.items() if k != "PYLAMBDA_SANDBOX"}
     done = subprocess.run(
-        [*_refusing_namespaces(), sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
+        [*refusing_namespaces, sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
     )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])

@@ -8,6 +8,7 @@ check skips, saying why, where the runtime or the kernel feature is missing.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -249,3 +250,54 @@ def test_a_runtime_without_network_reaches_its_host_and_nothing_else(invoker, sa
         server.close()
     assert outcome.payload == "ECONNREFUSED"
     assert address == "127.0.0.1:9001"
+
+
+FALLBACK_CALLER = textwrap.dedent(
+    """
+    import json, sys, time, warnings
+    import psutil
+    sys.path.insert(0, {cwd!r})
+    from pylambda import Function, Invoker
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Invoker() as inv:
+            fn = Function("fallback", {handler!r}, code={code!r}, runtime={runtime!r})
+            nofile = inv.invoke(fn, {{"op": "nofile"}}).payload
+            spawned = inv.invoke(fn, {{"op": "spawn", "arg": {marker!r}}}).payload
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive = [p.pid for p in psutil.process_iter(["cmdline", "status"])
+                 if {marker!r} in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE]
+        if not alive:
+            break
+        time.sleep(0.05)
+    print(json.dumps({{"nofile": nofile, "spawned": spawned, "alive": alive,
+                       "warnings": [str(w.message) for w in caught if "sandbox" in str(w.message)]}}))
+    """
+)
+
+
+def test_a_runtime_on_a_kernel_refusing_namespaces_keeps_the_promises_that_remain(
+    probe_code, tmp_path, refusing_namespaces
+):
+    """Without namespaces (tests/test_sandbox_fallback.py's caller): one warning, 1,024 fds, no daemon left."""
+    runtime, handler, code = probe_code
+    marker = f"1000.{os.getpid()}{next(_COUNTER):04d}"
+    script = tmp_path / "caller.py"
+    script.write_text(
+        FALLBACK_CALLER.format(cwd=os.getcwd(), handler=handler, code=code, runtime=runtime, marker=marker)
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYLAMBDA_SANDBOX"}
+    done = subprocess.run(
+        [*refusing_namespaces, sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(seen["warnings"]) == 1, seen["warnings"]
+    assert "per-environment PID, mount and user namespaces" in seen["warnings"][0]
+    opened, error = seen["nofile"]
+    assert error == "EMFILE"
+    assert 900 < opened < 1024
+    assert seen["spawned"] == "ok"
+    assert seen["alive"] == []  # the setsid'd daemon ended with its environment
