@@ -289,9 +289,14 @@ def test_a_runtime_on_a_kernel_refusing_namespaces_keeps_the_promises_that_remai
         FALLBACK_CALLER.format(cwd=os.getcwd(), handler=handler, code=code, runtime=runtime, marker=marker)
     )
     env = {k: v for k, v in os.environ.items() if k != "PYLAMBDA_SANDBOX"}
-    done = subprocess.run(
-        [*refusing_namespaces, sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
-    )
+    try:
+        done = subprocess.run(
+            [*refusing_namespaces, sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
+        )
+    finally:  # a daemon left by a failure here must not outlive the test
+        for p in psutil.process_iter(["cmdline"]):
+            if marker in (p.info["cmdline"] or []):
+                p.send_signal(signal.SIGKILL)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(seen["warnings"]) == 1, seen["warnings"]
