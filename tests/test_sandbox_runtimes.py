@@ -28,6 +28,15 @@ NODE_PROBE = Path(__file__).parent / "handlers" / "node" / "probe.js"
 _COUNTER = iter(range(10**6))
 
 
+def _kill(procs: list[psutil.Process]) -> None:
+    """SIGKILL what a failed check left running (each may have ended meanwhile)."""
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            pass
+
+
 def _need(sandbox: dict, part: str) -> None:
     if sandbox.get(part) is not None:
         pytest.skip(f"not enforced on this machine: {sandbox[part]}")
@@ -123,8 +132,7 @@ def test_what_a_runtime_starts_ends_with_its_environment(invoker, sandbox, probe
             time.sleep(0.05)
         assert started() == []
     finally:
-        for p in started():
-            p.send_signal(signal.SIGKILL)
+        _kill(started())
 
 
 CALLER = textwrap.dedent(
@@ -172,8 +180,7 @@ def test_nothing_a_runtime_started_outlives_a_killed_caller(probe_code, tmp_path
         caller.kill()
         caller.wait()
         caller.stdout.close()
-        for p in left(pids):
-            p.send_signal(signal.SIGKILL)
+        _kill(left(pids))
 
 
 # -- code, /tmp ---------------------------------------------------------------------------------
@@ -294,9 +301,7 @@ def test_a_runtime_on_a_kernel_refusing_namespaces_keeps_the_promises_that_remai
             [*refusing_namespaces, sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
         )
     finally:  # a daemon left by a failure here must not outlive the test
-        for p in psutil.process_iter(["cmdline"]):
-            if marker in (p.info["cmdline"] or []):
-                p.send_signal(signal.SIGKILL)
+        _kill([p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])])
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(seen["warnings"]) == 1, seen["warnings"]
