@@ -9,8 +9,8 @@
     … invocation …
     checkin(env)  ──▶ push on its key's idle stack (timestamped)
     discard(env)  ──▶ killed; its /tmp goes to the key's free list (reset keeps /tmp)
-    reaper thread ──▶ every few seconds, ends environments idle longer than idle_ttl
-                      (from the cold end of each stack)
+    reaper        ──▶ every few seconds, ends environments idle longer than idle_ttl
+                      (from the cold end of each stack; one thread for every pool: reaper.py)
     close()       ──▶ every environment ended, bounded in time
 
 A *key* is ``(function name, version, revision)``: each published version has
@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 from .._cleanup import remove_later
 from .._errors import InvokerClosedError, PylambdaError
+from . import reaper
 from .backend import Backend, Environment
 
 __all__ = ["EnvironmentPool"]
@@ -64,8 +65,7 @@ class EnvironmentPool:
         self._init_failed: set[tuple] = set()
         self._counter = 0
         self._closed = False
-        self._reaper: threading.Thread | None = None
-        self._wake = threading.Event()
+        self._reaped = False  # watched by the process's reaper thread (from the first check-in)
 
     # -- lifecycle of environments ----------------------------------------------
     def new_env_id(self) -> str:
@@ -152,8 +152,9 @@ class EnvironmentPool:
             stacks[env.key] = [env]
         else:
             stack.append(env)
-        if self._reaper is None and self._idle_ttl is not None:
-            self._start_reaper()
+        if not self._reaped and self._idle_ttl is not None:
+            self._reaped = True
+            reaper.watch(self, min(max(self._idle_ttl / 4, 0.05), 5.0))
         return True
 
     def discard(self, env: Environment, keep_tmp: bool) -> None:
@@ -198,17 +199,10 @@ class EnvironmentPool:
             self.discard(env, keep_tmp=False)
         return len(envs)
 
-    def _start_reaper(self) -> None:
-        thread = threading.Thread(target=self._reap_loop, name="pylambda-reaper", daemon=True)
-        self._reaper = thread
-        thread.start()
-
-    def _reap_loop(self) -> None:
-        ttl = self._idle_ttl
-        assert ttl is not None
-        period = min(max(ttl / 4, 0.05), 5.0)
-        while not self._wake.wait(period):
-            self.reap_idle(time.monotonic() - ttl)
+    @property
+    def idle_ttl(self) -> float | None:
+        """Seconds an idle environment is kept (None: forever)."""
+        return self._idle_ttl
 
     def reap_idle(self, older_than: float) -> int:
         """End idle environments last used before ``older_than`` (monotonic)."""
@@ -253,7 +247,6 @@ class EnvironmentPool:
             self._provisioned.clear()
             free = [d for dirs in self._free_tmp.values() for d in dirs]
             self._free_tmp.clear()
-        self._wake.set()
         # Idle environments get EOF and exit by themselves (saving coverage
         # data when measuring), killed if they are not gone by the deadline;
         # a busy one is killed at once, and the caller thread waiting on it
@@ -268,5 +261,5 @@ class EnvironmentPool:
             env.reap(max(0.0, deadline - time.monotonic()))
         for path in [e.tmpdir for e in idle if e.tmpdir] + free:
             remove_later(path)
-        if self._reaper is not None:
-            self._reaper.join(timeout)
+        if self._reaped:
+            reaper.unwatch(self, timeout)
