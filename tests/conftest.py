@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from pylambda import Function, Invoker, ManualClock
-from pylambda.testing import shared_zygote_pids
+from pylambda.testing import shared_zygote_pids, spare_pids
 
 HANDLERS = Path(__file__).parent / "handlers"
 
@@ -59,6 +59,14 @@ def _pooled_by_ray(p: psutil.Process) -> bool:
         return True
 
 
+def _in_spare(p: psutil.Process, spares: set[int]) -> bool:
+    """Whether ``p`` is a spare sandbox the shared zygote keeps ready, or in one (its runtime may be newer)."""
+    try:
+        return p.pid in spares or any(a.pid in spares for a in p.parents())
+    except psutil.Error:
+        return False
+
+
 def _still_running(procs: list[psutil.Process], seconds: float) -> list[psutil.Process]:
     """The processes of ``procs`` still running after up to ``seconds`` (they are then killed)."""
     deadline = time.monotonic() + seconds
@@ -78,12 +86,18 @@ def no_leaked_processes():
     """Fail a test that leaves any child process of the test run behind.
 
     The shared zygote is the run's (started by the first test that needs it,
-    ended at exit), not a test's; what it forked is counted.
+    ended at exit), not a test's, and so is the spare sandbox it keeps ready;
+    what it forked is counted.
     """
     before = {p.pid for p in _children()}
     yield
     shared = set(shared_zygote_pids())
-    new = [p for p in _children() if p.pid not in before and p.pid not in shared and not _pooled_by_ray(p)]
+    spares = spare_pids()
+    new = [
+        p
+        for p in _children()
+        if p.pid not in before and p.pid not in shared and not _pooled_by_ray(p) and not _in_spare(p, spares)
+    ]
     leaked = _still_running(new, 3.0)
     assert not leaked, f"test left processes behind: {[(p.pid, p.name()) for p in leaked]}"
 

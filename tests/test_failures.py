@@ -314,12 +314,20 @@ def times_out_leaving_a_process(event, context):
 
 
 def _left(zygote_pid: int) -> list[int]:
-    """Processes below the zygote (its environments and what their handlers started), host pids."""
+    """Processes below the zygote (its environments and what their handlers started), host pids.
+
+    Not its spare sandbox (the process's, ready for the next cold start: ``spare_pids``).
+    """
     import psutil
 
+    from pylambda.testing import spare_pids
+
+    spares = spare_pids()
     left = []
     for p in psutil.Process(zygote_pid).children(recursive=True):
         try:
+            if p.pid in spares or spares & {a.pid for a in p.parents()}:
+                continue
             if p.status() != psutil.STATUS_ZOMBIE:
                 left.append(p.pid)
         except psutil.NoSuchProcess:  # ended while we looked

@@ -106,6 +106,7 @@ class ProcessEnvironment(Environment):
     """One worker process acting as a Lambda execution environment."""
 
     __slots__ = (
+        "_after_init",
         "_alone",
         "_held_buf",
         "_hold",
@@ -144,6 +145,9 @@ class ProcessEnvironment(Environment):
         # Restored from a sandboxed SnapStart template: the init reports the
         # pid in the template's PID namespace, translated here (``_learn_pid``).
         self._nested = getattr(zygote, "nests_pid_namespaces", False)
+        # Once its init is done, the zygote makes a spare sandbox for the next cold start (not before:
+        # it would take CPU from this one's init).
+        self._after_init = getattr(zygote, "prepare_spare", None) if self.sandboxed else None
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
         self._held_buf = None
@@ -188,6 +192,8 @@ class ProcessEnvironment(Environment):
             self.state = "IDLE"
         elif outcome.kind == "init_error":
             self.reap()
+        if self._after_init is not None:
+            self._after_init()
         return outcome
 
     def _learn_pid(self, deadline: float) -> bool:

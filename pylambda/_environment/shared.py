@@ -26,7 +26,7 @@ import threading
 
 from .zygote import Zygote
 
-__all__ = ["shared_zygote", "shared_zygote_pids", "stop_shared_zygotes"]
+__all__ = ["shared_spare_pids", "shared_zygote", "shared_zygote_pids", "stop_shared_zygotes"]
 
 _lock = threading.Lock()
 _zygotes: dict[tuple, Zygote] = {}
@@ -50,6 +50,13 @@ def shared_zygote_pids() -> list[int]:
     with _lock:
         zygotes = list(_zygotes.values())
     return [pid for pid in (z.pid for z in zygotes) if pid is not None]
+
+
+def shared_spare_pids() -> list[int]:
+    """Pids of the spare sandboxes' inits the shared zygotes keep ready for their next fork."""
+    with _lock:
+        zygotes = list(_zygotes.values())
+    return [pid for z in zygotes for pid in z.spare_pids()]
 
 
 def stop_shared_zygotes(timeout: float = 1.0) -> None:

@@ -48,6 +48,9 @@ _KEPT_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYLAMBDA_
 # How long the zygote may take to start and report its sandbox (its imports
 # take ~30 ms; the probes ~5 ms more).
 HELLO_TIMEOUT_S = 10.0
+# Whether zygotes keep a spare sandbox ready for the next cold start
+# (``_runtime/spare.py``); ``PYLAMBDA_SPARE=0`` is for comparing without.
+SPARES = os.environ.get("PYLAMBDA_SPARE") != "0"
 _FORGOTTEN: list[subprocess.Popen] = []  # a forked caller's copies of its parent's zygotes
 _BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
@@ -93,6 +96,10 @@ class Zygote:
         self._report: dict | None = None
         self.generation = 0
         self._forked: set[int] = set()  # environments it forked (its other children were adopted)
+        # The spare sandbox it keeps ready (``_runtime/spare.py``): its init's pid, and
+        # whether the zygote's answer naming it is still unread on the socket.
+        self._spare = 0
+        self._spare_pending = False
 
     def start(self) -> None:
         """Start the zygote if it is not running (does not wait for it)."""
@@ -121,6 +128,7 @@ class Zygote:
             child_sock.close()
         self._sock = parent_sock
         self._report = None
+        self._spare, self._spare_pending = 0, False
         self.generation += 1
         _OPEN.add(self)
         _hook_exit()
@@ -192,6 +200,8 @@ class Zygote:
                     reply, rfds = self._exchange(msg, fds, deadline)
                 if len(reply) == _PID.size:
                     pid = _PID.unpack(reply)[0]
+                    if pid == self._spare:  # it took the spare
+                        self._spare = 0
                     if len(rfds) == 1 and pid > 0:
                         self._forked.add(pid)
                         return pid, rfds[0]
@@ -213,16 +223,76 @@ class Zygote:
         sock, proc = self._sock, self._proc
         assert sock is not None
         assert proc is not None
+        if not self._settle_spare_locked(deadline):
+            return b"", []
         try:
             sock.settimeout(max(0.001, deadline - time.monotonic()))
             socket.send_fds(sock, [msg], fds)
             if not self._await_answer(deadline):
                 return b"", []
             sock.settimeout(STOPPED_CHECK_S)
-            reply, rfds, _flags, _addr = socket.recv_fds(sock, 16, 1)
+            reply, rfds, _flags, _addr = socket.recv_fds(sock, _PID.size, 1)
             return reply, rfds
         except OSError:
             return b"", []
+
+    def _settle_spare_locked(self, deadline: float) -> bool:
+        """Read the zygote's pending answer naming its spare sandbox, if any; False if it did not come."""
+        if not self._spare_pending:
+            return True
+        sock = self._sock
+        assert sock is not None
+        try:
+            if not self._await_answer(deadline):
+                return False
+            sock.settimeout(STOPPED_CHECK_S)
+            pid = _PID.unpack(_recv_exact(sock, _PID.size))[0]
+        except (OSError, EOFError):
+            return False
+        self._spare_pending = False
+        self._spare = max(pid, 0)  # -errno: none could be made
+        return True
+
+    def prepare_spare(self) -> None:
+        """Ask the zygote to make a spare sandbox for the next cold start, unless one is known; returns at once.
+
+        Called once a sandboxed environment's init is done, so that making
+        the spare does not take CPU from that init.  The answer (the spare's
+        pid) is read before the next exchange.  ``PYLAMBDA_SPARE=0`` turns
+        spares off (for comparisons).
+        """
+        if self._spare_pending or not SPARES or self._spare_alive():
+            return  # one is there or coming
+        if not self._lock.acquire(blocking=False):
+            return  # a fork is in flight (it will be asked again)
+        try:
+            sock = self._sock
+            if sock is None or self._closed or self._spare_pending:
+                return
+            try:
+                sock.settimeout(STOPPED_CHECK_S)
+                sock.send(b"P")
+            except OSError:
+                return  # the next fork finds out what is wrong with it
+            self._spare_pending = True
+        finally:
+            self._lock.release()
+
+    def spare_pids(self) -> list[int]:
+        """The pid of the spare sandbox's init the zygote keeps ready (its runtime is its child), if any.
+
+        Waits (briefly) for the zygote's answer naming it when that is
+        still unread: a leak check must know it from a test's processes.
+        """
+        with self._lock:
+            if self._proc is not None and not self._settle_spare_locked(time.monotonic() + HELLO_TIMEOUT_S):
+                self._replace_locked()
+            return [self._spare] if self._spare_alive() else []
+
+    def _spare_alive(self) -> bool:
+        """Whether the spare known is still the zygote's, waiting (not ended, nor its pid reused by a fork)."""
+        spare = self._spare
+        return bool(spare) and spare not in self._forked and parent_of(spare) == self.pid and _alive(spare)
 
     def _await_answer(self, deadline: float) -> bool:
         """Wait for the zygote's next message; False if it is stopped, or past ``deadline`` and idle.
@@ -257,8 +327,8 @@ class Zygote:
         """
         with self._lock:  # no fork in flight: every environment is in _forked
             pid = self.pid
-            if pid is None:
-                return []
+            if pid is None or not self._settle_spare_locked(time.monotonic() + HELLO_TIMEOUT_S):
+                return []  # not running, or no answer (the next fork replaces it)
             try:
                 with open(f"/proc/{pid}/task/{pid}/children") as f:
                     children = {int(p) for p in f.read().split()}
@@ -266,9 +336,10 @@ class Zygote:
                 return []
             self._forked &= _alive_of(self._forked)  # the rest were reaped: their pids may be reused
             # A sandboxed environment's process is the grandchild: the zygote's
-            # child is its sandbox's init (``_runtime.sandbox``), not adopted.
+            # child is its sandbox's init (``_runtime.sandbox``), not adopted;
+            # nor is the spare sandbox waiting for the next fork.
             inits = {parent_of(p) for p in self._forked}
-            adopted = sorted(children - self._forked - inits)
+            adopted = sorted(children - self._forked - inits - {self._spare})
         for child in adopted:
             try:
                 os.kill(child, signal.SIGKILL)
@@ -298,6 +369,7 @@ class Zygote:
         """End this zygote and everything it started, at once (the next fork starts another)."""
         proc, sock = self._proc, self._sock
         self._proc = self._sock = None
+        self._spare, self._spare_pending = 0, False
         if sock is not None:
             sock.close()
         if proc is not None:
@@ -418,6 +490,12 @@ def host_pid(parent: int, inner: int) -> int | None:
         except (OSError, ValueError):
             continue
     return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has)."""
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] != b"Z"
 
 
 def _alive_of(pids: set[int]) -> set[int]:

@@ -374,12 +374,7 @@ def fork(conf: dict | None, status_fd: int) -> tuple[int, int]:
                 _harden_alone()
             return 0, parent
         return pid, pid
-    tmp = conf.get("tmp")
-    if tmp and not os.path.isdir(tmp):
-        tmp = conf["tmp"] = None
-    if tmp and not os.path.ismount(tmp):
-        # In the zygote's mount namespace, so it outlives the environment (a reset keeps /tmp).
-        _libc().mount("tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={int(conf['tmp_mb'])}m,mode=1777")
+    private_tmp(conf)
     if conf.get("network") is False:
         flags |= _CLONE_NEWNET
     uid, gid = os.getuid(), os.getgid()
@@ -417,6 +412,19 @@ def fork_restored(conf: dict | None, status_fd: int) -> tuple[int, int]:
         views = [v for v in conf.get("views", ()) if under(v[0], ["/tmp"])]
         conf = dict(conf, tmp=None, fresh_tmp=True, restored=True, template=False, hide=[], views=views)
     return fork(conf, status_fd)
+
+
+def private_tmp(conf: dict) -> str | None:
+    """Mount the environment's /tmp tmpfs on ``conf["tmp"]`` unless it is (None: no such directory).
+
+    In the zygote's mount namespace, so it outlives the environment (a reset keeps /tmp).
+    """
+    tmp = conf.get("tmp")
+    if tmp and not os.path.isdir(tmp):
+        tmp = conf["tmp"] = None
+    if tmp and not os.path.ismount(tmp):
+        _libc().mount("tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={int(conf['tmp_mb'])}m,mode=1777")
+    return tmp
 
 
 def _harden_alone() -> None:
@@ -471,7 +479,8 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
         # each restored environment may not map uid 0 (the caller's, as
         # root).  Harmless otherwise: a file capability it could set is
         # inert under no_new_privs.
-        _drop_capabilities(_CAP_SETFCAP if conf.get("template") else 0)
+        if not conf.get("spare"):  # a spare's runtime drops them once claimed and complete (spare.wait_claim)
+            _drop_capabilities(_CAP_SETFCAP if conf.get("template") else 0)
         return 0, 1
     try:
         fd = os.open(f"{me}/task/{me}/children", os.O_RDONLY, dir_fd=host_proc)

@@ -65,6 +65,7 @@ from _socket import CMSG_LEN, SCM_RIGHTS, SOL_SOCKET
 from _socket import socket as _Socket
 
 from . import runtimes, sandbox
+from .spare import Spares
 
 __all__ = ["main"]
 
@@ -155,7 +156,7 @@ def main(sock_fd: int, caller_pid: int = 0) -> None:
         wake = _watch_signals(prctl)
         gc.freeze()
         if not caller_pid or os.getppid() == caller_pid:  # else it died before PDEATHSIG was set
-            _serve(sock, wake, children, caller_pid, prctl)
+            _serve(sock, wake, children, caller_pid, prctl, Spares())
     finally:
         try:
             _end(children)
@@ -187,8 +188,13 @@ def _ignore(_signum, _frame) -> None:
     """The Python-level handler of the watched signals: the wakeup pipe does the work."""
 
 
-def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], caller_pid: int, prctl) -> None:
-    """The loop: fork on request, reap on SIGCHLD; return when the Invoker is gone."""
+def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], caller_pid: int, prctl, spares) -> None:
+    """The loop: fork on request, reap on SIGCHLD; return when the Invoker is gone.
+
+    ``P`` asks for a spare sandbox ready for the next fork (``spare``): the
+    answer is its pid, or -errno.  The Invoker sends it without waiting, so
+    the next request may arrive in the same read.
+    """
     wake_r = wake[0]
     later = True
     while True:
@@ -210,8 +216,14 @@ def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], calle
                 return
             if not msg:
                 return
+            if msg[:1] == b"P":
+                if not _keep_spare(sock, children, [sock.fileno(), *wake, *children.values(), *fds], prctl, spares):
+                    return
+                msg = msg[1:]
+                if not msg:
+                    continue
             private = [sock.fileno(), *wake, *children.values()]
-            if not _fork_request(sock, msg[1:], fds, children, private, prctl):
+            if not _fork_request(sock, msg[1:], fds, children, private, prctl, spares):
                 return
 
 
@@ -228,24 +240,31 @@ def _drain(fd: int) -> set[int]:
         seen.update(data)
 
 
-def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], private, prctl) -> bool:
-    """Fork one environment and answer; False when the answer cannot reach the Invoker."""
+def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], private, prctl, spares) -> bool:
+    """Fork one environment (or hand it the spare sandbox) and answer; False when the answer cannot reach it."""
     status_r = status_w = -1
     name, _, conf = name.partition(b"\0")
     try:
-        status_r, status_w = os.pipe()
         conf = json.loads(conf) if conf else None
         run = conf.get("exec") if conf else None  # a command to exec: {"exec": {...}, "sandbox": conf or None}
         if run is not None:
             conf = conf.get("sandbox")
-        pid, reap_pid = _spawn_environment(fds, name, [*private, status_r, status_w], prctl, conf, status_w, run)
+        claimed = spares.claim(conf, run, fds, name, children)
+        if claimed is not None:  # the spare's init has its status pipe's write end (in children already)
+            pid, status_r = claimed
+            reap_pid = pid
+        else:
+            status_r, status_w = os.pipe()
+            private = [*private, *spares.fds(), status_r, status_w]
+            pid, reap_pid = _spawn_environment(fds, name, private, prctl, conf, status_w, run)
     except OSError as e:  # EAGAIN, ENOMEM, a sandbox refused: this fork failed, the zygote did not
         for fd in (status_r, status_w):
             if fd >= 0:
                 os.close(fd)
         reply, attached = _PID.pack(-(e.errno or 1)), []
     else:
-        children[reap_pid] = status_w
+        if status_w >= 0:
+            children[reap_pid] = status_w
         reply, attached = _PID.pack(pid), [status_r]
     finally:
         for fd in fds:
@@ -257,6 +276,19 @@ def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], p
     finally:
         for fd in attached:
             os.close(fd)
+    return True
+
+
+def _keep_spare(sock, children: dict[int, int], private: list[int], prctl, spares) -> bool:
+    """Make a spare sandbox unless one waits, and send its pid (or -errno); False when the Invoker is gone."""
+    pid, claimed = spares.make(children, private)
+    if claimed is not None:  # in the spare's runtime, claimed: become the environment
+        fds, name = claimed
+        _child(fds, name, [], prctl, 1)
+    try:
+        sock.sendall(_PID.pack(pid))
+    except OSError:
+        return False
     return True
 
 

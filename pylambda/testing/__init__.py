@@ -11,7 +11,9 @@ the process exits (``shared_zygote_pids()``).  It is the process's, not a
 test's, so a leak check leaves it out; what it forked is counted
 (``zygote_children()``): an environment still alive after its Invoker
 closed, or a process a handler started that outlived its environment
-(adopted by the zygote), is a leak.
+(adopted by the zygote), is a leak.  So is a spare sandbox the zygote
+keeps ready for its next cold start (``spare_pids()``): the process's, not
+a test's, until a fork takes it and it becomes that test's environment.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .._invoker import Invoker
 
-__all__ = ["environment_pids", "leftover_processes", "shared_zygote_pids", "zygote_children"]
+__all__ = ["environment_pids", "leftover_processes", "shared_zygote_pids", "spare_pids", "zygote_children"]
 
 
 def environment_pids(invoker: Invoker) -> list[int]:
@@ -43,15 +45,30 @@ def shared_zygote_pids() -> list[int]:
     return pids()
 
 
+def spare_pids() -> set[int]:
+    """Pids of the spare sandboxes the shared zygotes keep ready (each an init and its runtime).
+
+    Like the zygotes, they are the process's: a leak check leaves them out.
+    """
+    from .._environment.shared import shared_spare_pids
+
+    return _descendants(shared_spare_pids(), keep_roots=True)
+
+
 def zygote_children() -> set[int]:
     """Pids of every live descendant of the shared zygotes: environments (and their sandboxes' inits), and
-    processes adopted from them."""
+    processes adopted from them; not the spare sandboxes (``spare_pids``)."""
+    return _descendants(shared_zygote_pids(), skip=spare_pids())
+
+
+def _descendants(roots: list[int], skip: set[int] = frozenset(), keep_roots: bool = False) -> set[int]:
+    """Every live descendant of ``roots`` (and the roots, with ``keep_roots``), not entering ``skip``."""
     import os
 
     from .._environment.zygote import parent_of
 
-    found: set[int] = set()
-    todo = list(shared_zygote_pids())
+    found: set[int] = set(roots) if keep_roots else set()
+    todo = list(roots)
     while todo:
         pid = todo.pop()
         try:
@@ -62,6 +79,7 @@ def zygote_children() -> set[int]:
             for entry in os.listdir("/proc") if os.path.exists(f"/proc/{pid}") else ():
                 if entry.isdigit() and parent_of(int(entry)) == pid:
                     kids.append(int(entry))
+        kids = [k for k in kids if k not in skip]
         found.update(kids)
         todo.extend(kids)
     return found
@@ -88,12 +106,50 @@ def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:
 
     deadline = time.monotonic() + timeout
     left = [p for p in pids if alive(p)]
-    # A closed environment's processes are usually gone within a millisecond
-    # or two (a sandbox's init exits right after its runtime): look again
-    # soon, then back off, so a clean teardown does not pay a fixed 20 ms.
+    if left:
+        left = _wait_exits(left, deadline)
+    # Without pidfds: a closed environment's processes are usually gone within
+    # a millisecond or two: look again soon, then back off.
     pause = 0.0005
     while left and time.monotonic() < deadline:
         time.sleep(pause)
         pause = min(pause * 2, 0.02)
         left = [p for p in left if alive(p)]
     return left
+
+
+def _wait_exits(pids: list[int], deadline: float) -> list[int]:
+    """Wait on pidfds until every one of ``pids`` has ended or ``deadline``; the ones left (unwatched included).
+
+    A pidfd turns readable the moment its process ends (a zombie has
+    ended), so a clean teardown is seen at once, not at the next look.
+    """
+    import os
+    import select
+    import time
+
+    watched: dict[int, int] = {}
+    left: list[int] = []
+    try:
+        for pid in pids:
+            try:
+                watched[os.pidfd_open(pid)] = pid
+            except ProcessLookupError:
+                pass  # gone already
+            except (OSError, AttributeError):  # no pidfds here (Linux < 5.3, not Linux): looked at by polling
+                left.append(pid)
+        poller = select.poll()
+        for fd in watched:
+            poller.register(fd, select.POLLIN)
+        pending = set(watched)
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for fd, _event in poller.poll(max(1, int(remaining * 1000))):
+                pending.discard(fd)
+                poller.unregister(fd)
+        return left + [watched[fd] for fd in pending]
+    finally:
+        for fd in watched:
+            os.close(fd)

@@ -1,0 +1,223 @@
+"""A spare sandbox, made ahead of the next cold start (child side: runs in the zygote and the spare).
+
+Why: most of a sandboxed cold start is not the handler's.  The zygote
+clones an init into new user, mount and PID namespaces, the init maps its
+ids, mounts ``/proc``, sets its limits and forks the runtime, which drops
+its capabilities: three processes scheduled one after another before the
+INIT message is even read (~5 ms of a ~9 ms cold start on a 2-vCPU VM).
+None of that depends on the function.  So after each sandboxed fork the
+zygote makes one *spare*: an init and a runtime at pid 2, set up that far,
+the runtime waiting on a socket of its own, still holding its capabilities
+(nothing of a user's has run in it).
+
+A later fork request of the default shape *claims* it instead of cloning::
+
+    zygote: mount the /tmp tmpfs (its own mount namespace, as for any fork),
+            open_tree(OPEN_TREE_CLONE) of it ─┐
+            send name + sandbox conf + the request's pipes + that tree ─▶ spare runtime
+            answer the Invoker: the spare init's pid + its status pipe
+    spare runtime: move_mount the tree where the zygote mounted it (so its
+            mounts are a cloned environment's), then as a cloned one's init
+            does: hide the Invoker's directory, bind that /tmp and the code
+            read-only (``views.mount_views``); drop every capability, and
+            become the environment (``zygote._child``)
+
+The environment is the same as a cloned one: same namespaces, mounts,
+limits and capabilities, and its /tmp is the tmpfs in the zygote's mount
+namespace that a reset keeps.  The one difference is that the mounts of
+the host it was copied from are those of the moment the spare was made.
+
+*The default shape* is what most environments are: no network namespace,
+no CPU quota, no command to exec, not a SnapStart template.  Anything else
+(``fits``) is forked as before and leaves the spare for the next one.
+
+Nothing is left behind: a spare is the zygote's child like any
+environment's init (killed with the zygote; its init has the zygote's
+death signal), and the Invoker learns its pid with the answer to the fork
+request that made it, so leak checks count it as the zygote's
+(``pylambda.testing``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from _socket import AF_UNIX, CMSG_LEN, SCM_RIGHTS, SOCK_STREAM, SOL_SOCKET, socketpair
+
+from . import sandbox
+from .views import mount_views
+
+__all__ = ["Spares", "attach", "fits", "wait_claim"]
+
+_FD = struct.Struct("i")
+# open_tree(2) and move_mount(2) (Linux 5.2): the same numbers on x86_64
+# and aarch64 (the generic syscall table).
+_SYS_OPEN_TREE = 428
+_SYS_MOVE_MOUNT = 429
+_OPEN_TREE_CLONE = 1
+_AT_FDCWD = -100
+_MOVE_MOUNT_F_EMPTY_PATH = 4
+# The sandbox parts an environment made from a spare may ask for.  Anything
+# else (a network namespace, a CPU quota, a template, a listener) shapes the
+# namespaces or the init, and is forked as before.
+_FITTING = frozenset({"tmp", "tmp_mb", "hide", "views", "network"})
+
+
+def fits(conf: dict | None, run: dict | None) -> bool:
+    """Whether an environment of sandbox ``conf`` (and no ``run`` command) can be made from a spare."""
+    return conf is not None and run is None and conf.keys() <= _FITTING and conf.get("network") is not False
+
+
+def _syscall(nr: int, *args) -> int:
+    lib = sandbox._libc()
+    ctypes = lib.ctypes
+    rc = lib.py.syscall(ctypes.c_long(nr), *args)
+    if rc < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"syscall {nr}: {os.strerror(err)}")
+    return rc
+
+
+def _tmp_tree(conf: dict) -> int:
+    """A detached clone of the environment's /tmp tmpfs (mounted in the zygote's namespace first), or -1."""
+    tmp = sandbox.private_tmp(conf)
+    if not tmp:
+        return -1
+    flags = _OPEN_TREE_CLONE | os.O_CLOEXEC
+    return _syscall(_SYS_OPEN_TREE, _AT_FDCWD, tmp.encode(), sandbox._libc().ctypes.c_uint(flags))
+
+
+def attach(tree: int, target: str) -> None:
+    """Mount the detached tree ``tree`` (``open_tree``) on ``target`` in this mount namespace."""
+    _syscall(_SYS_MOVE_MOUNT, tree, b"", _AT_FDCWD, target.encode(), _MOVE_MOUNT_F_EMPTY_PATH)
+
+
+class _Spare:
+    """The zygote's record of one spare: its init's pid, the socket to its runtime, its status pipe."""
+
+    __slots__ = ("pid", "sock", "status_r")
+
+    def __init__(self, pid: int, sock, status_r: int) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.status_r = status_r
+
+    def close(self) -> None:
+        """Drop the zygote's ends (the spare's runtime sees EOF and exits; its init follows)."""
+        self.sock.close()
+        os.close(self.status_r)
+
+
+class Spares:
+    """The zygote's spare sandbox: at most one, made by ``make`` and taken by ``claim``."""
+
+    def __init__(self) -> None:
+        self._spare: _Spare | None = None
+
+    def fds(self) -> list[int]:
+        """The zygote's descriptors of the spare (every forked child closes them)."""
+        spare = self._spare
+        return [spare.sock.fileno(), spare.status_r] if spare is not None else []
+
+    def ready(self, children: dict[int, int]) -> int:
+        """The pid of the spare waiting now (0: none); forgets one that died (the zygote reaped it)."""
+        spare = self._spare
+        if spare is not None and spare.pid not in children:
+            self._spare = None
+            spare.close()
+            return 0
+        return spare.pid if spare is not None else 0
+
+    def make(self, children: dict[int, int], private: list[int]) -> tuple[int, tuple | None]:
+        """Make a spare unless one is waiting; (its pid or -errno, None) in the zygote.
+
+        In the spare's runtime, once claimed: (0, (fds, name)), the
+        environment's pipes and name, with the sandbox complete and no
+        capability left.
+        """
+        pid = self.ready(children)
+        if pid:
+            return pid, None
+        mine, theirs = socketpair(AF_UNIX, SOCK_STREAM)
+        status_r = status_w = -1
+        try:
+            status_r, status_w = os.pipe()
+            pid, _reap = sandbox.fork({"spare": True}, status_w)
+        except OSError as e:
+            for fd in (status_r, status_w):
+                if fd >= 0:
+                    os.close(fd)
+            mine.close()
+            theirs.close()
+            return -(e.errno or 1), None
+        if pid == 0:  # detached: the socket object must not close the number again when it is collected
+            return 0, wait_claim(theirs, [*private, mine.detach(), status_r, status_w])
+        theirs.close()
+        children[pid] = status_w
+        self._spare = _Spare(pid, mine, status_r)
+        return pid, None
+
+    def claim(
+        self, conf: dict | None, run: dict | None, fds: list[int], name: bytes, children: dict[int, int]
+    ) -> tuple[int, int] | None:
+        """Hand the waiting spare a new environment's request; (its init's pid, status pipe) or None.
+
+        None: there is no spare, it does not fit, or it is gone (then
+        ``sandbox.fork`` makes the environment as before).  The zygote
+        keeps the status pipe's write end in its children, as for a fork.
+        """
+        if not self.ready(children) or not fits(conf, run):
+            return None
+        spare = self._spare
+        assert spare is not None
+        assert conf is not None
+        tree = _tmp_tree(conf)  # an OSError here is this fork's failure, as in sandbox.fork; the spare stays
+        self._spare = None
+        try:
+            message = name + b"\0" + json.dumps(conf).encode()
+            attached = [*fds, tree] if tree >= 0 else fds
+            spare.sock.sendmsg([message], [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in attached))])
+        except OSError:  # it died meanwhile: the zygote reaps it; fork anew
+            spare.close()
+            return None
+        finally:
+            if tree >= 0:
+                os.close(tree)
+        spare.sock.close()
+        return spare.pid, spare.status_r
+
+
+def wait_claim(sock, private: list[int]) -> tuple[list[int], bytes]:
+    """In a spare's runtime: wait for the claim, complete the sandbox, drop capabilities; (fds, name).
+
+    Exits when the zygote is gone or dropped the spare (EOF), and with 71,
+    as an init that could not set up, when the sandbox cannot be completed.
+    """
+    for fd in private:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        msg, ancdata, _flags, _addr = sock.recvmsg(1 << 16, CMSG_LEN(4 * _FD.size))
+    except OSError:
+        os._exit(0)
+    if not msg:
+        os._exit(0)
+    sock.close()
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            fds.extend(fd for (fd,) in _FD.iter_unpack(data[: len(data) - len(data) % _FD.size]))
+    name, _, conf_json = msg.partition(b"\0")
+    try:
+        conf = json.loads(conf_json)
+        if len(fds) > 3:  # the /tmp tmpfs: where a cloned environment finds it (a copy of the zygote's mounts)
+            attach(fds[3], conf["tmp"])
+            os.close(fds[3])
+        mount_views(sandbox._libc(), conf)  # then all as in a cloned one's init
+        sandbox._drop_capabilities()
+    except BaseException:
+        os._exit(71)
+    return fds[:3], name
