@@ -183,8 +183,6 @@ def test_restored_environments_are_sandboxed(invoker, sandbox, tmp_path):
     template = invoker._backends.default.template_of(env.key)
     others = [os.getpid(), invoker.zygote_pid, template.pid, env.pid]
     results = _concurrently(invoker, v1, 2, {"pids": others})
-    envs = {r.environment_id for r in results}
-    assert len(envs) == 2
     for r in [first, *results]:
         p = r.payload
         assert p["pids"] == [1, 2]
