@@ -19,6 +19,7 @@ Parts and what they stand for (docs/guide.md, "Sandbox"):
 from __future__ import annotations
 
 import os
+import sys
 
 from .._errors import InvalidParameterValueError
 from .runtimes import _warn_once  # once per process and key, shared with the runtimes' warnings
@@ -80,8 +81,24 @@ def views_for(spec: dict, read_only_code: bool, hide: list[str]) -> list:
     the coverage data directory.
     """
     cov = spec.get("coverage") or {}
-    dirs = [*spec["sys_path"], *(os.path.dirname(cov[k]) for k in ("data_file", "config_file") if cov.get(k))]
+    dirs = [
+        *_interpreter_dirs(),
+        *spec["sys_path"],
+        *(os.path.dirname(cov[k]) for k in ("data_file", "config_file") if cov.get(k)),
+    ]
     return [[spec["task_root"], read_only_code], *_covered(dirs, hide)]
+
+
+def _interpreter_dirs() -> list[str]:
+    """The running interpreter's installation (a venv's root, the Python it was made from).
+
+    A handler that starts ``sys.executable`` (a subprocess, a ``provided``
+    bootstrap that ``exec``s it) needs the executable, the venv's
+    ``pyvenv.cfg`` and the standard library where they are, even when they
+    live under ``/tmp`` (a CI job's venv), which the environment's own
+    ``/tmp`` would otherwise cover.
+    """
+    return sorted({os.path.abspath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix)})
 
 
 def shown(files: list[str], hide: list[str]) -> list:
