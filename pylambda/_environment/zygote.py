@@ -45,6 +45,10 @@ _PID = struct.Struct("<i")
 # included) must not be it.  These only decide how it starts and decodes
 # (and whether it builds sandboxes: see docs/guide.md#sandbox).
 _KEPT_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYLAMBDA_SANDBOX")
+# The largest fork request the zygote reads (``_runtime/zygote.py``: one
+# recvmsg); a runtime's environment variables travel in it (4 KB of the
+# function's own at most, as on Lambda).
+MAX_REQUEST = 1 << 16
 # How long the zygote may take to start and report its sandbox (its imports
 # take ~30 ms; the probes ~5 ms more).
 HELLO_TIMEOUT_S = 10.0
@@ -184,6 +188,8 @@ class Zygote:
             msg += b"\0" + json.dumps({"exec": run, "sandbox": sandbox}).encode()
         elif sandbox is not None:
             msg += b"\0" + json.dumps(sandbox).encode()
+        if len(msg) > MAX_REQUEST:  # the zygote reads one request of at most this many bytes
+            raise PylambdaError(f"an environment's start request is {len(msg)} bytes, over {MAX_REQUEST}")
         deadline = time.monotonic() + timeout
         if not self._lock.acquire(timeout=max(0.0, timeout)):
             raise PylambdaError(f"no environment could be forked within {timeout:g} s (the zygote is busy)")
