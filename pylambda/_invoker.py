@@ -148,6 +148,7 @@ class Invoker:
         self._aws_endpoint_url = None if aws_endpoint_url is None else validate_endpoint_url(aws_endpoint_url)
         cpu_scaling = check_cpu_scaling(cpu_scaling)
         echo = echo_function(echo_logs)
+        inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
         self._spin_s = spin_us / 1e6
         self._mode = mode
         self._recorder = recorder = Recorder(history_size)
@@ -159,7 +160,6 @@ class Invoker:
         self._backends = Backends(mode, self._spin_s, backend)
         self._workdir = workdir = tempfile.mkdtemp(prefix="pylambda-")  # the first resource: all checks are done
         self._pool = pool = EnvironmentPool(self._backends.for_runtime, workdir, idle_ttl, lock)
-        inherit = inherit_env if isinstance(inherit_env, bool) else tuple(inherit_env)
         self._launcher = launcher = Launcher(
             pool=pool, backends=self._backends, recorder=recorder, workdir=workdir, inherit=inherit,
             environ_for=self._endpoint_environ, cpu_scaling=cpu_scaling, inline=mode == "inline",
