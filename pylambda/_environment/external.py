@@ -417,8 +417,12 @@ class RuntimeApiEnvironment(Environment):
         if self._pid_pending:  # the sandbox's init: killing it ends its PID namespace
             _kill(os.kill, self.pid)
             return
-        if select.select([self._status_r], [], [], 0)[0]:
-            return  # ended (its pid may be reused): the zygote or its init reported it
+        fd = self._status_r  # read once: a close() from another thread may be reaping it
+        try:
+            if fd < 0 or select.select([fd], [], [], 0)[0]:
+                return  # ended (its pid may be reused): the zygote or its init reported it
+        except (OSError, ValueError):
+            return  # closed meanwhile: reaped
         if not _kill(os.killpg, self.pid):
             _kill(os.kill, self.pid)  # not (yet) a group leader
 
