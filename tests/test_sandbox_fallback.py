@@ -7,7 +7,7 @@ would; the setting is the child namespace's own, so nothing else on the
 machine sees it.  A caller started in there gets pylambda's fallback
 (plain forks, non-dumpable, 1,024 fds): this checks that the fallback says
 once what it does not enforce and still keeps every promise that does not
-need namespaces (timeouts, nothing outliving ``close()``).
+need namespaces (timeouts, SnapStart, nothing outliving ``close()``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ CALLER = textwrap.dedent(
     def slow(event, context):
         time.sleep(30)
 
+    def kind(event, context):
+        return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Invoker() as invoker:
@@ -41,6 +44,7 @@ CALLER = textwrap.dedent(
             first = invoker.invoke(fn, {})
             timed_out = invoker.invoke(Function("slow", slow, timeout=1), {})
             after = invoker.invoke(fn, {})
+            restored = invoker.invoke(Function("snap", kind, snap_start=True).publish_version(), {})
     deadline = time.monotonic() + 5
     spawned = first.payload["spawned"] + after.payload["spawned"]
     while time.monotonic() < deadline:
@@ -50,6 +54,7 @@ CALLER = textwrap.dedent(
         time.sleep(0.05)
     print(json.dumps({
         "payload": first.payload, "timed_out": timed_out.error_type, "after": after.function_error,
+        "restored": [restored.payload, restored.restore_duration_ms is not None],
         "alive": alive, "warnings": [str(w.message) for w in caught if "sandbox" in str(w.message)],
     }))
     """
@@ -73,4 +78,5 @@ def test_a_kernel_refusing_namespaces_gets_one_warning_and_the_promises_that_rem
     assert seen["payload"]["dumpable"] == 0  # no other process of this uid can read its memory
     assert seen["timed_out"] == "Sandbox.Timedout"
     assert seen["after"] is None  # the timed-out environment's neighbour still runs
+    assert seen["restored"] == ["snap-start", True]  # SnapStart restores without nested namespaces too
     assert seen["alive"] == []  # setsid'd and plain grandchildren alike end with their environments
