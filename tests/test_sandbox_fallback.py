@@ -18,6 +18,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 CALLER = textwrap.dedent(
     """
     import json, os, time, warnings
@@ -80,3 +82,22 @@ def test_a_kernel_refusing_namespaces_gets_one_warning_and_the_promises_that_rem
     assert seen["after"] is None  # the timed-out environment's neighbour still runs
     assert seen["restored"] == ["snap-start", True]  # SnapStart restores without nested namespaces too
     assert seen["alive"] == []  # setsid'd and plain grandchildren alike end with their environments
+
+
+def test_a_killed_zygotes_cgroup_is_removed_by_the_next_zygote():
+    """A ``pylambda-<pid>`` cpu cgroup whose zygote died without cleaning up is removed when another starts."""
+    from pylambda._runtime import sandbox
+
+    make = "from pylambda._runtime import sandbox; print(sandbox._cgroup_base('cpu'))"
+    leftover = subprocess.run([sys.executable, "-c", make], capture_output=True, text=True, timeout=60).stdout.strip()
+    if leftover in ("", "None"):
+        pytest.skip("no writable cpu cgroup on this machine: zygotes make no cgroup to leave behind")
+    assert os.path.isdir(leftover)  # as a zygote ended by SIGKILL leaves it
+    sandbox._sweep(os.path.dirname(leftover), most=10**6)  # older leftovers first, so the next start reaches it
+    assert os.path.isdir(leftover) is False
+    leftover = subprocess.run([sys.executable, "-c", make], capture_output=True, text=True, timeout=60).stdout.strip()
+    assert os.path.isdir(leftover)
+    start = "from pylambda import Function, Invoker\nwith Invoker() as i: i.invoke(Function('f', lambda e, c: 1))"
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", start], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not os.path.exists(leftover)

@@ -224,6 +224,7 @@ def _cgroup_base(controller: str) -> str | None:
                 _remove_cgroups(base, keep=True)
             except OSError:
                 continue
+            _sweep(parent)
             if controllers == "":
                 try:
                     _write(f"{base}/cgroup.subtree_control", f"+{controller}")
@@ -232,6 +233,31 @@ def _cgroup_base(controller: str) -> str | None:
                     continue
             return base
     return None
+
+
+def _sweep(parent: str, most: int = 256) -> None:
+    """Remove up to ``most`` cgroups left by zygotes that were killed (their pid is gone); best effort.
+
+    A zygote ended by SIGKILL cannot remove its ``pylambda-<pid>`` group;
+    each zygote that starts clears a few of these, so they never pile up
+    for long (bounded: an rmdir of a v1 cgroup can wait for the kernel).
+    """
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith("pylambda-") and n[9:].isdigit()]
+    except OSError:
+        return
+    for name in names:
+        if most <= 0:
+            return
+        try:
+            os.kill(int(name[9:]), 0)
+            continue  # alive (or a pid reused by another process: its group stays)
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        _remove_cgroups(os.path.join(parent, name))
+        most -= 1
 
 
 def _remove_cgroups(base: str, keep: bool = False) -> None:
