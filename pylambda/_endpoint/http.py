@@ -7,9 +7,9 @@ request's server-side cost); and it cannot end the keep-alive connections
 botocore holds open, which would leave threads blocked on reads after
 ``close()``.  This one does only what botocore and the AWS CLI send:
 
-- one accept thread, blocked in ``accept()``; ``close()`` shuts the
-  listening socket down, which wakes it at once (Linux), so nothing listens
-  after ``close()`` returns;
+- the process's one accept thread (``accept.py``) accepts for it;
+  ``close()`` shuts the listening socket down, so nothing listens after
+  ``close()`` returns;
 - a thread per connection, HTTP/1.1 keep-alive (botocore reuses its
   connections), ``TCP_NODELAY`` (a response is one ``sendall``; Nagle would
   hold a second segment for the client's delayed ACK, ~40 ms);
@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from . import accept
 
 __all__ = ["HttpServer", "Request", "Response"]
 
@@ -90,8 +92,7 @@ class HttpServer:
         self._closed = False
         self._lock = threading.Lock()
         self._conns: dict[socket.socket, threading.Thread] = {}
-        self._thread = threading.Thread(target=self._accept_loop, name=f"{name}-accept", daemon=True)
-        self._thread.start()
+        accept.add(self._sock, self)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -99,20 +100,20 @@ class HttpServer:
         host, port = self._sock.getsockname()[:2]
         return host, port
 
-    def _accept_loop(self) -> None:
-        while True:
-            try:
-                conn, _addr = self._sock.accept()
-            except OSError:  # shut down by close()
-                return
+    def _accepted(self, conn: socket.socket) -> None:
+        """Serve a new connection on a thread of its own (called by the accept thread)."""
+        try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(target=self._serve, args=(conn,), name=f"{self._name}-conn", daemon=True)
-            with self._lock:
-                if self._closed:
-                    conn.close()
-                    return
-                self._conns[conn] = thread
-            thread.start()
+        except OSError:  # the peer is gone already
+            conn.close()
+            return
+        thread = threading.Thread(target=self._serve, args=(conn,), name=f"{self._name}-conn", daemon=True)
+        with self._lock:
+            if self._closed:
+                conn.close()
+                return
+            self._conns[conn] = thread
+        thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
         rfile = conn.makefile("rb", buffering=_CHUNK)
@@ -236,8 +237,9 @@ class HttpServer:
                 return
             self._closed = True
             conns = dict(self._conns)
+        accept.remove(self._sock)
         try:
-            self._sock.shutdown(socket.SHUT_RDWR)  # wakes accept() at once
+            self._sock.shutdown(socket.SHUT_RDWR)  # no longer listening, at once
         except OSError:
             pass
         self._sock.close()
@@ -247,7 +249,6 @@ class HttpServer:
             except OSError:
                 pass
         deadline = time.monotonic() + timeout
-        self._thread.join(timeout)
         for thread in conns.values():
             if thread is not threading.current_thread():  # a handler may close its own endpoint
                 thread.join(max(0.0, deadline - time.monotonic()))
