@@ -36,6 +36,12 @@ CALLER = textwrap.dedent(
     def slow(event, context):
         time.sleep(30)
 
+    def running(pid):
+        try:
+            return psutil.Process(pid).status() != "zombie"
+        except psutil.NoSuchProcess:
+            return False
+
     def kind(event, context):
         return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
 
@@ -50,7 +56,7 @@ CALLER = textwrap.dedent(
     deadline = time.monotonic() + 5
     spawned = first.payload["spawned"] + after.payload["spawned"]
     while time.monotonic() < deadline:
-        alive = [p for p in spawned if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        alive = [p for p in spawned if running(p)]
         if not alive:
             break
         time.sleep(0.05)
