@@ -33,8 +33,8 @@ def noop(event, context):
     return None
 
 
-def drive(n: int) -> None:
-    """Warm up, then ``n`` warm invocations (the process valgrind watches)."""
+def drive(n: int, pids_path: str) -> None:
+    """Warm up, then ``n`` warm invocations (under valgrind); its zygote and environment pids to a file."""
     import gc
 
     from pylambda import Function, Invoker
@@ -48,6 +48,8 @@ def drive(n: int) -> None:
     fn = Function("instructions", noop)
     invoker.invoke(fn, EVENT)
     invoker.invoke(fn, EVENT)
+    with open(pids_path, "w", encoding="utf-8") as f:  # pid order cannot tell them apart once pids wrap
+        f.write(f"{invoker.zygote_pid} {invoker.environments()[0].pid}")
     gc.disable()  # a collection landing in one run but not the other would not cancel out
     for _ in range(n):
         invoker.invoke(fn, EVENT)
@@ -57,11 +59,14 @@ def drive(n: int) -> None:
 def count(n: int, workdir: str) -> dict[str, int]:
     """Instructions of each process (caller, zygote, environment) for a run of ``n`` invocations."""
     out = os.path.join(workdir, f"cg.{n}.%p")
+    pids_path = os.path.join(workdir, f"pids.{n}")
     subprocess.run(
         ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}",
-         sys.executable, os.path.abspath(__file__), "--drive", str(n)],
+         sys.executable, os.path.abspath(__file__), "--drive", str(n), "--pids", pids_path],
         check=True, capture_output=True,
     )  # fmt: skip
+    with open(pids_path, encoding="utf-8") as f:
+        zygote_pid, environment_pid = map(int, f.read().split())
     runs = []
     for path in glob.glob(os.path.join(workdir, f"cg.{n}.*")):
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -71,12 +76,14 @@ def count(n: int, workdir: str) -> dict[str, int]:
         total = int(re.search(r"^summary: (\d+)", text, re.M).group(1))
         runs.append((pid, cmd, total))
     caller = [r for r in runs if "--drive" in r[1]]
-    # The zygote and the environment it forked share a command line; the
-    # zygote started first.
-    others = sorted(r for r in runs if "--drive" not in r[1] and "pylambda._runtime.zygote" in r[1])
-    if len(caller) != 1 or len(others) != 2:
+    # The zygote and the environment it forked share a command line: told
+    # apart by the pids the driver wrote (not by pid order, which a busy
+    # machine's wrapping pids can reverse).
+    zygote = [r for r in runs if r[0] == zygote_pid]
+    environment = [r for r in runs if r[0] == environment_pid]
+    if len(caller) != 1 or len(zygote) != 1 or len(environment) != 1:
         raise SystemExit(f"expected a caller, a zygote and one environment; found {[r[1][:60] for r in runs]}")
-    return {"caller": caller[0][2], "zygote": others[0][2], "environment": others[1][2]}
+    return {"caller": caller[0][2], "zygote": zygote[0][2], "environment": environment[0][2]}
 
 
 def measure(small: int = 200, large: int = 1200, repeats: int = 3) -> dict[str, float]:
@@ -102,9 +109,10 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--large", type=int, default=1200)
     parser.add_argument("--drive", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pids", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive is not None:
-        drive(args.drive)
+        drive(args.drive, args.pids)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not on PATH: install it (e.g. apt install valgrind) to count instructions")
