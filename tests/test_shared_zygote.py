@@ -30,7 +30,7 @@ def test_invokers_share_one_zygote_and_close_keeps_it(make_fn):
 
 
 def test_the_zygote_ends_with_the_process(tmp_path):
-    """A process that used Invokers and exits normally leaves neither its zygote nor environments."""
+    """A process that used Invokers and exits normally leaves neither its zygote, nor environments, nor a spare."""
     script = tmp_path / "user.py"
     script.write_text(
         textwrap.dedent(
@@ -38,9 +38,10 @@ def test_the_zygote_ends_with_the_process(tmp_path):
             import sys
             sys.path.insert(0, {os.getcwd()!r})
             from pylambda import Function, Invoker
+            from pylambda.testing import spare_pids
             inv = Invoker()
             inv.invoke(Function("quick", lambda e, c: 1))
-            print(inv.zygote_pid, *(e.pid for e in inv.environments()), flush=True)
+            print(inv.zygote_pid, *(e.pid for e in inv.environments()), *spare_pids(), flush=True)
             """  # no close(): the atexit hook and the zygote's EOF handling end everything
         )
     )

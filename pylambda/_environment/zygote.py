@@ -149,10 +149,7 @@ class Zygote:
             sock = self._sock
             assert sock is not None
             try:
-                if not self._await_answer(deadline):
-                    raise TimeoutError
-                sock.settimeout(STOPPED_CHECK_S)
-                head = _recv_exact(sock, _PID.size)
+                head = self._answer_locked(deadline, _PID.size)
                 report = json.loads(_recv_exact(sock, _PID.unpack(head)[0]))
             except (OSError, EOFError, ValueError):
                 # Dead or too slow: its answers can no longer be told from its report.
@@ -242,18 +239,22 @@ class Zygote:
         except OSError:
             return b"", []
 
+    def _answer_locked(self, deadline: float, size: int) -> bytes:
+        """The first ``size`` bytes of the zygote's next message; TimeoutError if it does not come by ``deadline``."""
+        sock = self._sock
+        assert sock is not None
+        if not self._await_answer(deadline):
+            raise TimeoutError
+        sock.settimeout(STOPPED_CHECK_S)
+        return _recv_exact(sock, size)
+
     def _settle_spare_locked(self, deadline: float) -> bool:
         """Read the zygote's pending answer naming its spare sandbox, if any; False if it did not come."""
         if not self._spare_pending:
             return True
-        sock = self._sock
-        assert sock is not None
         try:
-            if not self._await_answer(deadline):
-                return False
-            sock.settimeout(STOPPED_CHECK_S)
-            pid = _PID.unpack(_recv_exact(sock, _PID.size))[0]
-        except (OSError, EOFError):
+            pid = _PID.unpack(self._answer_locked(deadline, _PID.size))[0]
+        except (OSError, EOFError):  # TimeoutError included
             return False
         self._spare_pending = False
         self._spare = max(pid, 0)  # -errno: none could be made
