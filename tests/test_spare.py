@@ -157,3 +157,31 @@ def test_spares_end_with_their_zygote(sandbox):
     assert mine
     stop_shared_zygotes()
     assert leftover_processes(mine, timeout=5) == []
+
+
+def test_a_kernel_without_open_tree_gets_clones_and_no_more_spares(monkeypatch):
+    """When open_tree is refused, the claim gives the spare up (it sees EOF) and the zygote makes no other."""
+    import errno
+    import socket as socketlib
+
+    from pylambda._runtime import spare as spare_mod
+
+    def refused(tmp):
+        raise OSError(errno.ENOSYS, "open_tree: Function not implemented")
+
+    monkeypatch.setattr(spare_mod.sandbox, "private_tmp", lambda conf: "/tmp/an-environments-tmp")
+    monkeypatch.setattr(spare_mod, "_tmp_tree", refused)
+    mine, theirs = socketlib.socketpair()
+    status_r, status_w = os.pipe()
+    spares = spare_mod.Spares()
+    spares._spare = spare_mod._Spare(12345, mine, status_r)
+    children = {12345: status_w}
+    conf = {"tmp": "/tmp/an-environments-tmp", "tmp_mb": 512, "hide": [], "views": []}
+    try:
+        assert spares.claim(conf, None, [], b"fn", children) is None
+        assert theirs.recv(16) == b""  # the spare's runtime would exit on this EOF
+        assert spares.make(children, []) == (-errno.ENOSYS, None)  # no fork attempted
+        assert spares.fds() == []
+    finally:
+        theirs.close()
+        os.close(status_w)

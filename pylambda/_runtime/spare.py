@@ -79,11 +79,8 @@ def _syscall(nr: int, *args) -> int:
     return rc
 
 
-def _tmp_tree(conf: dict) -> int:
-    """A detached clone of the environment's /tmp tmpfs (mounted in the zygote's namespace first), or -1."""
-    tmp = sandbox.private_tmp(conf)
-    if not tmp:
-        return -1
+def _tmp_tree(tmp: str) -> int:
+    """A detached clone of the tmpfs mounted on ``tmp`` in the zygote's mount namespace (``open_tree``)."""
     flags = _OPEN_TREE_CLONE | os.O_CLOEXEC
     return _syscall(_SYS_OPEN_TREE, _AT_FDCWD, tmp.encode(), sandbox._libc().ctypes.c_uint(flags))
 
@@ -114,6 +111,7 @@ class Spares:
 
     def __init__(self) -> None:
         self._spare: _Spare | None = None
+        self._refused = 0  # the errno of a kernel without open_tree/move_mount (5.2+): no spares then
 
     def fds(self) -> list[int]:
         """The zygote's descriptors of the spare (every forked child closes them)."""
@@ -137,8 +135,8 @@ class Spares:
         capability left.
         """
         pid = self.ready(children)
-        if pid:
-            return pid, None
+        if pid or self._refused:
+            return pid or -self._refused, None
         mine, theirs = socketpair(AF_UNIX, SOCK_STREAM)
         status_r = status_w = -1
         try:
@@ -172,7 +170,14 @@ class Spares:
         spare = self._spare
         assert spare is not None
         assert conf is not None
-        tree = _tmp_tree(conf)  # an OSError here is this fork's failure, as in sandbox.fork; the spare stays
+        tmp = sandbox.private_tmp(conf)  # an OSError here is this fork's failure, as in sandbox.fork
+        try:
+            tree = _tmp_tree(tmp) if tmp else -1
+        except OSError as e:  # no open_tree here: clone this one, and make no more spares
+            self._refused = e.errno or 38
+            self._spare = None
+            spare.close()
+            return None
         self._spare = None
         try:
             message = name + b"\0" + json.dumps(conf).encode()
