@@ -47,7 +47,7 @@ from . import backend, held
 from .backend import Backend, Environment, Outcome, Request
 from .cpus import usable_cpus
 from .shared import shared_zygote
-from .zygote import Zygote, host_pid
+from .zygote import Zygote, host_pid, read_status
 
 __all__ = ["ProcessBackend", "ProcessEnvironment", "waiting"]
 
@@ -447,14 +447,9 @@ class ProcessEnvironment(Environment):
 
     def _reap_locked(self, timeout: float) -> int | None:
         status = self._status  # known already if a sandbox's init died early
-        deadline = time.monotonic() + timeout
-        while status is None and select.select([self._status_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            data = os.read(self._status_r, 4)
-            status = int.from_bytes(data, "little", signed=True) if len(data) == 4 else None
-            if status is None or status >= 0:
-                break
-            status = None  # a sandbox's -pid (unread so far): the status comes next
-            self._pid_pending = False
+        if status is None:  # past a sandbox's -pid, if still unread, to the wait status
+            status = read_status(self._status_r, time.monotonic() + timeout, skip_pid=True)
+        self._pid_pending = False  # ended: kill() has nothing left to do
         if status is None and not select.select([self._status_r], [], [], 0)[0]:
             try:  # still alive after the bound: make sure it is not
                 os.kill(self.pid, signal.SIGKILL)
