@@ -243,6 +243,15 @@ class Environment:
         """Wait (bounded) until it has ended, release its resources; its wait status if known. Idempotent."""
         raise NotImplementedError
 
+    def end_now(self) -> bool:
+        """End an idle environment without waiting, if its kind can make sure it ends; False: it cannot.
+
+        Then ``stop`` and ``reap`` end it.  True means every process of it
+        has been sent SIGKILL (or is bound to be by the kernel) and its
+        resources here are released.
+        """
+        return False
+
     def shut_down(self, grace: float = 1.0) -> None:
         """End an idle environment: ``stop``, then ``reap`` within ``grace`` (killed after it)."""
         if self.state == "DEAD":

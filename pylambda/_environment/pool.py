@@ -251,13 +251,15 @@ class EnvironmentPool:
         # data when measuring), killed if they are not gone by the deadline;
         # a busy one is killed at once, and the caller thread waiting on it
         # sees EOF, reaps it and discards it.
+        waiting = []
         for env in live:
-            if env in idle:
-                env.stop()
-            else:
+            if env not in idle:
                 env.kill()
+            elif not env.end_now():  # a sandbox's init killed: nothing to wait for
+                env.stop()
+                waiting.append(env)
         deadline = time.monotonic() + timeout
-        for env in idle:
+        for env in waiting:
             env.reap(max(0.0, deadline - time.monotonic()))
         for path in [e.tmpdir for e in idle if e.tmpdir] + free:
             remove_later(path)

@@ -86,26 +86,18 @@ def _descendants(roots: list[int], skip: set[int] = frozenset(), keep_roots: boo
 
 
 def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:
-    """The pids among ``pids`` still alive after up to ``timeout`` seconds."""
-    import os
+    """The pids among ``pids`` still alive after up to ``timeout`` seconds.
+
+    A process with SIGKILL pending counts as ended: it runs no code of its
+    own again (an Invoker's ``close()`` kills a sandboxed environment
+    without waiting for it to go).
+    """
     import time
 
-    from .._environment.zygote import proc_stat
-
-    def alive(pid: int) -> bool:
-        fields = proc_stat(pid)
-        if fields is not None:
-            return fields[:1] != [b"Z"]  # a zombie has ended
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return False
+    from .._environment.zygote import ended
 
     deadline = time.monotonic() + timeout
-    left = [p for p in pids if alive(p)]
+    left = [p for p in pids if not ended(p)]
     if left:
         left = _wait_exits(left, deadline)
     # Without pidfds: a closed environment's processes are usually gone within
@@ -114,7 +106,7 @@ def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:
     while left and time.monotonic() < deadline:
         time.sleep(pause)
         pause = min(pause * 2, 0.02)
-        left = [p for p in left if alive(p)]
+        left = [p for p in left if not ended(p)]
     return left
 
 
