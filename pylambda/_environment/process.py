@@ -106,7 +106,6 @@ class ProcessEnvironment(Environment):
     """One worker process acting as a Lambda execution environment."""
 
     __slots__ = (
-        "_after_init",
         "_alone",
         "_graceful",
         "_held_buf",
@@ -133,7 +132,11 @@ class ProcessEnvironment(Environment):
         for fd in (req_w, resp_r, log_r):
             os.set_inheritable(fd, False)
         try:
-            pid, self._status_r = zygote.fork([req_r, resp_w, log_w], name, sandbox=init_spec.get("sandbox"))
+            sandbox = init_spec.get("sandbox")
+            if isinstance(zygote, Zygote):  # the spare for the next cold start is made while this one starts
+                pid, self._status_r = zygote.fork([req_r, resp_w, log_w], name, sandbox=sandbox, spare=True)
+            else:  # a SnapStart template: restores are forked ahead by the template itself
+                pid, self._status_r = zygote.fork([req_r, resp_w, log_w], name, sandbox=sandbox)
         except BaseException:
             for fd in (req_r, req_w, resp_r, resp_w, log_r, log_w):
                 os.close(fd)
@@ -152,9 +155,6 @@ class ProcessEnvironment(Environment):
         self._init_pid = pid if self.sandboxed and not self._nested else 0
         # Measured by coverage: it saves its data when it exits by itself (EOF), not when killed.
         self._graceful = bool(init_spec.get("coverage"))
-        # Once its init is done, the zygote makes a spare sandbox for the next cold start (not before:
-        # it would take CPU from this one's init).
-        self._after_init = getattr(zygote, "prepare_spare", None) if self.sandboxed else None
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
         self._held_buf = None
@@ -199,8 +199,6 @@ class ProcessEnvironment(Environment):
             self.state = "IDLE"
         elif outcome.kind == "init_error":
             self.reap()
-        if self._after_init is not None:
-            self._after_init()
         return outcome
 
     def _learn_pid(self, deadline: float) -> bool:

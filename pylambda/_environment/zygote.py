@@ -168,7 +168,13 @@ class Zygote:
             return self._read_report_locked(time.monotonic() + HELLO_TIMEOUT_S)
 
     def fork(
-        self, fds: list[int], name: str, timeout: float = 10.0, sandbox: dict | None = None, run: dict | None = None
+        self,
+        fds: list[int],
+        name: str,
+        timeout: float = 10.0,
+        sandbox: dict | None = None,
+        run: dict | None = None,
+        spare: bool = False,
     ) -> tuple[int, int]:
         """Fork an environment that owns ``fds``; return (pid, status pipe read end).
 
@@ -176,11 +182,17 @@ class Zygote:
         sees; ``pylambda._runtime.sandbox.fork``), None for none.  ``run``
         makes it exec a command (``argv``, ``env``, ``cwd``, and ``listen``:
         a port for the Runtime API inside its network namespace) instead of
-        running the Python bootstrap (``_runtime.zygote._exec``).  Raises
+        running the Python bootstrap (``_runtime.zygote._exec``).  ``spare``
+        (a sandboxed fork): once it has answered, the zygote makes a spare
+        sandbox for the next cold start unless one waits (``_runtime/spare.py``),
+        while this environment starts; ``PYLAMBDA_SPARE=0`` turns spares off
+        (for comparisons).  Its answer naming the spare is read before the
+        next request (``_settle_spare_locked``).  Raises
         InvokerClosedError once closed, and PylambdaError when no zygote
         could fork within ``timeout`` seconds.
         """
-        msg = b"F" + name.encode()[:15].replace(b"\0", b"")
+        spare = spare and SPARES and sandbox is not None
+        msg = (b"G" if spare else b"F") + name.encode()[:15].replace(b"\0", b"")
         if run is not None:
             msg += b"\0" + json.dumps({"exec": run, "sandbox": sandbox}).encode()
         elif sandbox is not None:
@@ -205,6 +217,7 @@ class Zygote:
                     pid = _PID.unpack(reply)[0]
                     if pid == self._spare:  # it took the spare
                         self._spare = 0
+                    self._spare_pending = spare  # answered a G: it is making a spare now, whatever the fork did
                     if len(rfds) == 1 and pid > 0:
                         self._forked.add(pid)
                         return pid, rfds[0]
@@ -259,31 +272,6 @@ class Zygote:
         self._spare_pending = False
         self._spare = max(pid, 0)  # -errno: none could be made
         return True
-
-    def prepare_spare(self) -> None:
-        """Ask the zygote to make a spare sandbox for the next cold start, unless one is known; returns at once.
-
-        Called once a sandboxed environment's init is done, so that making
-        the spare does not take CPU from that init.  The answer (the spare's
-        pid) is read before the next exchange.  ``PYLAMBDA_SPARE=0`` turns
-        spares off (for comparisons).
-        """
-        if self._spare_pending or not SPARES or self._spare_alive():
-            return  # one is there or coming
-        if not self._lock.acquire(blocking=False):
-            return  # a fork is in flight (it will be asked again)
-        try:
-            sock = self._sock
-            if sock is None or self._closed or self._spare_pending:
-                return
-            try:
-                sock.settimeout(STOPPED_CHECK_S)
-                sock.send(b"P")
-            except OSError:
-                return  # the next fork finds out what is wrong with it
-            self._spare_pending = True
-        finally:
-            self._lock.release()
 
     def spare_pids(self) -> list[int]:
         """The pid of the spare sandbox's init the zygote keeps ready (its runtime is its child), if any.

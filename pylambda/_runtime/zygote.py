@@ -191,9 +191,10 @@ def _ignore(_signum, _frame) -> None:
 def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], caller_pid: int, prctl, spares) -> None:
     """The loop: fork on request, reap on SIGCHLD; return when the Invoker is gone.
 
-    ``P`` asks for a spare sandbox ready for the next fork (``spare``): the
-    answer is its pid, or -errno.  The Invoker sends it without waiting, so
-    the next request may arrive in the same read.
+    ``G`` is ``F`` followed, once it is answered, by making a spare sandbox
+    for the next fork unless one waits (``spare``): a second answer carries
+    the spare's pid, or -errno.  The Invoker reads it before its next
+    request, so the spare is made while this environment starts.
     """
     wake_r = wake[0]
     later = True
@@ -216,14 +217,11 @@ def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], calle
                 return
             if not msg:
                 return
-            if msg[:1] == b"P":
-                if not _keep_spare(sock, children, [sock.fileno(), *wake, *children.values(), *fds], prctl, spares):
-                    return
-                msg = msg[1:]
-                if not msg:
-                    continue
             private = [sock.fileno(), *wake, *children.values()]
             if not _fork_request(sock, msg[1:], fds, children, private, prctl, spares):
+                return
+            private = [sock.fileno(), *wake, *children.values()]
+            if msg[:1] == b"G" and not _keep_spare(sock, children, private, prctl, spares):  # the next one's spare
                 return
 
 
