@@ -153,8 +153,9 @@ class ProcessEnvironment(Environment):
         # Its sandbox's init, unless restored (the template answers with pids of its own
         # namespace): SIGKILL to the init ends the whole environment (``end_now``).
         self._init_pid = pid if self.sandboxed and not self._nested else 0
-        # Measured by coverage: it saves its data when it exits by itself (EOF), not when killed.
-        self._graceful = bool(init_spec.get("coverage"))
+        # Measured by coverage: it saves its data when it exits by itself (EOF), not when killed;
+        # under a CPU quota: its init removes its cgroup when the runtime has exited.
+        self._graceful = bool(init_spec.get("coverage") or (init_spec.get("sandbox") or {}).get("cpus"))
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
         self._held_buf = None
@@ -478,9 +479,10 @@ class ProcessEnvironment(Environment):
         code of the environment runs again, and the zygote reaps what is
         left.  Leak checks count a process with SIGKILL pending as ended
         (``zygote.ended``).  Not for an environment measured by coverage
-        (it saves its data on a clean exit), nor one without a sandbox (a
-        process its handler moved out of its group would outlive it), nor
-        one whose init's pid is not known yet: those get EOF and are reaped.
+        (it saves its data on a clean exit), nor one under a CPU quota (its
+        init removes its cgroup then), nor one without a sandbox (a process
+        its handler moved out of its group would outlive it), nor one whose
+        init's pid is not known yet: those get EOF and are reaped.
         """
         with self._reap_lock:
             if self.state == "DEAD":
