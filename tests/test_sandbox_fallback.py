@@ -92,14 +92,14 @@ def test_a_kernel_refusing_namespaces_gets_one_warning_and_the_promises_that_rem
 
 def test_a_killed_zygotes_cgroup_is_removed_by_the_next_zygote():
     """A ``pylambda-<pid>`` cpu cgroup whose zygote died without cleaning up is removed when another starts."""
-    from pylambda._runtime import sandbox
+    from pylambda._runtime import cgroups
 
-    make = "from pylambda._runtime import sandbox; print(sandbox._cgroup_base('cpu'))"
+    make = "from pylambda._runtime import cgroups; print(cgroups.base('cpu'))"
     leftover = subprocess.run([sys.executable, "-c", make], capture_output=True, text=True, timeout=60).stdout.strip()
     if leftover in ("", "None"):
         pytest.skip("no writable cpu cgroup on this machine: zygotes make no cgroup to leave behind")
     assert os.path.isdir(leftover)  # as a zygote ended by SIGKILL leaves it
-    sandbox._sweep(os.path.dirname(leftover), most=10**6)  # older leftovers first, so the next start reaches it
+    cgroups.sweep(os.path.dirname(leftover), most=10**6)  # older leftovers first, so the next start reaches it
     assert os.path.isdir(leftover) is False
     leftover = subprocess.run([sys.executable, "-c", make], capture_output=True, text=True, timeout=60).stdout.strip()
     assert os.path.isdir(leftover)

@@ -41,7 +41,7 @@ import zipfile
 
 from .backend import Outcome, Request
 from .isolation import sandbox_for, views_for
-from .process import ProcessBackend
+from .process_backend import ProcessBackend
 
 __all__ = ["CodeCache", "NodeHost", "outcome_fields", "outcome_from"]
 

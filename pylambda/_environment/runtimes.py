@@ -118,7 +118,7 @@ class Backends:
 
             self.default: Backend = InlineBackend()
         else:
-            from .process import ProcessBackend
+            from .process_backend import ProcessBackend
 
             self.default = ProcessBackend(spin_s)
 
@@ -151,7 +151,7 @@ class Backends:
                     f"running it on this interpreter, {self._own} ({sys.executable})",
                 )
                 return self.default
-            from .process import ProcessBackend
+            from .process_backend import ProcessBackend
 
             return ProcessBackend(self._spin_s, executable=path, runtimes=(runtime,))
         from .external import RuntimeApiBackend

@@ -57,7 +57,7 @@ import os
 import signal
 import struct
 
-from . import runtimes
+from . import cgroups, runtimes
 from .views import _MS_BIND, _MS_NODEV, _MS_NOEXEC, _MS_NOSUID, _MS_RDONLY, _MS_REMOUNT, mount_views, under
 
 __all__ = ["fork", "fork_restored", "release", "setup_zygote"]
@@ -82,7 +82,6 @@ _INT = struct.Struct("<i")
 # Lambda's limits (reference §7.2).
 NOFILE = 1024
 NPROC = 1024
-_CPU_PERIOD_US = 100_000
 
 _state: dict = {}  # the zygote's: what works, cgroup directories
 
@@ -211,96 +210,11 @@ def _loopback_up() -> None:
 # -- the zygote's side ---------------------------------------------------------------
 
 
-def _cgroup_base(controller: str) -> str | None:
-    """A writable directory for this zygote's environments under ``controller``, or None."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        _h, controllers, path = line.split(":", 2)
-        if controller in controllers.split(","):
-            candidates = [f"/sys/fs/cgroup/{controller}{path}", f"/sys/fs/cgroup/{controllers}{path}"]
-        elif controllers == "":  # cgroup v2: the controller must be enabled below this group
-            try:
-                with open(f"/sys/fs/cgroup{path}/cgroup.controllers") as f:
-                    if controller not in f.read().split():
-                        continue
-            except OSError:
-                continue
-            candidates = [f"/sys/fs/cgroup{path}"]
-        else:
-            continue
-        for parent in candidates:
-            base = os.path.join(parent.rstrip("/"), f"pylambda-{os.getpid()}")
-            try:
-                os.mkdir(base)
-            except FileExistsError:  # a dead zygote's, with this pid: what its environments left goes
-                _remove_cgroups(base, keep=True)
-            except OSError:
-                continue
-            _sweep(parent)
-            if controllers == "":
-                try:
-                    _write(f"{base}/cgroup.subtree_control", f"+{controller}")
-                except OSError:
-                    os.rmdir(base)
-                    continue
-            return base
-    return None
-
-
-def _sweep(parent: str, most: int = 256) -> None:
-    """Remove up to ``most`` cgroups left by zygotes that were killed (their pid is gone); best effort.
-
-    A zygote ended by SIGKILL cannot remove its ``pylambda-<pid>`` group;
-    each zygote that starts clears a few of these, so they never pile up
-    for long (bounded: an rmdir of a v1 cgroup can wait for the kernel).
-    """
-    try:
-        names = [n for n in os.listdir(parent) if n.startswith("pylambda-") and n[9:].isdigit()]
-    except OSError:
-        return
-    for name in names:
-        if most <= 0:
-            return
-        try:
-            os.kill(int(name[9:]), 0)
-            continue  # alive (or a pid reused by another process: its group stays)
-        except ProcessLookupError:
-            pass
-        except OSError:
-            continue
-        _remove_cgroups(os.path.join(parent, name))
-        most -= 1
-
-
-def _remove_cgroups(base: str, keep: bool = False) -> None:
-    """Remove the (empty) cgroups under ``base``, and ``base`` itself unless ``keep``; best effort."""
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return
-    for name in names:
-        path = os.path.join(base, name)
-        if os.path.isdir(path):
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
-    if not keep:
-        try:
-            os.rmdir(base)
-        except OSError:
-            pass
-
-
 def release() -> None:
     """The zygote is ending (its environments are gone): remove its cgroups."""
     base = _state.pop("cpu", None)
     if base:
-        _remove_cgroups(base)
+        cgroups.remove(base)
 
 
 def _probe(flags: int, network: bool) -> str | None:
@@ -377,7 +291,7 @@ def setup_zygote() -> dict:
             if os.getuid() == 0
             else "RLIMIT_NPROC counts every process of the user before Linux 5.14"
         )
-    _state["cpu"] = _cgroup_base("cpu") if why is None else None
+    _state["cpu"] = cgroups.base("cpu") if why is None else None
     report["cpu"] = None if _state["cpu"] else "no writable cpu cgroup (cgroup v1 cpu or v2 cpu.max)"
     _state["flags"] = flags if why is None else 0
     _state["alone"] = why is not None  # environments harden themselves as they can
@@ -496,7 +410,7 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
         _map_ids(uid, gid)
         host_proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY)
         me = int(os.readlink("self", dir_fd=host_proc))
-        cgroups = _join_cgroups(conf, me)
+        joined = cgroups.join(conf.get("cpus"), _state.get("cpu"), me)
         mount_views(lib, conf)
         lib.mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
         if conf.get("network") is False:
@@ -533,7 +447,7 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
         os.write(status_fd, _INT.pack(-host_pid))
     except BaseException:
         _failed(status_fd)
-    _serve_as_init(runtime, cgroups, keep=status_fd)
+    _serve_as_init(runtime, joined, keep=status_fd)
     return 0, 0  # not reached
 
 
@@ -545,32 +459,7 @@ def _failed(status_fd: int) -> None:
         os._exit(71)
 
 
-def _join_cgroups(conf: dict, me: int) -> list[str]:
-    """Put this init (and so the runtime it forks) in cgroups for its process and CPU limits."""
-    made = []
-    limits = []
-    cpus = conf.get("cpus")
-    if cpus and _state.get("cpu"):
-        quota = max(1000, int(_CPU_PERIOD_US * cpus))
-        base = _state["cpu"]
-        v2 = os.path.exists(f"{base}/cgroup.subtree_control")
-        if v2:
-            limits.append((base, "cpu.max", f"{quota} {_CPU_PERIOD_US}"))
-        else:
-            limits.append((base, "cpu.cfs_quota_us", str(quota)))
-    for base, knob, value in limits:
-        # Not the pid alone: an init killed before its cleanup leaves its
-        # cgroup behind, and pids are reused (an init with a leftover's pid
-        # failed its setup: "could not fork an environment: Input/output error").
-        path = f"{base}/{me}-{os.urandom(4).hex()}"
-        os.mkdir(path)
-        made.append(path)
-        _write(f"{path}/{knob}", value)
-        _write(f"{path}/cgroup.procs", "0")
-    return made
-
-
-def _serve_as_init(runtime: int, cgroups: list[str], keep: int) -> None:
+def _serve_as_init(runtime: int, joined: list[str], keep: int) -> None:
     """Reap orphans; when the runtime ends, report its wait status, end the rest, and exit."""
     os.closerange(3, keep)
     os.closerange(keep + 1, 1 << 16)
@@ -607,10 +496,5 @@ def _serve_as_init(runtime: int, cgroups: list[str], keep: int) -> None:
             break
         except InterruptedError:
             continue
-    for path in cgroups:  # leave each cgroup for its parent, then remove it
-        try:
-            _write(f"{os.path.dirname(path)}/cgroup.procs", "0")
-            os.rmdir(path)
-        except OSError:
-            pass
+    cgroups.leave(joined)
     os._exit(0)
