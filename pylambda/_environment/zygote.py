@@ -287,7 +287,10 @@ class Zygote:
     def _spare_alive(self) -> bool:
         """Whether the spare known is still the zygote's, waiting (not ended, nor its pid reused by a fork)."""
         spare = self._spare
-        return bool(spare) and spare not in self._forked and parent_of(spare) == self.pid and _alive(spare)
+        if not spare or spare in self._forked:
+            return False
+        fields = proc_stat(spare)  # one read: alive (not a zombie) and still the zygote's child
+        return fields is not None and fields[0] != b"Z" and fields[1] == str(self.pid).encode()
 
     def _await_answer(self, deadline: float) -> bool:
         """Wait for the zygote's next message; False if it is stopped, or past ``deadline`` and idle.

@@ -58,7 +58,9 @@ def spare_pids() -> set[int]:
 def zygote_children() -> set[int]:
     """Pids of every live descendant of the shared zygotes: environments (and their sandboxes' inits), and
     processes adopted from them; not the spare sandboxes (``spare_pids``)."""
-    return _descendants(shared_zygote_pids(), skip=spare_pids())
+    from .._environment.shared import shared_spare_pids
+
+    return _descendants(shared_zygote_pids(), skip=set(shared_spare_pids()))  # a spare's init: its subtree is skipped
 
 
 def _descendants(roots: list[int], skip: set[int] = frozenset(), keep_roots: bool = False) -> set[int]:
