@@ -62,6 +62,7 @@ MEMORY_SAMPLE_S = 0.01
 SHUTDOWN_GRACE_S = 1.0
 # Pipes are enlarged so a 1 MB payload crosses in one write (fewer wakeups).
 PIPE_SIZE = 1 << 20
+_PIPE_MIN = 1 << 16  # what any pipe holds (Linux's default capacity)
 _F_SETPIPE_SZ = 1031
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _POLLIN = select.POLLIN | select.POLLHUP | select.POLLERR
@@ -126,6 +127,13 @@ class ProcessEnvironment(Environment):
         log_r, log_w = os.pipe()
         for fd in (req_w, resp_r, log_r):
             os.set_inheritable(fd, False)
+        body = pickle.dumps(init_spec, protocol=5)
+        frame = HEADER.pack(len(body), INIT) + body
+        # Written ahead when it fits an empty pipe (64 KB at least): the environment
+        # reads it as soon as it exists, without waiting for this thread to be scheduled.
+        ahead = len(frame) <= _PIPE_MIN
+        if ahead:
+            os.write(req_w, frame)
         try:
             sandbox = init_spec.get("sandbox")
             if isinstance(zygote, Zygote):  # the spare for the next cold start is made while this one starts
@@ -166,11 +174,11 @@ class ProcessEnvironment(Environment):
         poller.register(log_r, _POLLIN)
         poller.register(self._status_r, _POLLIN)
         self._poll = poller.poll
-        body = pickle.dumps(init_spec, protocol=5)
-        try:
-            write_all(req_w, HEADER.pack(len(body), INIT) + body)
-        except OSError:
-            pass  # died already; the wait for INIT_DONE will see EOF
+        if not ahead:
+            try:
+                write_all(req_w, frame)
+            except OSError:
+                pass  # died already; the wait for INIT_DONE will see EOF
 
     @staticmethod
     def _channel() -> tuple[int, int, int, int]:
