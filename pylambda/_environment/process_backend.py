@@ -82,7 +82,8 @@ class ProcessBackend(Backend):
             )  # fmt: skip
             self._sys_path = [p for p in json.loads(out.stdout) if p]
         # the function's layers and installed requirements stay; the caller's path gives way to this one's
-        return dict(init_spec, sys_path=[*init_spec.get("own_paths", ()), *self._sys_path], coverage=None)
+        return dict(init_spec, sys_path=[*init_spec.get("own_paths", ()), *self._sys_path], coverage=None,
+                    handler_code=None)  # fmt: skip
 
     def _template(self, key, env_id: str, name: str, init_spec: dict, memory_mb: int):
         """The version's SnapStart template, initialised on first use (Lambda does it at publish)."""

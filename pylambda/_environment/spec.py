@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from .._config import RESERVED_ENV_VARS
 from .._function import Function
+from .._runtime.handler_code import compiled_for
 from .._version import Version
 from .deps import environment_sys_path
 
@@ -116,6 +117,7 @@ def build_init_spec(
         "handler": version.handler,
         "handler_pickle": code.data if code.kind == "callable" else None,
         "handler_file": code.path if code.kind == "callable" else None,
+        "handler_code": compiled_for(task_root, version.handler) if code.kind != "callable" else None,
         "live_code": code.kind == "directory",
         "coverage": _coverage_settings(),
         "setup": fn.setup_pickle,

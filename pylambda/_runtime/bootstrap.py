@@ -32,6 +32,7 @@ import types
 from . import context as _context
 from . import snapshot as _snapshot
 from .faults import Fault, error_log_line, error_payload, resolve_handler
+from .handler_code import precompiled
 from .marshal import decoder, encoder
 from .protocol import (
     FLAG_SPIN,
@@ -297,7 +298,8 @@ def load_handler(spec: dict, resolve=resolve_handler):
         if spec.get("handler_file"):
             _restore_filenames(handler, spec["handler_file"])
         return handler
-    return resolve(spec["handler"])
+    with precompiled(spec.get("handler_code")):
+        return resolve(spec["handler"])
 
 
 def report_init_error(exc: BaseException, json_logs: bool, stdout) -> tuple[str, bytes]:
