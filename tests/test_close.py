@@ -19,7 +19,8 @@ import sys
 import pytest
 
 from pylambda import Function, Invoker
-from pylambda._environment.zygote import ended, parent_of
+from pylambda._environment.ending import ended
+from pylambda._environment.zygote import parent_of
 from pylambda.testing import leftover_processes, shared_zygote_pids
 
 

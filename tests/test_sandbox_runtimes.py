@@ -135,6 +135,31 @@ def test_what_a_runtime_starts_ends_with_its_environment(invoker, sandbox, probe
         _kill(started())
 
 
+def test_close_kills_a_runtime_without_waiting(sandbox, probe_fn):
+    """``close()`` SIGKILLs a sandboxed runtime's init and group and returns; what it started ends with them."""
+    from pylambda._environment.ending import ended
+    from pylambda._environment.zygote import parent_of
+    from pylambda.testing import leftover_processes
+
+    _need(sandbox, "namespaces")
+    marker = f"1000.{os.getpid()}{next(_COUNTER):04d}"
+    fn = probe_fn()
+    inv = Invoker()
+    try:
+        assert inv.invoke(fn, {"op": "spawn", "arg": marker}).payload == "ok"
+        (env,) = inv.environments()
+        runtime, init = env.pid, parent_of(env.pid)
+        daemons = [p.pid for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
+        assert daemons
+    finally:
+        inv.close()
+    assert [p for p in (init, runtime) if not ended(p)] == []  # at once: SIGKILL pending, or gone
+    try:
+        assert leftover_processes([init, runtime, *daemons]) == []
+    finally:
+        _kill([p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])])
+
+
 CALLER = textwrap.dedent(
     """
     import sys, time

@@ -37,6 +37,7 @@ import time
 from .._errors import InvalidParameterValueError
 from .._runtime.runtimes import EXEC_FAILED
 from .backend import STATUS_BYTES, STATUS_ERROR, STATUS_JSON, Backend, Environment, Outcome, Request
+from .ending import kill_sandbox
 from .isolation import shown
 from .rapi import ACCEPTED, Connection, Listener, ProtocolError, error_response, response
 from .shared import shared_zygote
@@ -92,8 +93,8 @@ def tree_rss_kib(pid: int) -> int:
 class RuntimeApiEnvironment(Environment):
     """One runtime process speaking the Runtime API to a host of its own."""
 
-    __slots__ = ("_conns", "_exit_status", "_host", "_in_flight", "_init_error", "_inside", "_log_r", "_parked",
-                 "_pending", "_pid_pending", "_poll", "_recent", "_sent_at", "_start", "_status_fd",
+    __slots__ = ("_conns", "_exit_status", "_host", "_in_flight", "_init_error", "_init_pid", "_inside", "_log_r",
+                 "_parked", "_pending", "_pid_pending", "_poll", "_recent", "_sent_at", "_start", "_status_fd",
                  "_status_r")  # fmt: skip
 
     def __init__(self, zygote: Zygote | None, key, env_id: str, name: str, init_spec: dict, memory_mb: int,
@@ -109,6 +110,7 @@ class RuntimeApiEnvironment(Environment):
         self._init_error: Outcome | None = problem  # set before any process runs: e.g. no bootstrap
         self._exit_status: int | None = None
         self._pid_pending = False
+        self._init_pid = 0  # its sandbox's init (``end_now``)
         self._log_r = -1
         self._status_r = -1
         self._status_fd = -1
@@ -147,6 +149,8 @@ class RuntimeApiEnvironment(Environment):
         # runtime's own (negated) on the status pipe: see ``_learn_pid``.
         self.pid = pid
         self._pid_pending = sandbox is not None
+        # Its sandbox's init, unless under a CPU quota (the init removes its cgroup once the runtime has exited).
+        self._init_pid = pid if sandbox is not None and not sandbox.get("cpus") else 0
         self._log_r = log_r
         os.set_blocking(log_r, False)
         # The status pipe says when the runtime has ended (the zygote or the
@@ -425,6 +429,21 @@ class RuntimeApiEnvironment(Environment):
             return  # closed meanwhile: reaped
         if not _kill(os.killpg, self.pid):
             _kill(os.kill, self.pid)  # not (yet) a group leader
+
+    def end_now(self) -> bool:
+        """End a sandboxed idle runtime at once (as ``ProcessEnvironment.end_now``): SIGKILL, release, no wait."""
+        if self.state == "DEAD":
+            return True
+        if not self._init_pid or self._pid_pending or self._status_r < 0:
+            return False
+        kill_sandbox(self._init_pid, self.pid, self._status_r)
+        self.state = "DEAD"
+        for fd in (self._log_r, self._status_fd, self._status_r):
+            if fd >= 0:
+                os.close(fd)
+        self._log_r = self._status_fd = self._status_r = -1
+        self._close_host()
+        return True
 
     def stop(self) -> None:
         """Nothing to ask: an idle runtime is simply ended (``reap`` kills it)."""

@@ -42,6 +42,7 @@ from .._runtime.protocol import (
 from . import backend, held
 from .backend import Environment, Outcome, Request
 from .cpus import usable_cpus
+from .ending import kill_sandbox
 from .zygote import Zygote, host_pid, read_status
 
 __all__ = ["ProcessEnvironment", "waiting"]
@@ -481,7 +482,7 @@ class ProcessEnvironment(Environment):
         a PID namespace ends every process in it, so from this moment no
         code of the environment runs again, and the zygote reaps what is
         left.  Leak checks count a process with SIGKILL pending as ended
-        (``zygote.ended``).  Not for an environment measured by coverage
+        (``ending.ended``).  Not for an environment measured by coverage
         (it saves its data on a clean exit), nor one under a CPU quota (its
         init removes its cgroup then), nor one without a sandbox (a process
         its handler moved out of its group would outlive it), nor one whose
@@ -492,15 +493,7 @@ class ProcessEnvironment(Environment):
                 return True
             if not self._init_pid or self._pid_pending or self._graceful:
                 return False
-            # Nothing on the status pipe: the runtime has not ended, so neither it nor its
-            # init has been reaped, and their pids are still theirs.  Once the runtime's
-            # status is there, the init is ending it all by itself.
-            if not select.select([self._status_r], [], [], 0)[0]:
-                for kill, pid in ((os.kill, self._init_pid), (os.killpg, self.pid)):
-                    try:  # the init, and the runtime's group: each shows SIGKILL pending at once
-                        kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+            kill_sandbox(self._init_pid, self.pid, self._status_r)
             self.state = "DEAD"
             self.stop()
             for fd in (self._resp_r, self._log_r, self._status_r):

@@ -453,37 +453,6 @@ def proc_stat(pid: int) -> list[bytes] | None:
         return None
 
 
-def ended(pid: int) -> bool:
-    """Whether process ``pid`` has ended or is bound to: gone, a zombie, or with SIGKILL pending.
-
-    A process sent SIGKILL runs none of its own code again; the kernel
-    ends it as soon as it is scheduled.  Counting it as ended lets a leak
-    check follow an Invoker that kills its environments without waiting
-    for them (``ProcessEnvironment.end_now``).
-    """
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            status = f.read()
-    except FileNotFoundError:
-        return True
-    except OSError:  # not readable here: ask the kernel whether it exists
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-    pending = 0
-    for line in status.splitlines():
-        if line.startswith(b"State:"):
-            if line.split()[1:2] in ([b"Z"], [b"X"]):
-                return True
-        elif line.startswith((b"SigPnd:", b"ShdPnd:")):
-            pending |= int(line.split()[1], 16)
-    return bool(pending & (1 << (signal.SIGKILL - 1)))
-
-
 def parent_of(pid: int) -> int:
     """The parent pid of ``pid`` (0 when it is gone)."""
     fields = proc_stat(pid)

@@ -96,7 +96,7 @@ def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:
     """
     import time
 
-    from .._environment.zygote import ended
+    from .._environment.ending import ended
 
     deadline = time.monotonic() + timeout
     left = [p for p in pids if not ended(p)]
