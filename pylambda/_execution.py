@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -203,7 +204,7 @@ class Launcher:
             tmpdir=tmpdir,
             tmp_mb=cfg.ephemeral_storage,
             views=self._views(base, version),
-            hide=[self._workdir],
+            hide=self._hidden(),
             network=cfg.network,
             memory_mb=cfg.memory_size,
             cpu_scaling=self._cpu_scaling,
@@ -212,8 +213,20 @@ class Launcher:
     def _views(self, base: dict, version: Version) -> list:
         views = base.get("views")
         if views is None:  # once per version: the spec is cached
-            views = base["views"] = views_for(base, version.code.kind in ("directory", "zip"), [self._workdir])
+            views = base["views"] = views_for(base, version.code.kind in ("directory", "zip"), self._hidden())
         return views
+
+    def _hidden(self) -> list[str]:
+        """What an environment must not see: the directory of every Invoker's work directory.
+
+        Not only this Invoker's: an environment's mounts are a copy of the
+        zygote's, which hold the /tmp tmpfs of every environment alive then,
+        on its Invoker's directory.  Under /tmp (the usual ``TMPDIR``) the
+        environment's own /tmp covers them all; elsewhere, the parent of the
+        work directories (``tempfile.gettempdir()``) is hidden whole.
+        """
+        root = os.path.dirname(self._workdir)
+        return [self._workdir] if root == "/tmp" or root.startswith("/tmp/") else [root]
 
     @staticmethod
     def failure(outcome: Outcome, request_id: str, timeout_s: float) -> tuple[str, str, bytes, str]:

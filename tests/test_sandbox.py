@@ -177,6 +177,40 @@ def fill_tmp(event, context):
     return [written >> 20, None]
 
 
+def _writes_tmp(event, context):
+    with open("/tmp/secret", "w") as f:
+        f.write("of another invoker")
+    return "written"
+
+
+def _walks(event, context):
+    import os
+
+    return [os.path.join(root, f) for root, _dirs, files in os.walk(event["dir"]) for f in files]
+
+
+def test_no_environment_sees_another_invokers_tmp_when_tmpdir_is_elsewhere(sandbox, monkeypatch):
+    """With ``TMPDIR`` outside /tmp, the work directories' parent is hidden: no /tmp of another Invoker shows."""
+    import shutil
+    import tempfile
+
+    _need(sandbox, "namespaces")
+    try:
+        root = tempfile.mkdtemp(prefix="pylambda-test-", dir="/var/tmp")
+    except OSError:
+        pytest.skip("no writable /var/tmp")
+    monkeypatch.setattr(tempfile, "tempdir", root)
+    a, b = Invoker(), Invoker()
+    try:
+        assert os.path.dirname(a._workdir) == root
+        assert b.invoke(Function("writer", _writes_tmp), {}).payload == "written"
+        assert a.invoke(Function("walker", _walks), {"dir": root}).payload == []
+    finally:
+        a.close()
+        b.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_tmp_is_sized_by_ephemeral_storage(invoker, sandbox):
     """A write past ephemeral_storage (512 MB) fails with ENOSPC, as on Lambda."""
     _need(sandbox, "namespaces")
