@@ -34,7 +34,11 @@ __all__ = ["compiled_for", "precompiled"]
 # Compiling costs ~25 ms per 1,000 lines in a fresh fork on a 2-vCPU VM.
 MAX_SOURCE = 256 * 1024
 
+# The compiled modules kept (by file and bytes), bounded in number and size.
+_CACHE_ENTRIES = 64
+_CACHE_BYTES = 16 * 1024 * 1024
 _cache: dict[tuple[str, bytes], bytes] = {}
+_cached_bytes = 0
 
 
 def compiled_for(task_root: str, handler: str) -> tuple[str, str, bytes, bytes, bytes] | None:
@@ -56,15 +60,18 @@ def compiled_for(task_root: str, handler: str) -> tuple[str, str, bytes, bytes, 
             source = f.read()
     except OSError:
         return None
+    global _cached_bytes
     code = _cache.get((path, source))
     if code is None:
         try:
             code = marshal.dumps(compile(source, path, "exec", dont_inherit=True, optimize=0))
         except (SyntaxError, ValueError):
             return None
-        if len(_cache) >= 256:
+        if len(_cache) >= _CACHE_ENTRIES or _cached_bytes + len(source) + len(code) > _CACHE_BYTES:
             _cache.clear()
+            _cached_bytes = 0
         _cache[(path, source)] = code
+        _cached_bytes += len(source) + len(code)
     return name, path, source, code, MAGIC_NUMBER
 
 
