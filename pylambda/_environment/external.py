@@ -438,11 +438,7 @@ class RuntimeApiEnvironment(Environment):
             return False
         kill_sandbox(self._init_pid, self.pid, self._status_r)
         self.state = "DEAD"
-        for fd in (self._log_r, self._status_fd, self._status_r):
-            if fd >= 0:
-                os.close(fd)
-        self._log_r = self._status_fd = self._status_r = -1
-        self._close_host()
+        self._release()
         return True
 
     def stop(self) -> None:
@@ -464,12 +460,16 @@ class RuntimeApiEnvironment(Environment):
             if status is None and not select.select([self._status_r], [], [], 0)[0]:
                 _kill(os.kill, self.pid)  # still alive after the bound: make sure it is not
         self._exit_status = status
+        self._release()
+        return status
+
+    def _release(self) -> None:
+        """Close its log and status pipes and its Runtime API host (it has ended, or is bound to)."""
         for fd in (self._log_r, self._status_fd, self._status_r):
             if fd >= 0:
                 os.close(fd)
         self._log_r = self._status_fd = self._status_r = -1
         self._close_host()
-        return status
 
     def _close_host(self) -> None:
         for conn in self._conns.values():

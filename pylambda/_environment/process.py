@@ -466,11 +466,15 @@ class ProcessEnvironment(Environment):
             except ProcessLookupError:
                 pass
         self._status = status
+        self._release_locked()
+        return status
+
+    def _release_locked(self) -> None:
+        """It has ended (or is bound to): mark it DEAD, EOF its request pipe, close our ends."""
         self.state = "DEAD"
         self.stop()
         for fd in (self._resp_r, self._log_r, self._status_r):
             os.close(fd)
-        return status
 
     def end_now(self) -> bool:
         """End a sandboxed idle environment at once: SIGKILL its init and its group, close our ends.
@@ -494,10 +498,7 @@ class ProcessEnvironment(Environment):
             if not self._init_pid or self._pid_pending or self._graceful:
                 return False
             kill_sandbox(self._init_pid, self.pid, self._status_r)
-            self.state = "DEAD"
-            self.stop()
-            for fd in (self._resp_r, self._log_r, self._status_r):
-                os.close(fd)
+            self._release_locked()
             return True
 
     def shut_down(self, grace: float = SHUTDOWN_GRACE_S) -> None:
