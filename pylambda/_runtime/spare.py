@@ -271,6 +271,7 @@ def _warm(sock) -> None:
         lambda: bootstrap._setup_logging(None, False),
         context.load_static_fields,
         lambda: importlib.util.find_spec("pylambda_spare_no_such_module"),
+        _warm_import,
         lambda: compile("def handler(event, context):\n    return {'ok': True}\n", "<spare>", "exec"),
         lambda: json.loads(json.dumps({"conf": [1, "x", None]})),
         lambda: sandbox._libc().prctl(3, 0),  # PR_GET_DUMPABLE: the ctypes path the mounts and capability drop take
@@ -281,3 +282,28 @@ def _warm(sock) -> None:
         if waiting.poll(0):
             return
         step()
+
+
+def _warm_import() -> None:
+    """Import a module as the INIT imports a handler's (``precompiled``, ``resolve_handler``), and forget it.
+
+    The module is this package's ``__init__.py`` (a docstring), imported
+    from a path entry of its own, so the path hooks, the finder of a new
+    directory, the precompiled loader and the module's creation all run
+    once before the claim.
+    """
+    import sys
+
+    from .faults import resolve_handler
+    from .handler_code import compiled_for, precompiled
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    saved = sys.path[:]
+    try:
+        sys.path[:] = [here]
+        with precompiled(compiled_for(here, "__init__.__doc__")):
+            resolve_handler("__init__.__doc__")
+    finally:
+        sys.path[:] = saved
+        sys.modules.pop("__init__", None)
+        sys.path_importer_cache.pop(here, None)
