@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-
-import pytest
 
 from pylambda import Function, Invoker
 
@@ -63,15 +60,40 @@ def test_handler_invokes_another_function_sync_and_event():
         assert any(row.function_name == "billing" for row in invoker.bill().rows)
 
 
+def _get(url: str) -> tuple[int, dict]:
+    """GET ``url``: (status, JSON body)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 def test_environment_gets_the_invokers_endpoint_unless_the_function_sets_one():
-    """AWS_ENDPOINT_URL_LAMBDA is the Invoker's endpoint (loopback), closed with it; a function's own value wins."""
-    with Invoker() as invoker:
+    """AWS_ENDPOINT_URL_LAMBDA is the Invoker's endpoint (loopback, a path of its own), served until it closes.
+
+    A function's own value wins.  Two Invokers get different paths on the process's one server, and a
+    closed Invoker's path answers 404: nothing of it is served any more.
+    """
+    with Invoker() as invoker, Invoker() as other:
         mine = invoker.invoke(Function("a", endpoint_url)).payload
+        theirs = other.invoke(Function("c", endpoint_url)).payload
         assert mine.startswith("http://127.0.0.1:")
+        assert mine != theirs
+        assert mine.rsplit("/", 1)[0] == theirs.rsplit("/", 1)[0]
         own = Function("b", endpoint_url, environment={"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:1"})
         assert invoker.invoke(own).payload == "http://127.0.0.1:1"
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", int(mine.rsplit(":", 1)[1])), timeout=2).close()
+        status, body = _get(f"{mine}/2015-03-31/functions/")
+        assert status == 200
+        assert {f["FunctionName"] for f in body["Functions"]} == {"a", "b"}
+        assert {f["FunctionName"] for f in _get(f"{theirs}/2015-03-31/functions/")[1]["Functions"]} == {"c"}
+    status, body = _get(f"{mine}/2015-03-31/functions/")
+    assert status == 404
+    assert body["__type"] == "ResourceNotFoundException"
+    assert _get(mine.rsplit("/", 1)[0] + "/no-such-token/2015-03-31/functions/")[0] == 404
 
 
 def test_exhausted_concurrency_is_429_not_a_deadlock():
