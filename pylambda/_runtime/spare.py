@@ -246,7 +246,9 @@ def _warm(sock) -> None:
     all of them.
     """
     import importlib.util
+    import pickle
     import select
+    import sys
     import time
 
     from . import bootstrap, context
@@ -272,6 +274,8 @@ def _warm(sock) -> None:
         context.load_static_fields,
         lambda: importlib.util.find_spec("pylambda_spare_no_such_module"),
         _warm_import,
+        _warm_invoke,
+        lambda: pickle.loads(pickle.dumps({"environ": dict(os.environ), "sys_path": list(sys.path), "n": None}, 5)),
         lambda: compile("def handler(event, context):\n    return {'ok': True}\n", "<spare>", "exec"),
         lambda: json.loads(json.dumps({"conf": [1, "x", None]})),
         lambda: sandbox._libc().prctl(3, 0),  # PR_GET_DUMPABLE: the ctypes path the mounts and capability drop take
@@ -307,3 +311,29 @@ def _warm_import() -> None:
         sys.path[:] = saved
         sys.modules.pop("__init__", None)
         sys.path_importer_cache.pop(here, None)
+
+
+def _warm_invoke() -> None:
+    """An invocation's code on a throw-away request: parse it, make its context, call a handler, pack the result."""
+    import resource
+    import sys
+
+    from . import bootstrap
+    from .context import LambdaContext
+    from .marshal import decoder
+    from .protocol import HEADER, INVOKE, INVOKE_HEAD, RESULT, RESULT_FRAME, RESULT_HEAD
+
+    rid, arn = b"spare", b"arn:aws:lambda:us-east-1:000000000000:function:spare"
+    body = INVOKE_HEAD.pack(0, 0, len(rid), len(arn), 0, 0, 0) + rid + arn + b'{"id": 1}'
+    frame = HEADER.pack(len(body), INVOKE) + body
+    decode = decoder()
+    deadline_ms, _flags, request_id, arn_s, _trace, cc, cog, pos = bootstrap.parse_invoke(frame, HEADER.size, decode)
+    ctx = LambdaContext(request_id, cc, cog, deadline_ms, arn_s)
+    status, out, etype = bootstrap.run_handler(
+        lambda event, context: {"ok": True, "id": event["id"]}, frame[pos:], ctx, request_id,
+        bootstrap._encoder("python3.12"), decode, False, sys.stdout,
+    )  # fmt: skip
+    RESULT_FRAME.pack(
+        RESULT_HEAD.size + len(etype) + len(out), RESULT, status, len(etype), 0.0,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    )  # fmt: skip
