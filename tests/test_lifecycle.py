@@ -68,6 +68,19 @@ def test_idle_environments_are_reaped_after_ttl(make_fn):
         assert inv.invoke(make_fn("faults.echo")).function_error is None
 
 
+def test_a_short_idle_ttl_is_reaped_while_a_long_one_is_watched(make_fn):
+    """The reaper, asleep until a long-lived pool's turn (seconds away), wakes for a pool due sooner."""
+    with Invoker() as slow, Invoker(idle_ttl=0.2) as quick:
+        slow.invoke(make_fn("faults.echo"))  # watched every 5 s: the reaper sleeps that long
+        time.sleep(0.05)
+        quick.invoke(make_fn("inspect_env.handler"))
+        deadline = time.monotonic() + 3
+        while quick.environments() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert quick.environments() == []
+        assert len(slow.environments()) == 1
+
+
 def test_idle_environment_killed_from_outside_is_replaced(invoker, make_fn):
     """A SIGKILLed idle environment is noticed; the next call starts a new one."""
     fn = make_fn("inspect_env.handler")

@@ -8,6 +8,12 @@ daemon thread per process serves every pool instead: it sleeps until the
 earliest pool is due, asks that pool to end what has been idle longer than
 its ``idle_ttl`` (``EnvironmentPool.reap_idle``), and sleeps again.
 
+The thread is woken only when a pool is due before the time it sleeps
+until: with an Invoker per test, waking it at every pool's first check-in
+(for a turn due in seconds) made it contend for the GIL with the test, a
+few tenths of a millisecond each time on a 2-vCPU VM.  It is not woken when
+a pool is unwatched either: it finds the pool gone when it wakes.
+
 A pool is watched from its first check-in until it closes; ``unwatch``
 returns once the thread is not reaping that pool, so nothing of a closed
 pool is touched afterwards (as joining a pool's own thread guaranteed).
@@ -31,18 +37,21 @@ _pools: weakref.WeakKeyDictionary[Any, list[float]] = weakref.WeakKeyDictionary(
 _busy: set[int] = set()  # id() of the pools being reaped now
 _thread: threading.Thread | None = None
 _pid = 0
+_wake_at: float | None = None  # when the thread wakes by itself next (None: only when notified)
 
 
 def watch(pool: Any, period: float) -> None:
     """Call ``pool.reap_idle()`` about every ``period`` seconds until ``unwatch(pool)``."""
     global _thread, _pid
     with _cond:
-        _pools[pool] = [period, time.monotonic() + period]
+        at = time.monotonic() + period
+        _pools[pool] = [period, at]
         if _thread is None or _pid != os.getpid():
             _pid = os.getpid()
             _thread = threading.Thread(target=_run, name="pylambda-reaper", daemon=True)
             _thread.start()
-        _cond.notify_all()
+        elif _wake_at is None or at < _wake_at:  # it would sleep past this pool's first turn
+            _cond.notify_all()
 
 
 def unwatch(pool: Any, timeout: float = 1.0) -> None:
@@ -55,6 +64,7 @@ def unwatch(pool: Any, timeout: float = 1.0) -> None:
 
 
 def _run() -> None:
+    global _wake_at
     while True:
         with _cond:
             while True:
@@ -62,8 +72,9 @@ def _run() -> None:
                 due = [pool for pool, (_period, at) in _pools.items() if at <= now]
                 if due:
                     break
-                nexts = [at for _period, at in _pools.values()]
-                _cond.wait(min(nexts) - now if nexts else None)
+                _wake_at = min((at for _period, at in _pools.values()), default=None)
+                _cond.wait(_wake_at - now if _wake_at is not None else None)
+                _wake_at = None
             for pool in due:
                 entry = _pools.get(pool)
                 if entry is not None:
@@ -86,9 +97,10 @@ def _run() -> None:
 
 def _forget_in_child() -> None:
     """After ``os.fork()``: the thread is not in the child, and the lock may have been held."""
-    global _cond, _thread
+    global _cond, _thread, _wake_at
     _cond = threading.Condition()
     _thread = None
+    _wake_at = None
     _busy.clear()
 
 
