@@ -185,3 +185,18 @@ def test_a_kernel_without_open_tree_gets_clones_and_no_more_spares(monkeypatch):
     finally:
         theirs.close()
         os.close(status_w)
+
+
+def draw(event, context):
+    """A number from the random module, as a handler that never seeds it draws it."""
+    import random
+
+    return random.random()
+
+
+def test_every_environment_has_a_random_sequence_of_its_own(sandbox):
+    """Environments share the zygote's state, not its random sequence: each reseeds when its runtime forks."""
+    _need(sandbox, "namespaces")
+    with Invoker() as invoker:
+        draws = [invoker.invoke(Function(f"draw-{i}", draw)).payload for i in range(4)]
+    assert len(set(draws)) == 4, draws

@@ -273,7 +273,8 @@ def _warm(sock) -> None:
         lambda: bootstrap._setup_logging(None, False),
         context.load_static_fields,
         lambda: importlib.util.find_spec("pylambda_spare_no_such_module"),
-        _warm_import,
+        lambda: _warm_import(0),
+        lambda: _warm_import(1),
         _warm_invoke,
         lambda: pickle.loads(pickle.dumps({"environ": dict(os.environ), "sys_path": list(sys.path), "n": None}, 5)),
         lambda: compile("def handler(event, context):\n    return {'ok': True}\n", "<spare>", "exec"),
@@ -288,20 +289,25 @@ def _warm(sock) -> None:
         step()
 
 
-def _warm_import() -> None:
+def _warm_import(part: int) -> None:
     """Import a module as the INIT imports a handler's (``precompiled``, ``resolve_handler``), and forget it.
 
     The module is this package's ``__init__.py`` (a docstring), imported
     from a path entry of its own, so the path hooks, the finder of a new
     directory, the precompiled loader and the module's creation all run
-    once before the claim.
+    once before the claim.  In two parts, each a step of the warm-up: the
+    finder of the directory (part 0), then the import (part 1).
     """
     import sys
+    from importlib.machinery import PathFinder
 
     from .faults import resolve_handler
     from .handler_code import compiled_for, precompiled
 
     here = os.path.dirname(os.path.abspath(__file__))
+    if part == 0:
+        PathFinder.find_spec("__init__", [here])  # the directory's finder stays cached for part 1
+        return
     saved = sys.path[:]
     try:
         sys.path[:] = [here]
