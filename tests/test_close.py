@@ -103,3 +103,26 @@ def test_leftover_processes_waits_for_a_live_process_and_not_for_a_killed_one():
         for proc in (live, killed):
             proc.kill()
             proc.wait()
+
+
+def test_a_killed_process_is_known_by_its_pidfd_until_it_exits():
+    """``ending.killed``: true for a process kill_sandbox sent SIGKILL until it exits, then false (its pid is free)."""
+    from pylambda._environment.ending import kill_sandbox, killed
+
+    init = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    runtime = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    status_r, status_w = os.pipe()
+    try:
+        os.kill(init.pid, signal.SIGSTOP)  # stopped: SIGKILL still ends it, but only once it is scheduled
+        assert not killed(init.pid)
+        kill_sandbox(init.pid, runtime.pid, status_r)
+        for proc in (init, runtime):
+            assert ended(proc.pid)
+            proc.wait()
+            assert not killed(proc.pid)  # exited: the pidfd says so, whatever holds the pid next
+    finally:
+        os.close(status_r)
+        os.close(status_w)
+        for proc in (init, runtime):
+            proc.kill()
+            proc.wait()

@@ -8,6 +8,12 @@ init of an environment's PID namespace ends every process in it, so
 of the environment runs, and the zygote reaps what is left.  Leak checks
 follow with ``ended``: a process with SIGKILL pending runs no code of its
 own again, and counts as ended.
+
+The processes ``kill_sandbox`` killed are remembered by pidfd
+(``killed``): until such a process has exited, ``ended`` answers from
+that without reading ``/proc``, whose reads of a process being torn
+down were ~0.05 ms each right after a ``close()`` (on a 2-vCPU VM), and
+the pidfd, unlike the pid, can name no other process.
 """
 
 from __future__ import annotations
@@ -15,8 +21,64 @@ from __future__ import annotations
 import os
 import select
 import signal
+import threading
 
-__all__ = ["ended", "kill_sandbox"]
+__all__ = ["ended", "kill_sandbox", "killed"]
+
+# pid -> pidfd of a process kill_sandbox sent SIGKILL, until it is seen to have exited
+_killed: dict[int, int] = {}
+_killed_lock = threading.Lock()
+_KILLED_MAX = 256  # the oldest are forgotten past this many (then looked up in /proc as any other)
+
+
+def killed(pid: int) -> bool:
+    """Whether ``pid`` is a process this process sent SIGKILL (``kill_sandbox``) and that has not exited yet.
+
+    Such a process runs none of its own code again, and its descendants
+    are in its PID namespace, which ends with it.
+    """
+    with _killed_lock:
+        fd = _killed.get(pid)
+        if fd is None:
+            return False
+        if not select.select([fd], [], [], 0)[0]:  # a pidfd turns readable when its process exits
+            return True
+        del _killed[pid]
+    os.close(fd)
+    return False
+
+
+def _forget_in_child() -> None:
+    """After ``os.fork()``: the lock may have been held; the child sent no SIGKILL of its own yet."""
+    global _killed_lock
+    _killed_lock = threading.Lock()
+    for fd in _killed.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _killed.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _remember(pid: int) -> None:
+    """Keep a pidfd of ``pid`` (alive, about to be sent SIGKILL) for ``killed``."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (OSError, AttributeError):  # gone, or no pidfds here: /proc answers for it
+        return
+    old: list[int] = []
+    with _killed_lock:
+        previous = _killed.pop(pid, None)
+        if previous is not None:
+            old.append(previous)
+        _killed[pid] = fd
+        while len(_killed) > _KILLED_MAX:
+            old.append(_killed.pop(next(iter(_killed))))
+    for stale in old:
+        os.close(stale)
 
 
 def ended(pid: int) -> bool:
@@ -27,6 +89,8 @@ def ended(pid: int) -> bool:
     check follow an Invoker that kills its environments without waiting
     for them (``ProcessEnvironment.end_now``).
     """
+    if killed(pid):
+        return True
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
             status = f.read()
@@ -62,6 +126,7 @@ def kill_sandbox(init: int, runtime: int, status_r: int) -> None:
     if select.select([status_r], [], [], 0)[0]:
         return
     for kill, pid in ((os.kill, init), (os.killpg, runtime)):
+        _remember(pid)
         try:
             kill(pid, signal.SIGKILL)
         except ProcessLookupError:

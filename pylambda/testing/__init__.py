@@ -64,15 +64,23 @@ def zygote_children() -> set[int]:
 
 
 def _descendants(roots: list[int], skip: set[int] = frozenset(), keep_roots: bool = False) -> set[int]:
-    """Every live descendant of ``roots`` (and the roots, with ``keep_roots``), not entering ``skip``."""
+    """Every live descendant of ``roots`` (and the roots, with ``keep_roots``), not entering ``skip``.
+
+    Nor entering a process this process killed (an environment's init an
+    Invoker's ``close()`` sent SIGKILL, ``ending.killed``): it is listed,
+    and what runs under it is in its PID namespace, ending with it.
+    """
     import os
 
+    from .._environment.ending import killed
     from .._environment.zygote import parent_of
 
     found: set[int] = set(roots) if keep_roots else set()
     todo = list(roots)
     while todo:
         pid = todo.pop()
+        if killed(pid):
+            continue
         try:
             with open(f"/proc/{pid}/task/{pid}/children") as f:
                 kids = [int(p) for p in f.read().split()]
