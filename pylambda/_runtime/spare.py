@@ -245,7 +245,6 @@ def _warm(sock) -> None:
     (tests back to back) is served after the step in progress, not after
     all of them.
     """
-    import importlib.util
     import pickle
     import select
     import sys
@@ -272,7 +271,6 @@ def _warm(sock) -> None:
         bootstrap._unbuffered_std_streams,  # onto the zygote's 1 and 2 for now; the INIT makes them again
         lambda: bootstrap._setup_logging(None, False),
         context.load_static_fields,
-        lambda: importlib.util.find_spec("pylambda_spare_no_such_module"),
         lambda: _warm_import(0),
         lambda: _warm_import(1),
         _warm_invoke,
