@@ -193,6 +193,24 @@ class Spares:
         return spare.pid, spare.status_r
 
 
+    def rehearse(self, conf: dict | None, name: bytes) -> None:
+        """``claim``'s code on ``conf`` (``zygote._rehearse``), up to the message it would send, to a socket pair."""
+        if conf is None or not fits(conf, None):
+            return
+        tmp = conf.get("tmp")
+        if not (tmp and os.path.isdir(tmp) and os.path.ismount(tmp)):
+            return
+        tree = _tmp_tree(tmp)
+        mine, theirs = socketpair(AF_UNIX, SOCK_STREAM)
+        try:
+            message = name + b"\0" + json.dumps(conf).encode()
+            mine.sendmsg([message], [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in [tree]))])
+        finally:
+            os.close(tree)
+            mine.close()
+            theirs.close()
+
+
 def wait_claim(sock, private: list[int]) -> tuple[list[int], bytes]:
     """In a spare's runtime: wait for the claim, complete the sandbox, drop capabilities; (fds, name).
 

@@ -61,7 +61,7 @@ import signal
 import struct
 import sys
 import time
-from _socket import CMSG_LEN, SCM_RIGHTS, SOL_SOCKET
+from _socket import AF_UNIX, CMSG_LEN, SCM_RIGHTS, SOCK_STREAM, SOL_SOCKET, socketpair
 from _socket import socket as _Socket
 
 from . import runtimes, sandbox
@@ -221,8 +221,10 @@ def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], calle
             if not _fork_request(sock, msg[1:], fds, children, private, prctl, spares):
                 return
             private = [sock.fileno(), *wake, *children.values()]
-            if msg[:1] == b"G" and not _keep_spare(sock, children, private, prctl, spares):  # the next one's spare
-                return
+            if msg[:1] == b"G":  # the next one's spare
+                if not _keep_spare(sock, children, private, prctl, spares):
+                    return
+                _rehearse(msg[1:], spares)
 
 
 def _drain(fd: int) -> set[int]:
@@ -288,6 +290,34 @@ def _keep_spare(sock, children: dict[int, int], private: list[int], prctl, spare
     except OSError:
         return False
     return True
+
+
+def _rehearse(request: bytes, spares) -> None:
+    """Run the next claim's code once, on a throw-away copy of this request, while nobody waits.
+
+    Why: every page the zygote writes after making a spare is copied, the
+    spare sharing it; the next claim's Python (parsing the request, the
+    /tmp checks, the spare's message, the answer) wrote ~95 of them, ~0.35
+    ms of copies on the critical path of the next cold start (2-vCPU VM).
+    Run here, just after the spare is made, those copies are made now;
+    until the next fork the pages stay the zygote's own.  Nothing is
+    mounted, and nothing is sent to anyone: the message goes to a socket
+    pair of its own.
+    """
+    a = b = None
+    try:
+        name, _, conf = request.partition(b"\0")
+        spares.rehearse(json.loads(conf) if conf else None, name)
+        a, b = socketpair(AF_UNIX, SOCK_STREAM)
+        _send_fds(a, _PID.pack(0), [b.fileno()])
+        for fd in _recv_fds(b, _PID.size, 1)[1]:
+            os.close(fd)
+    except (OSError, ValueError):
+        pass
+    finally:
+        for end in (a, b):
+            if end is not None:
+                end.close()
 
 
 def _spawn_environment(
