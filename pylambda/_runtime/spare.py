@@ -224,16 +224,12 @@ def wait_claim(sock, private: list[int]) -> tuple[list[int], bytes]:
             pass
     _warm(sock)
     try:
-        msg, ancdata, _flags, _addr = sock.recvmsg(1 << 16, CMSG_LEN(4 * _FD.size))
+        msg, fds = _receive(sock)
     except OSError:
         os._exit(0)
     if not msg:
         os._exit(0)
     sock.close()
-    fds: list[int] = []
-    for level, kind, data in ancdata:
-        if level == SOL_SOCKET and kind == SCM_RIGHTS:
-            fds.extend(fd for (fd,) in _FD.iter_unpack(data[: len(data) - len(data) % _FD.size]))
     name, _, conf_json = msg.partition(b"\0")
     try:
         conf = json.loads(conf_json)
@@ -245,6 +241,47 @@ def wait_claim(sock, private: list[int]) -> tuple[list[int], bytes]:
     except BaseException:
         os._exit(71)
     return fds[:3], name
+
+
+def _receive(sock) -> tuple[bytes, list[int]]:
+    """One message of the zygote's and the descriptors attached to it."""
+    msg, ancdata, _flags, _addr = sock.recvmsg(1 << 16, CMSG_LEN(4 * _FD.size))
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            fds.extend(fd for (fd,) in _FD.iter_unpack(data[: len(data) - len(data) % _FD.size]))
+    return msg, fds
+
+
+def _warm_completion() -> None:
+    """What completing the sandbox runs after the claim, on nothing.
+
+    A message with a descriptor through a socket pair of its own, received
+    as a claim is; a mount that fails (no such directory); the views code
+    with no view to mount; and what an environment's process sets first
+    (``zygote._child``: its signals at their defaults) and the privileges'
+    lock (``no_new_privs``, the secure bits), both of which the claim would
+    set anyway and neither of which the mounts need.
+    """
+    import signal
+
+    lib = sandbox._libc()
+    mine, theirs = socketpair(AF_UNIX, SOCK_STREAM)
+    try:
+        mine.sendmsg([b"spare\0{}"], [(SOL_SOCKET, SCM_RIGHTS, _FD.pack(theirs.fileno()))])
+        msg, fds = _receive(theirs)
+        json.loads(msg.partition(b"\0")[2])
+        for fd in fds:
+            os.close(fd)
+    finally:
+        mine.close()
+        theirs.close()
+    lib.libc.mount(None, b"/nonexistent/pylambda-spare", None, 0, None)
+    mount_views(lib, {})
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+    sandbox._lock_privileges()
 
 
 def _warm(sock) -> None:
@@ -292,6 +329,7 @@ def _warm(sock) -> None:
         lambda: _warm_import(0),
         lambda: _warm_import(1),
         _warm_invoke,
+        _warm_completion,
         lambda: pickle.loads(pickle.dumps({"environ": dict(os.environ), "sys_path": list(sys.path), "n": None}, 5)),
         lambda: compile("def handler(event, context):\n    return {'ok': True}\n", "<spare>", "exec"),
         lambda: json.loads(json.dumps({"conf": [1, "x", None]})),
