@@ -343,7 +343,7 @@ class Engine:
         while True:
             if env is None:
                 phase = Phase()
-                env = self.launcher.cold_start(route, request.request_id, phase)
+                env = self.launcher.cold_start(route, request.request_id, phase, request)
                 if env is None:  # the invoke-phase init failed too
                     status, etype, payload, init_ms, rss_kib = phase.failure
                     return self._result(route, request, tail, phase, None, payload=payload, error_type=etype,

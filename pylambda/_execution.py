@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._environment.backend import Environment, Outcome, describe_exit
+from ._environment.backend import Environment, Outcome, Request, describe_exit
 from ._environment.isolation import check_cpu_scaling, sandbox_for, views_for, warn_unenforced
 from ._environment.pool import EnvironmentPool
 from ._environment.runtimes import Backends
@@ -172,7 +173,13 @@ class Launcher:
         return lines
 
     def _start_env(
-        self, key: tuple, version: Version, fn: Function, timeout_s: float, init_type: str = "on-demand"
+        self,
+        key: tuple,
+        version: Version,
+        fn: Function,
+        timeout_s: float,
+        init_type: str = "on-demand",
+        ahead: tuple[Request, float] | None = None,
     ) -> tuple[Environment, Outcome]:
         base = self._init_spec(key, version, fn)
         env_id = self._pool.new_env_id()
@@ -188,8 +195,17 @@ class Launcher:
         # private directory (what handlers written for pylambda < 0.x read).
         environ["TMPDIR"] = "/tmp" if sandbox is not None else tmpdir
         spec = dict(base, environ=environ, tmpdir=tmpdir, sandbox=sandbox)
+        if ahead is not None and (
+            init_type != "on-demand"
+            or not getattr(self._backends.for_runtime(version.config.runtime), "sends_ahead", False)
+        ):
+            ahead = None
+        if ahead is not None:  # between INIT's logs and the invocation's (``send_ahead``)
+            spec["log_mark"] = b"\0pylambda-init-end-" + secrets.token_hex(8).encode() + b"\n"
         name = f"λ{version.function_name}"[:15]
         env = self._pool.start(key, env_id, name, spec, version.config.memory_size)
+        if ahead is not None:
+            env.send_ahead(*ahead)
         return env, env.wait_init(timeout_s)
 
     def _sandbox_for(self, version: Version, base: dict, tmpdir: str) -> dict | None:
@@ -244,7 +260,9 @@ class Launcher:
         message = f"RequestId: {request_id} Error: {describe_exit(outcome.exit_status)}"
         return "error", error_type, _platform_error(error_type, message), message
 
-    def cold_start(self, route: Route, request_id: str, phase: Phase) -> Environment | None:
+    def cold_start(
+        self, route: Route, request_id: str, phase: Phase, request: Request | None = None
+    ) -> Environment | None:
         """Start and init a new environment, with Lambda's init semantics.
 
         A normal cold start inits in the *init phase* (bounded by 10 s; its time
@@ -252,14 +270,18 @@ class Launcher:
         this version failed, init is retried inside the invocation (*invoke
         phase*, bounded by the function timeout, counted in its Duration).
         Returns the ready environment, or None when the invoke-phase init
-        failed too (``phase.failure``).
+        failed too (``phase.failure``).  ``request``: the invocation the
+        environment is for, sent with its INIT where its backend can
+        (``ProcessEnvironment.send_ahead``); the caller then invokes it with
+        that same request.
         """
         key, version, fn, lines = route.key, route.version, route.fn, route.lines
         cfg = version.config
         phase.cold = True
         if not self._pool.init_failed(key):
             began = time.monotonic()
-            env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S)
+            ahead = (request, float(cfg.timeout)) if request is not None else None
+            env, out = self._start_env(key, version, fn, INIT_PHASE_TIMEOUT_S, ahead=ahead)
             if env.init_type == "snap-start" and out.kind == "ready":
                 return self._restored(env, out, route, phase, began)
             phase.before.append(lines.init_start(env.stream_name))

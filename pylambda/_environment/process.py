@@ -27,6 +27,7 @@ import time
 from .._runtime import protocol
 from .._runtime.protocol import (
     FLAG_SPIN,
+    FLAG_TIMEOUT,
     HEADER,
     INIT,
     INIT_DONE,
@@ -103,18 +104,22 @@ class ProcessEnvironment(Environment):
     """One worker process acting as a Lambda execution environment."""
 
     __slots__ = (
+        "_ahead",
         "_alone",
+        "_carry",
         "_graceful",
         "_held_buf",
         "_hold",
         "_init_pid",
         "_log_r",
+        "_mark",
         "_nested",
         "_pid_pending",
         "_poll",
         "_reap_lock",
         "_req_w",
         "_resp_r",
+        "_rest",
         "_spin_s",
         "_status",
         "_status_r",
@@ -162,6 +167,13 @@ class ProcessEnvironment(Environment):
         self._graceful = bool(init_spec.get("coverage") or (init_spec.get("sandbox") or {}).get("cpus"))
         self._req_w, self._resp_r, self._log_r = req_w, resp_r, log_r
         self._status = None
+        # An INVOKE sent with the INIT (``send_ahead``): the request, until ``send`` takes it;
+        # the mark the runtime writes between INIT's logs and the invocation's, and what
+        # the invocation logged before its reply was awaited.
+        self._ahead: Request | None = None
+        self._mark: bytes | None = init_spec.get("log_mark")
+        self._carry = b""
+        self._rest = b""  # read past INIT_DONE: the start of that invocation's reply
         self._held_buf = None
         self._spin_s = spin_s
         self._alone = waiting(spin_s, 1, False)
@@ -202,6 +214,12 @@ class ProcessEnvironment(Environment):
         outcome = self._wait(deadline)
         if outcome.kind == "ready":
             self.state = "IDLE"
+            mark = self._mark
+            if mark and self._ahead is not None:
+                # Written before INIT_DONE, so read with INIT's logs: what follows is the invocation's.
+                init_logs, found, after = outcome.logs.partition(mark)
+                if found:
+                    outcome.logs, self._carry = init_logs, after
         elif outcome.kind == "init_error":
             self.reap()
         return outcome
@@ -242,15 +260,14 @@ class ProcessEnvironment(Environment):
         else:  # alone: the policy's answer does not change
             self._wait_spin_s, flags, hold = self._alone
         self._hold = hold
-        request_id, arn, cc, body = request.request_id, request.invoked_arn, request.client_context, request.body
-        strings = f"{request_id}{arn}{request.trace}".encode()  # a caller's trace may be non-ASCII: count bytes
-        n_id, n_arn, n_strings = len(request_id), len(arn), len(strings)
-        data = (
-            _pack_frame(_INVOKE_HEAD_SIZE + n_strings + len(cc) + len(body), INVOKE, request.deadline_ms, flags,
-                        n_id, n_arn, n_strings - n_id - n_arn, len(cc), 0)
-            + strings
-            + (cc + body if cc else body)
-        )  # fmt: skip
+        ahead, self._ahead = self._ahead, None
+        if ahead is request:  # sent with the INIT (``send_ahead``), and running already
+            return True
+        if ahead is not None:  # another one is running: never mix two replies; nothing of this one ran
+            self.kill()
+            self.reap()
+            return False
+        data = _invoke_frame(request, request.deadline_ms, flags)
         try:
             sent = -1
             if hold and len(data) <= held.MAX_WRITE:
@@ -267,6 +284,28 @@ class ProcessEnvironment(Environment):
                 pass  # it died: receive() sees EOF and reports the exit
         return True
 
+    def send_ahead(self, request: Request, timeout_s: float) -> None:
+        """Send the INVOKE of ``request`` now, behind the INIT, for the environment to start when INIT is done.
+
+        Why: otherwise the environment reports INIT_DONE and sleeps; the
+        caller wakes, sends the INVOKE, and the environment wakes again:
+        two wake-ups between a cold start's INIT and its invocation (0.2-0.4
+        ms each on a 2-vCPU VM), where Lambda's runtime just asks for the
+        next event.  The deadline cannot be known yet: the frame carries the
+        timeout (``FLAG_TIMEOUT``), counted by the environment from when it
+        starts the invocation, as Lambda counts it.  The runtime writes the
+        INIT message's ``log_mark`` between INIT's logs and the
+        invocation's, so each keeps its own (``wait_init``).  ``send`` then
+        takes it without writing; if INIT fails, the frame dies with the
+        environment, unread.
+        """
+        flags = waiting(self._spin_s, request.concurrency, True)[1] if request.concurrent else self._alone[1]
+        try:
+            write_all(self._req_w, _invoke_frame(request, int(timeout_s * 1000), flags | FLAG_TIMEOUT))
+        except OSError:
+            return  # it died: the wait for INIT_DONE sees EOF
+        self._ahead = request
+
     def receive(self, deadline: float) -> Outcome:
         """Wait for the reply to the frame ``send`` sent, a death or the deadline (monotonic).
 
@@ -276,6 +315,11 @@ class ProcessEnvironment(Environment):
         the reply itself.  The common case (the reply alone, no log output)
         is parsed here directly; anything else goes through ``_wait``.
         """
+        if self._carry or self._rest:  # sent with the INIT: part of it was read with INIT_DONE
+            outcome = self._resume(deadline)
+            if outcome.kind == "result":
+                self.state = "IDLE"
+            return outcome
         poll = self._poll
         spin_s = self._wait_spin_s
         if spin_s:
@@ -307,11 +351,21 @@ class ProcessEnvironment(Environment):
             self.state = "IDLE"
         return outcome
 
-    def _wait(self, deadline: float, events: list | None = None) -> Outcome:
-        """Wait for a frame, a death or the deadline (``events``: what a first poll found)."""
+    def _resume(self, deadline: float) -> Outcome:
+        """The reply of an invocation sent with the INIT, from what was read with its INIT_DONE on."""
+        logs = [self._carry] if self._carry else []
+        rest = self._rest
+        self._carry = self._rest = b""
+        if not rest:
+            return self._wait(deadline, None, logs)
+        self._drain_logs(logs)  # what it logged was written before its reply
+        return self._reply(rest, logs)
+
+    def _wait(self, deadline: float, events: list | None = None, logs: list[bytes] | None = None) -> Outcome:
+        """Wait for a frame, a death or the deadline (``events``: what a first poll found; ``logs``: logged so far)."""
         resp_r, log_r, poll = self._resp_r, self._log_r, self._poll
-        logs: list[bytes] = []
-        log_seen = False
+        logs = logs if logs is not None else []
+        log_seen = bool(logs)
         sampled_kib = 0
         while True:
             if not events:
@@ -377,6 +431,8 @@ class ProcessEnvironment(Environment):
             error_type = chunk[head_end:body_start].decode() if n_type else ""
             if len(chunk) >= total:
                 payload = chunk[body_start:total]
+                if len(chunk) > total:  # INIT_DONE, then the start of an invocation sent with the INIT
+                    self._rest = bytes(chunk[total:])
             else:  # a large reply: read the rest straight into one buffer
                 payload = read_exact(resp_r, total - body_start, chunk[body_start:])
         except EOFError:
@@ -515,3 +571,16 @@ class ProcessEnvironment(Environment):
         if self._req_w >= 0:
             os.close(self._req_w)
             self._req_w = -1
+
+
+def _invoke_frame(request: Request, deadline_ms: int, flags: int) -> bytes:
+    """The INVOKE frame of ``request`` (``deadline_ms``: epoch ms, or the timeout with ``FLAG_TIMEOUT``)."""
+    request_id, arn, cc, body = request.request_id, request.invoked_arn, request.client_context, request.body
+    strings = f"{request_id}{arn}{request.trace}".encode()  # a caller's trace may be non-ASCII: count bytes
+    n_id, n_arn, n_strings = len(request_id), len(arn), len(strings)
+    return (
+        _pack_frame(_INVOKE_HEAD_SIZE + n_strings + len(cc) + len(body), INVOKE, deadline_ms, flags,
+                    n_id, n_arn, n_strings - n_id - n_arn, len(cc), 0)
+        + strings
+        + (cc + body if cc else body)
+    )  # fmt: skip

@@ -33,6 +33,8 @@ class ProcessBackend(Backend):
     """
 
     name = "process"
+    # Its environments take a cold start's INVOKE with the INIT (``ProcessEnvironment.send_ahead``).
+    sends_ahead = True
 
     def __init__(self, spin_s: float = 0.0, executable: str | None = None, runtimes: tuple[str, ...] | None = None):
         self.zygote = shared_zygote(executable=executable or sys.executable)

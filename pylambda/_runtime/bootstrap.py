@@ -36,6 +36,7 @@ from .handler_code import precompiled
 from .marshal import decoder, encoder
 from .protocol import (
     FLAG_SPIN,
+    FLAG_TIMEOUT,
     HEADER,
     INIT_DONE,
     INIT_FAILED,
@@ -269,15 +270,20 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _read_frame(fd: int) -> tuple[int, bytes] | None:
-    """The next frame (kind, body), or None when the parent closed the pipe."""
+def _read_frame(fd: int) -> tuple[int, bytes, bytes] | None:
+    """The next frame (kind, body, what was read past it), or None when the parent closed the pipe.
+
+    Past it: the start of the INVOKE a cold start sends with its INIT.
+    """
     chunk = os.read(fd, 65536)
     if not chunk:
         return None
     if len(chunk) < HEADER.size:
         chunk = read_exact(fd, HEADER.size, chunk)
     size, kind = HEADER.unpack_from(chunk)
-    return kind, read_exact(fd, HEADER.size + size, chunk)[HEADER.size :]
+    end = HEADER.size + size
+    chunk = read_exact(fd, end, chunk)
+    return kind, chunk[HEADER.size : end], chunk[end:]
 
 
 def _send(fd: int, kind: int, body: bytes) -> None:
@@ -351,8 +357,13 @@ def _init(req_r: int, resp_w: int):
         _send(resp_w, INIT_FAILED, RESULT_HEAD.pack(STATUS_ERROR, len(etype), elapsed, _peak_rss_kib()) + etype + body)
         _exit(1)
     elapsed = (time.perf_counter() - start) * 1000.0
+    mark = spec.get("log_mark")
+    if mark:  # the invocation sent with this INIT starts at once: its logs follow this mark
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os.write(1, mark)
     _send(resp_w, INIT_DONE, RESULT_HEAD.pack(STATUS_JSON, 0, elapsed, _peak_rss_kib()))
-    return handler, spec["runtime"], json_logs
+    return handler, spec["runtime"], json_logs, frame[2]
 
 
 _unpack_invoke = INVOKE_HEAD.unpack_from
@@ -435,7 +446,7 @@ def main(req_r: int, resp_w: int) -> None:
     written flat: names bound to locals, one read and one write per
     invocation in the common case, no per-call setup.
     """
-    handler, runtime, json_logs = _init(req_r, resp_w)
+    handler, runtime, json_logs, pending = _init(req_r, resp_w)
     if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # a SnapStart template
         req_r, resp_w = _snapshot.serve(req_r, resp_w)  # returns in each restored environment
     encode = _encoder(runtime)
@@ -448,6 +459,7 @@ def main(req_r: int, resp_w: int) -> None:
     putenv, unsetenv = os.putenv, os.unsetenv
     trace_key = b"_X_AMZN_TRACE_ID"
     perf = time.perf_counter
+    wall = time.time
     read = os.read
     write = os.write
     getrusage = resource.getrusage
@@ -462,13 +474,16 @@ def main(req_r: int, resp_w: int) -> None:
     sched_yield = getattr(os, "sched_yield", lambda: None)
     spin_s = 0.0
     while True:
-        if spin_s:  # asked to (invocations do not outnumber the cores): the next request comes soon
-            until = perf() + spin_s
-            while not ready(0) and perf() < until:
-                sched_yield()
-        chunk = read(req_r, 65536)
-        if not chunk:
-            _exit(0)
+        if pending:  # read with the INIT: the INVOKE sent with it
+            chunk, pending = pending, b""
+        else:
+            if spin_s:  # asked to (invocations do not outnumber the cores): the next request comes soon
+                until = perf() + spin_s
+                while not ready(0) and perf() < until:
+                    sched_yield()
+            chunk = read(req_r, 65536)
+            if not chunk:
+                _exit(0)
         if len(chunk) < HEADER.size:
             chunk = read_exact(req_r, HEADER.size, chunk)
         size = unpack_frame(chunk)[0] + HEADER.size
@@ -478,6 +493,8 @@ def main(req_r: int, resp_w: int) -> None:
             chunk, HEADER.size, decode
         )
         spin_s = SPIN_S if flags & FLAG_SPIN else 0.0
+        if flags & FLAG_TIMEOUT:  # sent with the INIT: the timeout runs from now
+            deadline_ms += int(wall() * 1000)
         if environ_data is None:  # not CPython's POSIX os.environ
             if trace:
                 environ["_X_AMZN_TRACE_ID"] = trace

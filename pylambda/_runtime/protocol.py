@@ -32,6 +32,7 @@ import struct
 
 __all__ = [
     "FLAG_SPIN",
+    "FLAG_TIMEOUT",
     "HEADER",
     "INIT",
     "INIT_DONE",
@@ -67,6 +68,11 @@ INVOKE_HEAD = struct.Struct("<QBBHHHH")
 # blocking, yielding the CPU meanwhile (few invocations are in flight; see
 # Invoker._spin).
 FLAG_SPIN = 1
+# Flag: the deadline field holds the function's timeout in ms, counted from
+# when the environment starts the invocation.  A cold start's INVOKE is sent
+# with its INIT (``ProcessEnvironment.send_ahead``), before anyone knows when
+# the INIT ends.
+FLAG_TIMEOUT = 2
 
 # RESULT body: status, length of the error type, handler duration (ms), peak
 # RSS of the environment (KiB, from getrusage); the error type follows, then

@@ -192,7 +192,6 @@ class Spares:
         spare.sock.close()
         return spare.pid, spare.status_r
 
-
     def rehearse(self, conf: dict | None, name: bytes) -> None:
         """``claim``'s code on ``conf`` (``zygote._rehearse``), up to the message it would send, to a socket pair."""
         if conf is None or not fits(conf, None):

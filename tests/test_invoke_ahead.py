@@ -1,0 +1,64 @@
+"""A cold start's INVOKE goes with its INIT (``ProcessEnvironment.send_ahead``).
+
+The environment starts the invocation as soon as its INIT is done, as
+Lambda's runtime asks for the next event.  What must not change: the
+timeout runs from the invocation's start, not from INIT's; INIT's logs and
+the invocation's stay apart (the runtime's mark between them never shows);
+a failed INIT drops the invocation sent with it, which then runs as Lambda
+retries it (the init again, in the invoke phase), once.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pylambda import Function, Invoker
+
+SLOW_INIT = """
+import time
+print("at init " + "i" * {size})
+time.sleep(0.4)
+
+def handler(event, context):
+    print("in handler " + "h" * {size})
+    return {{"remaining": context.get_remaining_time_in_millis()}}
+"""
+
+FAILING_INIT = """
+print("init runs")
+raise RuntimeError("init failed")
+
+def handler(event, context):
+    return "never"
+"""
+
+
+@pytest.mark.parametrize("size", [0, 200_000], ids=["short-logs", "logs-over-a-pipe"])
+def test_the_timeout_runs_from_the_invocation_and_the_logs_stay_apart(tmp_path, size):
+    (tmp_path / "slow.py").write_text(SLOW_INIT.format(size=size))
+    with Invoker() as invoker:
+        fn = Function("slow-init", "slow.handler", code=str(tmp_path), timeout=1)
+        result = invoker.invoke(fn, {}, log_type="Tail")
+        assert result.cold_start
+        assert result.init_duration_ms >= 400
+        assert result.payload["remaining"] > 900  # INIT's 0.4 s is not the invocation's
+        init_part, start, rest = result.logs.partition("START RequestId:")
+        assert start
+        assert init_part.count("at init ") == 1
+        assert "in handler" not in init_part
+        assert rest.count("in handler ") == 1
+        assert "at init" not in rest
+        assert "pylambda-init-end" not in result.logs
+        assert "\0" not in result.logs
+        assert invoker.invoke(fn, {}).payload["remaining"] > 900  # warm, as before
+
+
+def test_a_failed_init_drops_the_invocation_sent_with_it(tmp_path):
+    (tmp_path / "broken.py").write_text(FAILING_INIT)
+    with Invoker() as invoker:
+        fn = Function("broken-init", "broken.handler", code=str(tmp_path))
+        result = invoker.invoke(fn, {}, log_type="Tail")
+        assert result.function_error == "Unhandled"
+        assert result.payload["errorType"] == "RuntimeError"
+        assert result.logs.count("init runs") == 2  # the init phase, then the retry in the invoke phase
+        assert len(invoker.history) == 1
