@@ -196,8 +196,7 @@ class Launcher:
         environ["TMPDIR"] = "/tmp" if sandbox is not None else tmpdir
         spec = dict(base, environ=environ, tmpdir=tmpdir, sandbox=sandbox)
         if ahead is not None and (
-            init_type != "on-demand"
-            or not getattr(self._backends.for_runtime(version.config.runtime), "sends_ahead", False)
+            init_type != "on-demand" or not self._backends.for_runtime(version.config.runtime).sends_ahead
         ):
             ahead = None
         if ahead is not None:  # between INIT's logs and the invocation's (``send_ahead``)

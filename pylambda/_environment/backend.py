@@ -272,6 +272,10 @@ class Backend:
     """
 
     name = "backend"
+    # Whether its environments take a cold start's INVOKE with the INIT (``send_ahead(request, timeout_s)``,
+    # before ``wait_init``), the INIT message carrying a ``log_mark`` for the runtime to write between
+    # INIT's logs and the invocation's.
+    sends_ahead = False
 
     def serves(self, runtime: str) -> bool:
         """Whether this backend can run functions of ``runtime``."""
