@@ -215,8 +215,7 @@ class ProcessEnvironment(Environment):
         if outcome.kind == "ready":
             self.state = "IDLE"
             mark = self._mark
-            if mark and self._ahead is not None:
-                # Written before INIT_DONE, so read with INIT's logs: what follows is the invocation's.
+            if mark:  # written before INIT_DONE, so read with INIT's logs: what follows is the invocation's
                 init_logs, found, after = outcome.logs.partition(mark)
                 if found:
                     outcome.logs, self._carry = init_logs, after
