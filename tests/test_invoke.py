@@ -460,6 +460,21 @@ def test_edits_to_a_latest_directory_are_served(invoker, tmp_path):
     assert invoker.invoke(v1).payload == "one"  # published versions never change
 
 
+def test_functions_on_one_code_directory_share_its_fingerprint(tmp_path, monkeypatch):
+    """Functions started together on one directory walk it once for their baselines; an edit is still served."""
+    from pylambda import _watch
+
+    walks = []
+    walk = _watch._tree_fingerprint
+    monkeypatch.setattr(_watch, "WATCH_INTERVAL_S", 10.0)  # shared for 5 s: however slow the machine
+    monkeypatch.setattr(_watch, "_tree_fingerprint", lambda root: walks.append(root) or walk(root))
+    (tmp_path / "app.py").write_text("def handler(e, c):\n    return 'one'\n")
+    with Invoker() as inv:
+        for i in range(3):
+            assert inv.invoke(Function(f"shared-{i}", "app.handler", code=str(tmp_path))).payload == "one"
+    assert walks == [str(tmp_path)]
+
+
 def test_watch_code_can_be_turned_off(tmp_path):
     """With watch_code=False, $LATEST keeps its environments after an edit."""
     import time
