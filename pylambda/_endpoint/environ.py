@@ -92,10 +92,6 @@ class InternalEndpoint:
         self._api, self._token, self.url = api, token, url
         api.urls.append(url)
 
-    @property
-    def local_url(self) -> str:
-        return self.url
-
     def close(self) -> None:
         """Forget the token (its URL answers 404 from now on); idempotent."""
         if _apis.pop(self._token, None) is not None:
@@ -126,7 +122,7 @@ def _internal_url(invoker: Invoker) -> str:
                     endpoint = InternalEndpoint(api, token, url)
                     invoker._endpoints.append(endpoint)
                     invoker._internal_endpoint = endpoint
-    return endpoint.local_url
+    return endpoint.url
 
 
 def role_credentials(invoker: Invoker, services_url: str, role: str, session: str, region: str) -> dict[str, str]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import struct
+from _socket import CMSG_LEN, SCM_RIGHTS, SOL_SOCKET
 
 __all__ = [
     "FLAG_SPIN",
@@ -46,6 +47,8 @@ __all__ = [
     "STATUS_ERROR",
     "STATUS_JSON",
     "read_exact",
+    "recv_fds",
+    "send_fds",
     "write_all",
 ]
 
@@ -83,6 +86,31 @@ RESULT_FRAME = struct.Struct("<IB" + RESULT_HEAD.format[1:])
 STATUS_JSON = 0
 STATUS_BYTES = 1
 STATUS_ERROR = 2
+
+
+# File descriptors travel as SCM_RIGHTS ancillary data, native ints (the
+# zygote's requests and answers, a spare's claim).  Written against ``_socket``
+# rather than with ``socket.recv_fds``/``send_fds``: the ``socket`` module (with
+# ``selectors``) is a fifteenth of the zygote's imports, and nothing else in an
+# environment needs it.
+_FD = struct.Struct("i")
+
+
+def recv_fds(sock, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
+    """One message and the descriptors attached to it."""
+    msg, ancdata, _flags, _addr = sock.recvmsg(bufsize, CMSG_LEN(maxfds * _FD.size))
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            whole = len(data) - len(data) % _FD.size
+            fds.extend(fd for (fd,) in _FD.iter_unpack(data[:whole]))
+    return msg, fds
+
+
+def send_fds(sock, data: bytes, fds: list[int]) -> None:
+    """Send ``data`` with ``fds`` attached."""
+    ancdata = [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in fds))] if fds else []
+    sock.sendmsg([data], ancdata)
 
 
 def read_exact(fd: int, n: int, first: bytes = b"") -> bytes:

@@ -85,6 +85,8 @@ NOFILE = 1024
 NPROC = 1024
 
 _state: dict = {}  # the zygote's: what works, cgroup directories
+# The signals the zygote routes to its wakeup pipe (``zygote._watch_signals``).
+WAKE_SIGNALS = (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM)
 
 
 class _Libc:
@@ -196,6 +198,13 @@ def _fork_runtime() -> int:
         if rnd is not None:
             rnd.seed()
     return pid
+
+
+def default_signals(*extra: int) -> None:
+    """In a child of the zygote: no wakeup pipe; the signals the zygote watches (and ``extra``) at their defaults."""
+    signal.set_wakeup_fd(-1)
+    for signum in (*WAKE_SIGNALS, *extra):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def _lock_privileges() -> None:
@@ -426,9 +435,7 @@ def _init(conf: dict, uid: int, gid: int, status_fd: int) -> tuple[int, int]:
     """In the new namespaces: set them up, fork the runtime (which returns) and serve as its init."""
     import resource
 
-    signal.set_wakeup_fd(-1)  # the zygote's signal handling is not the init's
-    for signum in (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
+    default_signals()  # the zygote's signal handling is not the init's
     lib = _libc()
     lib.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     try:

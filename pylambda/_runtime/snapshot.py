@@ -142,7 +142,8 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
     from _socket import socket as _Socket
 
     from . import sandbox
-    from .zygote import _PID, _PR_SET_NAME, _PR_SET_PDEATHSIG, _kill_group, _prctl, _recv_fds, _send_fds
+    from .protocol import recv_fds, send_fds
+    from .zygote import _PID, _PR_SET_NAME, _PR_SET_PDEATHSIG, _kill_group, _prctl
 
     os.close(resp_w)  # a duplicate of the socket: replies go on the socket itself
     _hide_log_names()
@@ -200,7 +201,7 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
                     prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # a restored environment dies with its template
                 if os.getppid() != parent:  # the template (or the sandbox's init) died before PDEATHSIG was set
                     os._exit(1)
-                msg, fds = _recv_fds(theirs, 64, 3)  # the invocation that restores it
+                msg, fds = recv_fds(theirs, 64, 3)  # the invocation that restores it
                 if len(fds) != 3:  # EOF: the template ended, or no longer needs it
                     os._exit(0)
                 theirs.close()
@@ -241,7 +242,7 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
             wanted = None
             continue
         try:
-            msg, fds = _recv_fds(sock, 1024, 3)
+            msg, fds = recv_fds(sock, 1024, 3)
         except OSError:
             msg, fds = b"", []
         if not msg:
@@ -262,7 +263,7 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
                 except OSError as e:  # refused (a namespace, a process): this restore failed, not the template
                     for fd in fds:
                         os.close(fd)
-                    _send_fds(sock, _PID.pack(-(e.errno or 1)), [])
+                    send_fds(sock, _PID.pack(-(e.errno or 1)), [])
                     continue
                 if made[0] is None:
                     return made[1]
@@ -271,7 +272,7 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
             spare = None
             wanted = conf
             try:
-                _send_fds(chan, b"R" + name, fds)
+                send_fds(chan, b"R" + name, fds)
             except OSError:
                 pass  # it died: its status pipe says so
             finally:
@@ -279,7 +280,7 @@ def serve(sock_fd: int, resp_w: int) -> tuple[int, int]:
                 for fd in fds:
                     os.close(fd)
             try:
-                _send_fds(sock, _PID.pack(pid), [status_r])
+                send_fds(sock, _PID.pack(pid), [status_r])
             finally:
                 os.close(status_r)
         finally:

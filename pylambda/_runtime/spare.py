@@ -42,15 +42,14 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-from _socket import AF_UNIX, CMSG_LEN, SCM_RIGHTS, SOCK_STREAM, SOL_SOCKET, socketpair
+from _socket import AF_UNIX, SOCK_STREAM, socketpair
 
 from . import sandbox
+from .protocol import recv_fds, send_fds
 from .views import mount_views
 
 __all__ = ["Spares", "attach", "fits", "wait_claim"]
 
-_FD = struct.Struct("i")
 # open_tree(2) and move_mount(2) (Linux 5.2): the same numbers on x86_64
 # and aarch64 (the generic syscall table).
 _SYS_OPEN_TREE = 428
@@ -180,9 +179,7 @@ class Spares:
             return None
         self._spare = None
         try:
-            message = name + b"\0" + json.dumps(conf).encode()
-            attached = [*fds, tree] if tree >= 0 else fds
-            spare.sock.sendmsg([message], [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in attached))])
+            _send_claim(spare.sock, name, conf, [*fds, tree] if tree >= 0 else fds)
         except OSError:  # it died meanwhile: the zygote reaps it; fork anew
             spare.close()
             return None
@@ -202,12 +199,16 @@ class Spares:
         tree = _tmp_tree(tmp)
         mine, theirs = socketpair(AF_UNIX, SOCK_STREAM)
         try:
-            message = name + b"\0" + json.dumps(conf).encode()
-            mine.sendmsg([message], [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in [tree]))])
+            _send_claim(mine, name, conf, [tree])
         finally:
             os.close(tree)
             mine.close()
             theirs.close()
+
+
+def _send_claim(sock, name: bytes, conf: dict, fds: list[int]) -> None:
+    """The claim a spare's runtime waits for: the environment's name and sandbox, its pipes (and /tmp tree)."""
+    send_fds(sock, name + b"\0" + json.dumps(conf).encode(), fds)
 
 
 def wait_claim(sock, private: list[int]) -> tuple[list[int], bytes]:
@@ -223,7 +224,7 @@ def wait_claim(sock, private: list[int]) -> tuple[list[int], bytes]:
             pass
     _warm(sock)
     try:
-        msg, fds = _receive(sock)
+        msg, fds = recv_fds(sock, 1 << 16, 4)
     except OSError:
         os._exit(0)
     if not msg:
@@ -242,16 +243,6 @@ def wait_claim(sock, private: list[int]) -> tuple[list[int], bytes]:
     return fds[:3], name
 
 
-def _receive(sock) -> tuple[bytes, list[int]]:
-    """One message of the zygote's and the descriptors attached to it."""
-    msg, ancdata, _flags, _addr = sock.recvmsg(1 << 16, CMSG_LEN(4 * _FD.size))
-    fds: list[int] = []
-    for level, kind, data in ancdata:
-        if level == SOL_SOCKET and kind == SCM_RIGHTS:
-            fds.extend(fd for (fd,) in _FD.iter_unpack(data[: len(data) - len(data) % _FD.size]))
-    return msg, fds
-
-
 def _warm_completion() -> None:
     """What completing the sandbox runs after the claim, on nothing.
 
@@ -267,8 +258,8 @@ def _warm_completion() -> None:
     lib = sandbox._libc()
     mine, theirs = socketpair(AF_UNIX, SOCK_STREAM)
     try:
-        mine.sendmsg([b"spare\0{}"], [(SOL_SOCKET, SCM_RIGHTS, _FD.pack(theirs.fileno()))])
-        msg, fds = _receive(theirs)
+        _send_claim(mine, b"spare", {}, [theirs.fileno()])
+        msg, fds = recv_fds(theirs, 1 << 16, 4)
         json.loads(msg.partition(b"\0")[2])
         for fd in fds:
             os.close(fd)
@@ -277,9 +268,7 @@ def _warm_completion() -> None:
         theirs.close()
     lib.libc.mount(None, b"/nonexistent/pylambda-spare", None, 0, None)
     mount_views(lib, {})
-    signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, signal.SIG_DFL)
+    sandbox.default_signals(signal.SIGINT)
     sandbox._lock_privileges()
 
 

@@ -61,10 +61,11 @@ import signal
 import struct
 import sys
 import time
-from _socket import AF_UNIX, CMSG_LEN, SCM_RIGHTS, SOCK_STREAM, SOL_SOCKET, socketpair
+from _socket import AF_UNIX, SOCK_STREAM, socketpair
 from _socket import socket as _Socket
 
 from . import runtimes, sandbox
+from .protocol import recv_fds, send_fds
 from .spare import Spares
 
 __all__ = ["main"]
@@ -74,7 +75,7 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
 # The signals the loop wakes up for; SIGHUP is the caller's death signal.
-_WAKE_SIGNALS = (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM)
+_WAKE_SIGNALS = sandbox.WAKE_SIGNALS
 # How long ``_end`` keeps killing what the zygote adopted.  A process forking
 # as fast as it can is outrun within a few rounds; the bound is for a kernel
 # that does not answer.
@@ -117,30 +118,6 @@ def _preload_later() -> None:
     """
     import decimal  # noqa: F401
     import tempfile  # noqa: F401
-
-
-# File descriptors travel as SCM_RIGHTS ancillary data, native ints.  Written
-# against ``_socket`` rather than with ``socket.recv_fds``/``send_fds``: the
-# ``socket`` module (with ``selectors``) is a fifteenth of the zygote's
-# imports, and nothing else in an environment needs it.
-_FD = struct.Struct("i")
-
-
-def _recv_fds(sock: _Socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
-    """One message and the descriptors attached to it."""
-    msg, ancdata, _flags, _addr = sock.recvmsg(bufsize, CMSG_LEN(maxfds * _FD.size))
-    fds: list[int] = []
-    for level, kind, data in ancdata:
-        if level == SOL_SOCKET and kind == SCM_RIGHTS:
-            whole = len(data) - len(data) % _FD.size
-            fds.extend(fd for (fd,) in _FD.iter_unpack(data[:whole]))
-    return msg, fds
-
-
-def _send_fds(sock: _Socket, data: bytes, fds: list[int]) -> None:
-    """Send ``data`` with ``fds`` attached."""
-    ancdata = [(SOL_SOCKET, SCM_RIGHTS, b"".join(_FD.pack(fd) for fd in fds))] if fds else []
-    sock.sendmsg([data], ancdata)
 
 
 def main(sock_fd: int, caller_pid: int = 0) -> None:
@@ -212,7 +189,7 @@ def _serve(sock: _Socket, wake: tuple[int, int], children: dict[int, int], calle
                 return
         if sock in ready:
             try:
-                msg, fds = _recv_fds(sock, 1 << 16, 3)
+                msg, fds = recv_fds(sock, 1 << 16, 3)
             except OSError:
                 return
             if not msg:
@@ -270,7 +247,7 @@ def _fork_request(sock, name: bytes, fds: list[int], children: dict[int, int], p
         for fd in fds:
             os.close(fd)
     try:
-        _send_fds(sock, reply, attached)
+        send_fds(sock, reply, attached)
     except OSError:
         return False
     finally:
@@ -309,8 +286,8 @@ def _rehearse(request: bytes, spares) -> None:
         name, _, conf = request.partition(b"\0")
         spares.rehearse(json.loads(conf) if conf else None, name)
         a, b = socketpair(AF_UNIX, SOCK_STREAM)
-        _send_fds(a, _PID.pack(0), [b.fileno()])
-        for fd in _recv_fds(b, _PID.size, 1)[1]:
+        send_fds(a, _PID.pack(0), [b.fileno()])
+        for fd in recv_fds(b, _PID.size, 1)[1]:
             os.close(fd)
     except (OSError, ValueError):
         pass
@@ -359,9 +336,7 @@ def _exec(log_w: int, private: list[int], prctl, parent_pid: int, run: dict) -> 
     exec that fails says why on the log and exits 127, as a shell does.
     """
     try:
-        signal.set_wakeup_fd(-1)
-        for signum in (*_WAKE_SIGNALS, signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(signum, signal.SIG_DFL)  # SIG_IGN would survive the exec
+        sandbox.default_signals(signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ)  # SIG_IGN would survive the exec
         os.setpgid(0, 0)
         for fd in private:
             os.close(fd)
@@ -387,9 +362,7 @@ def _exec(log_w: int, private: list[int], prctl, parent_pid: int, run: dict) -> 
 def _child(fds: list[int], name: bytes, private: list[int], prctl, parent_pid: int) -> None:
     """Become an execution environment; never returns."""
     try:
-        signal.set_wakeup_fd(-1)
-        for signum in (*_WAKE_SIGNALS, signal.SIGINT):
-            signal.signal(signum, signal.SIG_DFL)
+        sandbox.default_signals(signal.SIGINT)
         os.setpgid(0, 0)  # its own group: the zygote ends it with the environment
         for fd in private:
             os.close(fd)
