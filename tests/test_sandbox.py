@@ -224,7 +224,8 @@ def test_tmp_is_sized_by_ephemeral_storage(invoker, sandbox):
 def _tmp_mounts(zygote_pid: int) -> list[str]:
     """The private /tmp file systems the zygote holds (one per environment /tmp alive)."""
     with open(f"/proc/{zygote_pid}/mountinfo") as f:
-        return [line.split()[4] for line in f if " - tmpfs " in line and "/tmp/env-" in line.split()[4]]
+        points = [line.split()[4] for line in f if " - tmpfs " in line]
+    return [p for p in points if os.path.basename(p).startswith("env-") and "/pylambda-" in p]
 
 
 def crash(event, context):

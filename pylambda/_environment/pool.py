@@ -82,9 +82,11 @@ class EnvironmentPool:
             free = self._free_tmp.get(key)
             if free:
                 return free.pop()
-        path = os.path.join(self._workdir, "tmp", env_id)
+        # In the work directory itself, beside ``code`` and ``layers``: one directory made
+        # per cold start, not two (a mkdir on a disk file system is ~0.08 ms here).
+        path = os.path.join(self._workdir, env_id)
         try:
-            os.makedirs(path, exist_ok=True)
+            os.mkdir(path)
         except FileNotFoundError:  # close() removed the work directory meanwhile (it is removed in the background)
             if self._closed:
                 raise InvokerClosedError("the Invoker was closed") from None
