@@ -62,3 +62,52 @@ def test_a_failed_init_drops_the_invocation_sent_with_it(tmp_path):
         assert result.payload["errorType"] == "RuntimeError"
         assert result.logs.count("init runs") == 2  # the init phase, then the retry in the invoke phase
         assert len(invoker.history) == 1
+
+
+MARK = b"\0pylambda-init-end-0123456789abcdef\n"
+
+
+@pytest.mark.parametrize(
+    ("writes", "ends", "init_logs", "invoke_logs"),
+    [
+        ([b"init\n", MARK + b"invoke\n"], False, b"init\n", b"invoke\n"),
+        ([b"init\n" + MARK[:9], MARK[9:] + b"invoke\n", b"later\n"], False, b"init\n", b"invoke\n"),
+        ([b"", MARK], False, b"", b""),
+        ([b"init only\n"], True, b"init only\n", b""),
+    ],
+    ids=["mark-behind-init-done", "mark-split-across-reads", "no-logs", "ended-without-the-mark"],
+)
+def test_init_logs_end_at_the_mark_written_after_init_done(writes, ends, init_logs, invoke_logs):
+    """``_split_at_mark``: INIT's logs are read up to the mark, waiting for it, or up to the environment's end.
+
+    What follows the mark in the bytes read is the invocation's; what comes later is ``receive``'s to read.
+    """
+    import os
+    import threading
+    import time
+
+    from pylambda._environment.process import ProcessEnvironment
+
+    log_r, log_w = os.pipe()
+    status_r, status_w = os.pipe()
+    env = ProcessEnvironment.__new__(ProcessEnvironment)
+    env._log_r, env._status_r = log_r, status_r
+
+    def runtime() -> None:  # the rest of the logs arrive after INIT_DONE was read, a write at a time
+        for chunk in writes[1:]:
+            time.sleep(0.02)
+            os.write(log_w, chunk)
+        if ends:
+            os.write(status_w, b"\0\0\0\0")  # the wait status: it ended
+
+    writer = threading.Thread(target=runtime)
+    try:
+        if writes[0]:
+            os.write(log_w, writes[0])
+        writer.start()
+        first = os.read(log_r, 1 << 16) if writes[0] else b""
+        assert env._split_at_mark(first, MARK, time.monotonic() + 5) == (init_logs, invoke_logs)
+    finally:
+        writer.join()
+        for fd in (log_r, log_w, status_r, status_w):
+            os.close(fd)

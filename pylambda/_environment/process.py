@@ -214,14 +214,34 @@ class ProcessEnvironment(Environment):
         outcome = self._wait(deadline)
         if outcome.kind == "ready":
             self.state = "IDLE"
-            mark = self._mark
-            if mark:  # written before INIT_DONE, so read with INIT's logs: what follows is the invocation's
-                init_logs, found, after = outcome.logs.partition(mark)
-                if found:
-                    outcome.logs, self._carry = init_logs, after
+            if self._mark:  # INIT's logs end at the mark; what follows it is the invocation's
+                outcome.logs, self._carry = self._split_at_mark(outcome.logs, self._mark, deadline)
         elif outcome.kind == "init_error":
             self.reap()
         return outcome
+
+    def _split_at_mark(self, logs: bytes, mark: bytes, deadline: float) -> tuple[bytes, bytes]:
+        """(INIT's logs, the invocation's so far): ``logs`` and the log pipe's bytes up to ``mark`` and after.
+
+        The runtime writes the mark just after INIT_DONE (before, it woke this thread once more), so it is
+        here or on its way; if the environment ends or ``deadline`` passes first, all logged is INIT's.
+        """
+        buf, seen, waiter = bytearray(logs), 0, select.poll()
+        waiter.register(self._log_r, _POLLIN)
+        waiter.register(self._status_r, _POLLIN)
+        while (at := buf.find(mark, seen)) < 0:
+            seen = max(0, len(buf) - len(mark) + 1)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._log_r not in dict(waiter.poll(int(remaining * 1000) + 1)):
+                rest: list[bytes] = []  # it ended (or the deadline passed) without writing the mark
+                self._drain_logs(rest)
+                buf += b"".join(rest)
+                at = buf.find(mark, seen)
+                break
+            if not (chunk := os.read(self._log_r, 1 << 16)):
+                break
+            buf += chunk
+        return (bytes(buf[:at]), bytes(buf[at + len(mark) :])) if at >= 0 else (bytes(buf), b"")
 
     def _learn_pid(self, deadline: float) -> bool:
         """Read the sandboxed environment's pid from its status pipe; False if it ended first.
@@ -286,17 +306,12 @@ class ProcessEnvironment(Environment):
     def send_ahead(self, request: Request, timeout_s: float) -> None:
         """Send the INVOKE of ``request`` now, behind the INIT, for the environment to start when INIT is done.
 
-        Why: otherwise the environment reports INIT_DONE and sleeps; the
-        caller wakes, sends the INVOKE, and the environment wakes again:
-        two wake-ups between a cold start's INIT and its invocation (0.2-0.4
-        ms each on a 2-vCPU VM), where Lambda's runtime just asks for the
-        next event.  The deadline cannot be known yet: the frame carries the
-        timeout (``FLAG_TIMEOUT``), counted by the environment from when it
-        starts the invocation, as Lambda counts it.  The runtime writes the
-        INIT message's ``log_mark`` between INIT's logs and the
-        invocation's, so each keeps its own (``wait_init``).  ``send`` then
-        takes it without writing; if INIT fails, the frame dies with the
-        environment, unread.
+        Why: otherwise the environment reports INIT_DONE and sleeps, the caller wakes and sends the INVOKE,
+        and the environment wakes again (0.2-0.4 ms each on a 2-vCPU VM), where Lambda's runtime just asks
+        for the next event.  The frame carries the timeout (``FLAG_TIMEOUT``), counted from the invocation's
+        start, as Lambda counts it.  The runtime writes the INIT message's ``log_mark`` between INIT's logs
+        and the invocation's (``wait_init``).  ``send`` then takes it without writing; if INIT fails, the
+        frame dies with the environment, unread.
         """
         flags = waiting(self._spin_s, request.concurrency, True)[1] if request.concurrent else self._alone[1]
         try:

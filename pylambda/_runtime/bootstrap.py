@@ -361,8 +361,9 @@ def _init(req_r: int, resp_w: int):
     if mark:  # the invocation sent with this INIT starts at once: its logs follow this mark
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        os.write(1, mark)
     _send(resp_w, INIT_DONE, RESULT_HEAD.pack(STATUS_JSON, 0, elapsed, _peak_rss_kib()))
+    if mark:  # after INIT_DONE: the caller is woken once, by INIT_DONE, and finds the mark behind it
+        os.write(1, mark)
     return handler, spec["runtime"], json_logs, frame[2]
 
 
