@@ -64,41 +64,71 @@ def test_a_failed_init_drops_the_invocation_sent_with_it(tmp_path):
         assert len(invoker.history) == 1
 
 
+SILENCED_AT_INIT = """
+import os, time
+print("before the redirect", flush=True)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the mark goes there too
+
+def handler(event, context):
+    time.sleep(30)
+"""
+
+
+def test_a_stdout_redirected_at_init_does_not_delay_the_timeout(tmp_path):
+    """The mark written after INIT_DONE never reaches the log: it is awaited briefly, and the timeout still fires."""
+    import time
+
+    (tmp_path / "silenced.py").write_text(SILENCED_AT_INIT)
+    with Invoker() as invoker:
+        fn = Function("silenced-init", "silenced.handler", code=str(tmp_path), timeout=1)
+        began = time.monotonic()
+        result = invoker.invoke(fn, {}, log_type="Tail")
+        waited = time.monotonic() - began
+    assert result.payload["errorType"] == "Sandbox.Timedout"
+    assert "before the redirect" in result.logs.partition("START RequestId:")[0]
+    assert waited < 5  # not the init phase's 10 s before the invocation's 1 s
+
+
 MARK = b"\0pylambda-init-end-0123456789abcdef\n"
 
 
 @pytest.mark.parametrize(
-    ("writes", "ends", "init_logs", "invoke_logs"),
+    ("writes", "then", "init_logs", "invoke_logs"),
     [
-        ([b"init\n", MARK + b"invoke\n"], False, b"init\n", b"invoke\n"),
-        ([b"init\n" + MARK[:9], MARK[9:] + b"invoke\n", b"later\n"], False, b"init\n", b"invoke\n"),
-        ([b"", MARK], False, b"", b""),
-        ([b"init only\n"], True, b"init only\n", b""),
+        ([b"init\n", MARK + b"invoke\n"], None, b"init\n", b"invoke\n"),
+        ([b"init\n" + MARK[:9], MARK[9:] + b"invoke\n", b"later\n"], None, b"init\n", b"invoke\n"),
+        ([b"", MARK], None, b"", b""),
+        ([b"init only\n"], "exit", b"init only\n", b""),
+        ([b"init\n", b"invoke\n"], "reply", b"init\ninvoke\n", b""),
+        ([b"init\n"], None, b"init\n", b""),
     ],
-    ids=["mark-behind-init-done", "mark-split-across-reads", "no-logs", "ended-without-the-mark"],
+    ids=["behind-init-done", "split-across-reads", "no-logs", "ended-first", "replied-first", "never-written"],
 )
-def test_init_logs_end_at_the_mark_written_after_init_done(writes, ends, init_logs, invoke_logs):
-    """``_split_at_mark``: INIT's logs are read up to the mark, waiting for it, or up to the environment's end.
+def test_init_logs_end_at_the_mark_written_after_init_done(writes, then, init_logs, invoke_logs):
+    """``_split_at_mark``: INIT's logs are read up to the mark, waiting for it, but not past the end or the reply.
 
-    What follows the mark in the bytes read is the invocation's; what comes later is ``receive``'s to read.
+    What follows the mark in the bytes read is the invocation's; what comes later is ``receive``'s to
+    read.  A mark that never comes (stdout redirected at init) is awaited ``MARK_WAIT_S`` at most.
     """
     import os
     import threading
     import time
 
+    from pylambda._environment import process
     from pylambda._environment.process import ProcessEnvironment
 
     log_r, log_w = os.pipe()
     status_r, status_w = os.pipe()
+    resp_r, resp_w = os.pipe()
     env = ProcessEnvironment.__new__(ProcessEnvironment)
-    env._log_r, env._status_r = log_r, status_r
+    env._log_r, env._status_r, env._resp_r, env._rest = log_r, status_r, resp_r, b""
 
-    def runtime() -> None:  # the rest of the logs arrive after INIT_DONE was read, a write at a time
+    def runtime() -> None:  # the rest arrives after INIT_DONE was read, a write at a time
         for chunk in writes[1:]:
             time.sleep(0.02)
             os.write(log_w, chunk)
-        if ends:
-            os.write(status_w, b"\0\0\0\0")  # the wait status: it ended
+        if then:
+            os.write(status_w if then == "exit" else resp_w, b"\0\0\0\0")
 
     writer = threading.Thread(target=runtime)
     try:
@@ -106,8 +136,10 @@ def test_init_logs_end_at_the_mark_written_after_init_done(writes, ends, init_lo
             os.write(log_w, writes[0])
         writer.start()
         first = os.read(log_r, 1 << 16) if writes[0] else b""
-        assert env._split_at_mark(first, MARK, time.monotonic() + 5) == (init_logs, invoke_logs)
+        began = time.monotonic()
+        assert env._split_at_mark(first, MARK) == (init_logs, invoke_logs)
+        assert time.monotonic() - began < process.MARK_WAIT_S + 0.15
     finally:
         writer.join()
-        for fd in (log_r, log_w, status_r, status_w):
+        for fd in (log_r, log_w, status_r, status_w, resp_r, resp_w):
             os.close(fd)

@@ -59,6 +59,7 @@ assert (protocol.STATUS_JSON, protocol.STATUS_BYTES, protocol.STATUS_ERROR) == (
 # allocation sooner and costs a /proc read per period; the exact peak check
 # after each invocation catches anything a sample misses.
 MEMORY_SAMPLE_S = 0.01
+MARK_WAIT_S = 0.2  # how long a cold start's log mark is awaited after INIT_DONE (``_split_at_mark``)
 # How long an idle environment may take to exit by itself after EOF before it
 # is killed.  Longer lets a slow coverage save finish; shorter bounds close().
 SHUTDOWN_GRACE_S = 1.0
@@ -215,30 +216,29 @@ class ProcessEnvironment(Environment):
         if outcome.kind == "ready":
             self.state = "IDLE"
             if self._mark:  # INIT's logs end at the mark; what follows it is the invocation's
-                outcome.logs, self._carry = self._split_at_mark(outcome.logs, self._mark, deadline)
+                outcome.logs, self._carry = self._split_at_mark(outcome.logs, self._mark)
         elif outcome.kind == "init_error":
             self.reap()
         return outcome
 
-    def _split_at_mark(self, logs: bytes, mark: bytes, deadline: float) -> tuple[bytes, bytes]:
-        """(INIT's logs, the invocation's so far): ``logs`` and the log pipe's bytes up to ``mark`` and after.
+    def _split_at_mark(self, logs: bytes, mark: bytes) -> tuple[bytes, bytes]:
+        """(INIT's logs, the invocation's so far): ``logs`` and the log pipe's bytes, split at ``mark``.
 
-        The runtime writes the mark just after INIT_DONE (before, it woke this thread once more), so it is
-        here or on its way; if the environment ends or ``deadline`` passes first, all logged is INIT's.
+        The runtime writes the mark just after INIT_DONE (written before, it woke this thread once more):
+        awaited until the invocation's reply or the environment's end (each comes after it), or for
+        ``MARK_WAIT_S`` (a stdout redirected at init: it never comes); without it, all is INIT's.
         """
-        buf, seen, waiter = bytearray(logs), 0, select.poll()
-        waiter.register(self._log_r, _POLLIN)
-        waiter.register(self._status_r, _POLLIN)
+        buf, seen, log_r, waiter = bytearray(logs), 0, self._log_r, select.poll()
+        for fd in (log_r, self._resp_r, self._status_r):
+            waiter.register(fd, _POLLIN)
+        until = time.monotonic() + (0.0 if self._rest else MARK_WAIT_S)  # a reply read: the mark is in
         while (at := buf.find(mark, seen)) < 0:
             seen = max(0, len(buf) - len(mark) + 1)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._log_r not in dict(waiter.poll(int(remaining * 1000) + 1)):
-                rest: list[bytes] = []  # it ended (or the deadline passed) without writing the mark
-                self._drain_logs(rest)
-                buf += b"".join(rest)
+            left = until - time.monotonic()
+            ready = dict(waiter.poll(int(left * 1000) + 1)) if left > 0 else {}
+            if not (chunk := os.read(log_r, 1 << 16) if log_r in ready else b""):  # none to come: what is there
+                buf += b"".join(self._drain_logs([]))
                 at = buf.find(mark, seen)
-                break
-            if not (chunk := os.read(self._log_r, 1 << 16)):
                 break
             buf += chunk
         return (bytes(buf[:at]), bytes(buf[at + len(mark) :])) if at >= 0 else (bytes(buf), b"")
@@ -477,16 +477,14 @@ class ProcessEnvironment(Environment):
         status = self.reap()
         return Outcome("exit", logs=logs, rss_kib=self.max_rss_kib, exit_status=status)
 
-    def _drain_logs(self, logs: list[bytes]) -> None:
-        """Read what the log pipe holds now, without waiting for more."""
+    def _drain_logs(self, logs: list[bytes]) -> list[bytes]:
+        """Read what the log pipe holds now, without waiting for more (into ``logs``, returned)."""
         log_r = self._log_r
         waiter = select.poll()
         waiter.register(log_r, _POLLIN)
-        while waiter.poll(0):
-            chunk = os.read(log_r, 1 << 16)
-            if not chunk:
-                return
+        while waiter.poll(0) and (chunk := os.read(log_r, 1 << 16)):
             logs.append(chunk)
+        return logs
 
     def _rss_kib(self) -> int:
         try:
