@@ -137,9 +137,33 @@ def test_init_logs_end_at_the_mark_written_after_init_done(writes, then, init_lo
         writer.start()
         first = os.read(log_r, 1 << 16) if writes[0] else b""
         began = time.monotonic()
-        assert env._split_at_mark(first, MARK) == (init_logs, invoke_logs)
+        assert env._split_at_mark(first, MARK) == (init_logs, invoke_logs, MARK in b"".join(writes))
         assert time.monotonic() - began < process.MARK_WAIT_S + 0.15
     finally:
         writer.join()
         for fd in (log_r, log_w, status_r, status_w, resp_r, resp_w):
             os.close(fd)
+
+
+def test_a_mark_read_after_its_wait_is_taken_out_of_the_invocations_logs():
+    """Come after ``MARK_WAIT_S`` (a long preemption), the mark is read with the invocation (``_resume``)."""
+    import os
+
+    from pylambda._environment.process import ProcessEnvironment
+    from pylambda._runtime.protocol import RESULT, RESULT_FRAME, RESULT_HEAD
+
+    log_r, log_w = os.pipe()
+    env = ProcessEnvironment.__new__(ProcessEnvironment)
+    env._log_r, env._resp_r, env._carry, env._mark = log_r, -1, b"", MARK
+    env.max_rss_kib, env.memory_limit_kib = 0, 1 << 20
+    out = b'"ok"'
+    env._rest = RESULT_FRAME.pack(RESULT_HEAD.size + len(out), RESULT, 0, 0, 1.0, 1000) + out
+    try:
+        os.write(log_w, b"late init line\n" + MARK + b"in handler\n")
+        outcome = env._resume(0.0)
+    finally:
+        os.close(log_r)
+        os.close(log_w)
+    assert (outcome.kind, outcome.payload) == ("result", out)
+    assert outcome.logs == b"late init line\nin handler\n"
+    assert env._mark is None  # once

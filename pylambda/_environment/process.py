@@ -216,17 +216,19 @@ class ProcessEnvironment(Environment):
         if outcome.kind == "ready":
             self.state = "IDLE"
             if self._mark:  # INIT's logs end at the mark; what follows it is the invocation's
-                outcome.logs, self._carry = self._split_at_mark(outcome.logs, self._mark)
+                outcome.logs, self._carry, found = self._split_at_mark(outcome.logs, self._mark)
+                self._mark = None if found else self._mark  # a late one is taken out of the invocation's logs
         elif outcome.kind == "init_error":
             self.reap()
         return outcome
 
-    def _split_at_mark(self, logs: bytes, mark: bytes) -> tuple[bytes, bytes]:
-        """(INIT's logs, the invocation's so far): ``logs`` and the log pipe's bytes, split at ``mark``.
+    def _split_at_mark(self, logs: bytes, mark: bytes) -> tuple[bytes, bytes, bool]:
+        """(INIT's logs, the invocation's so far, found): ``logs`` and the log pipe's bytes, split at ``mark``.
 
         The runtime writes the mark just after INIT_DONE (written before, it woke this thread once more):
         awaited until the invocation's reply or the environment's end (each comes after it), or for
-        ``MARK_WAIT_S`` (a stdout redirected at init: it never comes); without it, all is INIT's.
+        ``MARK_WAIT_S`` (a stdout redirected at init: it never comes); without it, all is INIT's (and a
+        late one is removed from the invocation's logs, ``_resume``).
         """
         buf, seen, log_r, waiter = bytearray(logs), 0, self._log_r, select.poll()
         for fd in (log_r, self._resp_r, self._status_r):
@@ -241,7 +243,7 @@ class ProcessEnvironment(Environment):
                 at = buf.find(mark, seen)
                 break
             buf += chunk
-        return (bytes(buf[:at]), bytes(buf[at + len(mark) :])) if at >= 0 else (bytes(buf), b"")
+        return (bytes(buf[:at]), bytes(buf[at + len(mark) :]), True) if at >= 0 else (bytes(buf), b"", False)
 
     def _learn_pid(self, deadline: float) -> bool:
         """Read the sandboxed environment's pid from its status pipe; False if it ended first.
@@ -329,7 +331,7 @@ class ProcessEnvironment(Environment):
         the reply itself.  The common case (the reply alone, no log output)
         is parsed here directly; anything else goes through ``_wait``.
         """
-        if self._carry or self._rest:  # sent with the INIT: part of it was read with INIT_DONE
+        if self._carry or self._rest or self._mark:  # sent with the INIT: part of it read, or its mark late
             outcome = self._resume(deadline)
             if outcome.kind == "result":
                 self.state = "IDLE"
@@ -368,12 +370,14 @@ class ProcessEnvironment(Environment):
     def _resume(self, deadline: float) -> Outcome:
         """The reply of an invocation sent with the INIT, from what was read with its INIT_DONE on."""
         logs = [self._carry] if self._carry else []
-        rest = self._rest
+        rest, late = self._rest, self._mark
         self._carry = self._rest = b""
-        if not rest:
-            return self._wait(deadline, None, logs)
-        self._drain_logs(logs)  # what it logged was written before its reply
-        return self._reply(rest, logs)
+        self._mark = None
+        # What it logged was written before its reply.
+        outcome = self._reply(rest, self._drain_logs(logs)) if rest else self._wait(deadline, None, logs)
+        if late:  # written after its wait for it: not the invocation's
+            outcome.logs = outcome.logs.replace(late, b"", 1)
+        return outcome
 
     def _wait(self, deadline: float, events: list | None = None, logs: list[bytes] | None = None) -> Outcome:
         """Wait for a frame, a death or the deadline (``events``: what a first poll found; ``logs``: logged so far)."""
@@ -456,9 +460,7 @@ class ProcessEnvironment(Environment):
         outcome = Outcome(
             _FRAME_KINDS[kind], status, error_type, payload, duration_ms, rss_kib, b"".join(logs) if logs else b""
         )
-        if rss_kib > self.memory_limit_kib:
-            # The peak passed the limit between samples: Lambda's sandbox
-            # would have been killed at that moment.
+        if rss_kib > self.memory_limit_kib:  # the peak passed the limit between samples: Lambda would have killed it
             self.kill()
             outcome.kind = "oom"
             outcome.exit_status = self.reap()
