@@ -36,6 +36,7 @@ import time
 import weakref
 
 from .._errors import InvokerClosedError, PylambdaError
+from .ending import read_proc
 
 __all__ = ["BUSY_GRACE_S", "STOPPED_CHECK_S", "Zygote", "kill_tree", "read_status"]
 
@@ -457,8 +458,7 @@ def proc_stat(pid: int) -> list[bytes] | None:
     The command name is skipped up to its last ``)``: it may hold spaces and parentheses.
     """
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
+        stat = read_proc(f"/proc/{pid}/stat")
         return stat[stat.rindex(b")") + 2 :].split()
     except (OSError, ValueError):
         return None

@@ -72,7 +72,7 @@ def _descendants(roots: list[int], skip: set[int] = frozenset(), keep_roots: boo
     """
     import os
 
-    from .._environment.ending import killed
+    from .._environment.ending import killed, read_proc
     from .._environment.zygote import parent_of
 
     found: set[int] = set(roots) if keep_roots else set()
@@ -82,8 +82,7 @@ def _descendants(roots: list[int], skip: set[int] = frozenset(), keep_roots: boo
         if killed(pid):
             continue
         try:
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                kids = [int(p) for p in f.read().split()]
+            kids = [int(p) for p in read_proc(f"/proc/{pid}/task/{pid}/children").split()]
         except (OSError, ValueError):  # gone, or a kernel without the children file: scan for the parent
             kids = []
             for entry in os.listdir("/proc") if os.path.exists(f"/proc/{pid}") else ():
