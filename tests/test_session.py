@@ -53,6 +53,37 @@ def test_session_invoker_keeps_environments_warm_across_tests(pytester, mark, ar
     result.assert_outcomes(passed=3)
 
 
+def test_an_environment_started_between_two_tests_is_not_the_second_tests(pytester):
+    """The walk before a test is reused from the one before only when no zygote forked in between.
+
+    A module-scoped fixture set up after the first test starts an environment and keeps it across the
+    second: a walk reused from the first test's teardown would blame the second test for it.
+    """
+    pytester.mkdir("src")
+    (pytester.path / "src" / "app.py").write_text(APP)
+    pytester.makepyfile(
+        test_it="""
+        import pytest
+        from pylambda import Function, Invoker
+
+        @pytest.fixture(scope="module")
+        def kept():
+            with Invoker() as invoker:
+                fn = Function("kept", "app.handler", code="src")
+                invoker.invoke(fn, {})
+                yield invoker
+
+        def test_first(lambda_invoker, lambda_function):
+            lambda_invoker.invoke(lambda_function("app.handler", code="src"), {})
+
+        def test_second(kept, lambda_invoker, lambda_function):
+            lambda_invoker.invoke(lambda_function("app.handler", code="src"), {})
+        """,
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
 def test_a_test_leaving_an_environment_fails(pytester):
     """The plugin's leak check ignores the shared zygote but fails a test that leaves an environment running."""
     pytester.mkdir("src")

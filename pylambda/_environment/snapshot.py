@@ -35,7 +35,7 @@ import time
 
 from .._errors import PylambdaError
 from .process import ProcessEnvironment
-from .zygote import host_pid
+from .zygote import _next_generation, host_pid
 
 __all__ = ["SNAPSHOT_INIT_TIMEOUT_S", "SnapshotTemplate", "snapshot_charges"]
 
@@ -102,6 +102,7 @@ class SnapshotTemplate(ProcessEnvironment):
         msg = b"F" + name.encode()[:15].replace(b"\0", b"")
         if sandbox is not None:
             msg += b"\0" + json.dumps(sandbox).encode()
+        _next_generation()  # the leak checks' walks below the zygote see a new process
         with self._fork_lock:
             if self._sock is None:
                 raise PylambdaError("the SnapStart template is not running")

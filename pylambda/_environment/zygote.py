@@ -23,6 +23,7 @@ without ``Invoker.close()``.
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import os
 import select
@@ -56,6 +57,11 @@ HELLO_TIMEOUT_S = 10.0
 # Whether zygotes keep a spare sandbox ready for the next cold start
 # (``_runtime/spare.py``); ``PYLAMBDA_SPARE=0`` is for comparing without.
 SPARES = os.environ.get("PYLAMBDA_SPARE") != "0"
+# Changes whenever a zygote process starts, ends or is asked to fork, and is None once one forked an
+# environment without a sandbox (its orphans become the zygote's children any time): the pytest
+# plugin reuses a walk of the zygotes' children while it stays the same (``fork_generation``).
+_GENERATIONS = itertools.count(1)
+_generation: int | None = 0
 _FORGOTTEN: list[subprocess.Popen] = []  # a forked caller's copies of its parent's zygotes
 _BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
@@ -116,6 +122,7 @@ class Zygote:
                 self._spawn()
 
     def _spawn(self) -> None:
+        _next_generation()
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         path = [p for p in sys.path if p] if self.executable == sys.executable else []
         pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -198,6 +205,7 @@ class Zygote:
         spare = spare and SPARES and sandbox is not None
         if sandbox is None:
             self._unsandboxed = True
+        _next_generation(adopting=sandbox is None)
         msg = (b"G" if spare else b"F") + name.encode()[:15].replace(b"\0", b"")
         if run is not None:
             msg += b"\0" + json.dumps({"exec": run, "sandbox": sandbox}).encode()
@@ -238,6 +246,7 @@ class Zygote:
                     break
         finally:
             self._lock.release()
+            _next_generation()
         raise PylambdaError(f"no zygote process could fork an environment within {timeout:g} s")
 
     def _exchange(self, msg: bytes, fds: list[int], deadline: float) -> tuple[bytes, list[int]]:
@@ -380,6 +389,7 @@ class Zygote:
         proc, sock = self._proc, self._sock
         self._proc = self._sock = None
         self._spare, self._spare_pending = 0, False
+        _next_generation()
         if sock is not None:
             sock.close()
         if proc is not None:
@@ -398,6 +408,7 @@ class Zygote:
         socket's shutdown wakes that thread, which raises InvokerClosedError.
         """
         self._closed = True
+        _next_generation()
         _OPEN.discard(self)
         proc, sock = self._proc, self._sock
         if sock is not None:
@@ -549,6 +560,17 @@ def _descendants(root: int) -> list[int]:
         out.extend(kids)
         todo.extend(kids)
     return out
+
+
+def fork_generation() -> int | None:
+    """What ``_generation`` holds: equal at two moments only if no zygote forked, started or ended between."""
+    return _generation
+
+
+def _next_generation(adopting: bool = False) -> None:
+    """A new generation (each ``next`` is unique, so a later write never brings back an earlier value)."""
+    global _generation
+    _generation = None if adopting or _generation is None else next(_GENERATIONS)
 
 
 def kill_tree(pid: int) -> None:

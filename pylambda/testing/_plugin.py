@@ -136,9 +136,9 @@ def lambda_invoker(request: pytest.FixtureRequest):
         yield request.getfixturevalue("lambda_session_invoker")
         return
     from pylambda import Invoker
-    from pylambda.testing import environment_pids, leftover_processes, zygote_children
+    from pylambda.testing import environment_pids, leftover_processes
 
-    before = zygote_children()
+    before = _known_children()
     options = _options(request)
     if "aws_services" in request.fixturenames:
         options.setdefault("aws_endpoint_url", request.getfixturevalue("aws_services").url)
@@ -151,10 +151,33 @@ def lambda_invoker(request: pytest.FixtureRequest):
         invoker.close()
     session = request.config.stash.get(_SESSION, None)
     others = _with_parents(environment_pids(session)) if session is not None else set()
-    left = leftover_processes(sorted(started | (zygote_children() - before - others)))
+    left = leftover_processes(sorted(started | (_known_children(fresh=True) - before - others)))
     if left:
         _kill(left)
         pytest.fail(f"pylambda: processes left after the Invoker closed: {left}")
+
+
+_WALKED: list = [None, frozenset()]  # (fork generation, the zygotes' children then)
+
+
+def _known_children(fresh: bool = False) -> set[int]:
+    """``zygote_children()``, or the walk of the last teardown when no zygote forked, started or ended since.
+
+    Back to back, the walk before a test is the walk after the one before:
+    reusing it saves a ``/proc`` walk a test. Pids that ended since only
+    shorten the list of the test's processes (a pid is not reused that
+    soon). Not while a zygote has forked an environment without a sandbox:
+    its orphans join the zygote without a fork (``fork_generation`` None).
+    """
+    from pylambda._environment.zygote import fork_generation
+    from pylambda.testing import zygote_children
+
+    generation = fork_generation()
+    if not fresh and generation is not None and _WALKED[0] == generation:
+        return set(_WALKED[1])
+    children = zygote_children()
+    _WALKED[:] = [generation, frozenset(children)]
+    return children
 
 
 def _with_parents(pids: list[int]) -> set[int]:
