@@ -43,7 +43,7 @@ from .._runtime.protocol import (
 from . import backend, held
 from .backend import Environment, Outcome, Request
 from .cpus import usable_cpus
-from .ending import kill_sandbox
+from .ending import kill_sandbox, read_proc
 from .zygote import Zygote, host_pid, read_status
 
 __all__ = ["ProcessEnvironment", "waiting"]
@@ -490,8 +490,7 @@ class ProcessEnvironment(Environment):
 
     def _rss_kib(self) -> int:
         try:
-            with open(f"/proc/{self.pid}/statm", "rb") as f:
-                return int(f.read().split()[1]) * _PAGE // 1024
+            return int(read_proc(f"/proc/{self.pid}/statm").split()[1]) * _PAGE // 1024
         except (OSError, IndexError, ValueError):
             return 0
 

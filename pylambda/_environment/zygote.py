@@ -349,8 +349,7 @@ class Zygote:
             if pid is None or not self._settle_spare_locked(time.monotonic() + HELLO_TIMEOUT_S):
                 return []  # not running, or no answer (the next fork replaces it)
             try:
-                with open(f"/proc/{pid}/task/{pid}/children") as f:
-                    children = {int(p) for p in f.read().split()}
+                children = {int(p) for p in read_proc(f"/proc/{pid}/task/{pid}/children").split()}
             except (OSError, ValueError):
                 return []
             self._forked &= _alive_of(self._forked)  # the rest were reaped: their pids may be reused
@@ -494,9 +493,8 @@ def host_pid(parent: int, inner: int) -> int | None:
     at first.
     """
     try:
-        with open(f"/proc/{parent}/task/{parent}/children") as f:
-            children = f.read().split()
-    except OSError:
+        children = [int(p) for p in read_proc(f"/proc/{parent}/task/{parent}/children").split()]
+    except (OSError, ValueError):
         return None
     for child in reversed(children):
         try:
@@ -505,7 +503,7 @@ def host_pid(parent: int, inner: int) -> int | None:
                     if line.startswith("NSpid:"):
                         ids = line.split()
                         if len(ids) > 2 and int(ids[2]) == inner:
-                            return int(child)
+                            return child
                         break
         except (OSError, ValueError):
             continue
