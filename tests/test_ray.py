@@ -191,6 +191,23 @@ def test_node_environments_are_sandboxed(ray_invoker, sandbox, tmp_path):
     assert backend.sandbox_report()["namespaces"] is None
 
 
+def test_close_returns_once_its_hosts_processes_have_ended(ray_cluster, tmp_path):
+    """``close()`` waits for the hosts it killed on this machine: none outlives it (Ray ends them later)."""
+    import psutil
+
+    inv = Invoker(backend=RayBackend(address=ray_cluster.address))
+    src = tmp_path / "code"
+    src.mkdir()
+    (src / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    try:
+        assert inv.invoke(Function("ray-close", "app.handler", code=str(src), timeout=30), {}).payload == 1
+        hosts = [p for p in psutil.Process().children(recursive=True) if p.name().startswith("ray::NodeHost")]
+        assert hosts
+    finally:
+        inv.close()
+    assert [p.pid for p in hosts if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
 def test_bad_address_is_a_typed_error():
     """An address that is not None or a string is refused at construction."""
     with pytest.raises(InvalidParameterValueError, match="address"):

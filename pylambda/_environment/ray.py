@@ -38,7 +38,7 @@ from pathlib import Path
 from .._code import _zip_directory
 from .._errors import InvalidParameterValueError, PylambdaError
 from .backend import Backend, Environment, Outcome, Request
-from .rayhost import NodeHost, outcome_from
+from .rayhost import NodeHost, identity, outcome_from
 
 __all__ = ["RayBackend", "RayEnvironment"]
 
@@ -365,16 +365,72 @@ class RayBackend(Backend):
         if not self._connected:
             return
         ray = _ray()
+        deadline = time.monotonic() + timeout + 5.0
         refs = [h.actor.close.remote(timeout) for h in hosts if not h.dead]
-        if refs:
-            ray.wait(refs, num_returns=len(refs), timeout=timeout + 5.0)
+        done = ray.wait(refs, num_returns=len(refs), timeout=timeout + 5.0)[0] if refs else []
         for host in hosts:
             try:
                 ray.kill(host.actor)
             except Exception:  # already gone with its node
                 pass
+        _wait_gone(_identities(ray, done), deadline)
         if self._owns_ray:
             ray.shutdown()
+
+
+def _identities(ray, refs: list) -> list[tuple[str, int, int]]:
+    """The identities the closed hosts answered with (``rayhost.identity``); none for one that failed."""
+    out = []
+    for ref in refs:
+        try:
+            out.append(tuple(ray.get(ref, timeout=0)))
+        except Exception:  # its node or process went first: nothing to wait for
+            pass
+    return out
+
+
+def _wait_gone(hosts: list[tuple[str, int, int]], deadline: float) -> None:
+    """Wait until the killed hosts' processes on this machine have ended, or ``deadline`` (monotonic).
+
+    Why: ``ray.kill`` returns at once and Ray ends the actor's worker
+    later, through its GCS and the node's raylet; on a loaded machine that
+    took seconds (6.6 s under two busy loops on 2 vCPUs), so a host
+    outlived the ``close()`` of its Invoker and a leak check after it.  A
+    host on another machine (or in another PID namespace) is Ray's to end.
+    """
+    here = identity()[0]
+    fds = []
+    try:
+        for where, pid, started in hosts:
+            if not where or where != here:
+                continue
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:  # gone already (or no pidfds here: then not waited for)
+                continue
+            fds.append(fd)
+            if identity(pid)[2] != started:  # the pid was given to another process: ours is gone
+                fds.pop()
+                os.close(fd)
+        waiting = list(fds)
+        while waiting:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            ready = {fd for fd, _ in _poll(waiting, remaining)}
+            waiting = [fd for fd in waiting if fd not in ready]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _poll(fds: list[int], timeout_s: float) -> list:
+    import select
+
+    poll = select.poll()
+    for fd in fds:
+        poll.register(fd, select.POLLIN)
+    return poll.poll(max(1, int(timeout_s * 1000)))
 
 
 def _tree_signature(root: str) -> tuple:

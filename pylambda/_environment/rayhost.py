@@ -43,7 +43,25 @@ from .backend import Outcome, Request
 from .isolation import sandbox_for, views_for
 from .process_backend import ProcessBackend
 
-__all__ = ["CodeCache", "NodeHost", "outcome_fields", "outcome_from"]
+__all__ = ["CodeCache", "NodeHost", "identity", "outcome_fields", "outcome_from"]
+
+
+def identity(pid: int | None = None) -> tuple[str, int, int]:
+    """(machine and PID namespace, pid, start time) of process ``pid`` (this one by default); ("", pid, 0) if unknown.
+
+    What the caller needs to wait for a host's process on its own machine
+    (``RayBackend.close``): the first part equal to its own, the pid and its
+    start time name the same process, not a later one given the pid again.
+    """
+    pid = os.getpid() if pid is None else pid
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            started = int(f.read().rpartition(b")")[2].split()[19])  # field 22: starttime
+        return f"{boot}/{os.stat('/proc/self/ns/pid').st_ino}", pid, started
+    except (OSError, ValueError, IndexError):
+        return "", pid, 0
 
 
 def outcome_fields(out: Outcome) -> tuple:
@@ -148,8 +166,8 @@ class NodeHost:
             env.stop()
         return env.reap(grace)
 
-    def close(self, timeout: float) -> None:
-        """End every environment and the zygote, and remove this host's files."""
+    def close(self, timeout: float) -> tuple[str, int, int]:
+        """End every environment and the zygote, and remove this host's files; this process's ``identity()``."""
         with self._lock:
             envs, self._envs = list(self._envs.values()), {}
         for env in envs:
@@ -158,6 +176,7 @@ class NodeHost:
             env.reap(timeout)
         self._backend.close(timeout)
         shutil.rmtree(self._root, ignore_errors=True)
+        return identity()
 
     def sandbox_report(self) -> dict | None:
         """What this node's sandbox enforces (its zygote's report; ``isolation``)."""
