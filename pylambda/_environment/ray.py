@@ -408,9 +408,9 @@ def _wait_gone(hosts: list[tuple[str, int, int]], deadline: float) -> None:
                 fd = os.pidfd_open(pid)
             except OSError:  # gone already (or no pidfds here: then not waited for)
                 continue
-            fds.append(fd)
-            if identity(pid)[2] != started:  # the pid was given to another process: ours is gone
-                fds.pop()
+            if identity(pid)[2] == started:
+                fds.append(fd)
+            else:  # the pid was given to another process: ours is gone
                 os.close(fd)
         waiting = list(fds)
         while waiting:
