@@ -19,6 +19,13 @@ millisecond earlier, still importing and making its first spare, which
 is no suite's steady state.  Each test's time is setup + call + teardown
 as pytest reports them.  The target (design.md): the fixture's p50 at
 most 5 ms over the direct call's (of the same run).
+
+Also printed: the machine's speed of the moment (a pure-Python loop,
+before and after the runs: this VM's speed moves by ~1.7 x with its
+host's load, and every figure here with it), and the target as a ratio
+in the run, as design.md measures its targets: the zygote-per-test
+overhead over the fixture's, against the 57 / 5 = 11.4 x the target was
+set at.
 """
 
 from __future__ import annotations
@@ -138,7 +145,7 @@ def main() -> None:
     print()
     print("| run | test | p50 (ms) | p90 (ms) | p50 over the run's direct call (ms) |")
     print("| --- | --- | ---: | ---: | ---: |")
-    over = 0.0
+    over = restart_over = 0.0
     speed_before = machine_speed()
     for number, kind in enumerate(("fixture", "restart"), 1):
         by_kind = run(tests, kind)
@@ -148,9 +155,15 @@ def main() -> None:
             print(f"| {number} | {KINDS[name]} | {p50:.2f} | {pct(by_kind[name], 0.9):.2f} | {p50 - direct:+.2f} |")
         if kind == "fixture":
             over = statistics.median(by_kind["fixture"]) - direct
+        else:
+            restart_over = statistics.median(by_kind["restart"]) - direct
     print()
     print(f"machine: a pure-Python loop (the sum of 2,000,000 ints) took {speed_before:.1f} ms before the runs, "
           f"{machine_speed():.1f} ms after")  # fmt: skip
+    # design.md measures its targets as ratios in one run: this one was set at 5 ms
+    # when a zygote per test (the third row) cost ~57 ms on this machine kind.
+    print(f"as a ratio in this run: a zygote per test costs {restart_over / over:.1f} x the fixture's overhead "
+          f"(the target set 5 ms against ~57 ms: 11.4 x)")  # fmt: skip
     print(f"target: lambda_invoker per test p50 <= 5 ms over the direct call: {over:.2f} ms, "
           f"{'met' if over <= 5 else 'NOT met'}")  # fmt: skip
 
