@@ -22,8 +22,9 @@ import os
 import select
 import signal
 import threading
+import time
 
-__all__ = ["ended", "kill_sandbox", "killed", "read_proc"]
+__all__ = ["ended", "kill_sandbox", "killed", "read_proc", "wait_exits"]
 
 # pid -> pidfd of a process kill_sandbox sent SIGKILL, until it is seen to have exited
 _killed: dict[int, int] = {}
@@ -92,6 +93,48 @@ def read_proc(path: str) -> bytes:
         return os.read(fd, 1 << 16)
     finally:
         os.close(fd)
+
+
+def wait_exits(pids: list[int], deadline: float, same=None) -> list[int]:
+    """Wait on pidfds until every one of ``pids`` has ended or ``deadline`` (monotonic); the ones left.
+
+    A pidfd turns readable the moment its process ends (a zombie has
+    ended), so a clean teardown is seen at once, not at the next look.
+    Pids without a pidfd (Linux < 5.3, not Linux) are among those left,
+    for the caller to look at otherwise.  ``same(pid)``, asked once the
+    pid's pidfd is open, says whether the pid still names the process
+    meant; False: that one is gone (its pid was given to another).
+    """
+    watched: dict[int, int] = {}
+    left: list[int] = []
+    try:
+        for pid in pids:
+            try:
+                fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue  # gone already
+            except (OSError, AttributeError):  # no pidfds here
+                left.append(pid)
+                continue
+            watched[fd] = pid
+            if same is not None and not same(pid):
+                del watched[fd]
+                os.close(fd)
+        poller = select.poll()
+        for fd in watched:
+            poller.register(fd, select.POLLIN)
+        pending = set(watched)
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for fd, _event in poller.poll(max(1, int(remaining * 1000))):
+                pending.discard(fd)
+                poller.unregister(fd)
+        return left + [watched[fd] for fd in pending]
+    finally:
+        for fd in watched:
+            os.close(fd)
 
 
 def ended(pid: int) -> bool:

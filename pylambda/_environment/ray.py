@@ -38,6 +38,7 @@ from pathlib import Path
 from .._code import _zip_directory
 from .._errors import InvalidParameterValueError, PylambdaError
 from .backend import Backend, Environment, Outcome, Request
+from .ending import wait_exits
 from .rayhost import NodeHost, identity, outcome_from
 
 __all__ = ["RayBackend", "RayEnvironment"]
@@ -399,38 +400,8 @@ def _wait_gone(hosts: list[tuple[str, int, int]], deadline: float) -> None:
     host on another machine (or in another PID namespace) is Ray's to end.
     """
     here = identity()[0]
-    fds = []
-    try:
-        for where, pid, started in hosts:
-            if not where or where != here:
-                continue
-            try:
-                fd = os.pidfd_open(pid)
-            except OSError:  # gone already (or no pidfds here: then not waited for)
-                continue
-            if identity(pid)[2] == started:
-                fds.append(fd)
-            else:  # the pid was given to another process: ours is gone
-                os.close(fd)
-        waiting = list(fds)
-        while waiting:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            ready = {fd for fd, _ in _poll(waiting, remaining)}
-            waiting = [fd for fd in waiting if fd not in ready]
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
-def _poll(fds: list[int], timeout_s: float) -> list:
-    import select
-
-    poll = select.poll()
-    for fd in fds:
-        poll.register(fd, select.POLLIN)
-    return poll.poll(max(1, int(timeout_s * 1000)))
+    started = {pid: start for where, pid, start in hosts if where and where == here}
+    wait_exits(list(started), deadline, same=lambda pid: identity(pid)[2] == started[pid])
 
 
 def _tree_signature(root: str) -> tuple:

@@ -40,8 +40,10 @@ import time
 import zipfile
 
 from .backend import Outcome, Request
+from .ending import read_proc
 from .isolation import sandbox_for, views_for
 from .process_backend import ProcessBackend
+from .zygote import proc_stat
 
 __all__ = ["CodeCache", "NodeHost", "identity", "outcome_fields", "outcome_from"]
 
@@ -54,11 +56,10 @@ def identity(pid: int | None = None) -> tuple[str, int, int]:
     start time name the same process, not a later one given the pid again.
     """
     pid = os.getpid() if pid is None else pid
+    stat = proc_stat(pid)
     try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot = f.read().strip()
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            started = int(f.read().rpartition(b")")[2].split()[19])  # field 22: starttime
+        boot = read_proc("/proc/sys/kernel/random/boot_id").decode().strip()
+        started = int(stat[19]) if stat else 0  # field 22 of /proc/<pid>/stat: the start time
         return f"{boot}/{os.stat('/proc/self/ns/pid').st_ino}", pid, started
     except (OSError, ValueError, IndexError):
         return "", pid, 0

@@ -103,12 +103,12 @@ def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:
     """
     import time
 
-    from .._environment.ending import ended
+    from .._environment.ending import ended, wait_exits
 
     deadline = time.monotonic() + timeout
     left = [p for p in pids if not ended(p)]
     if left:
-        left = _wait_exits(left, deadline)
+        left = wait_exits(left, deadline)
     # Without pidfds: a closed environment's processes are usually gone within
     # a millisecond or two: look again soon, then back off.
     pause = 0.0005
@@ -117,40 +117,3 @@ def leftover_processes(pids: list[int], timeout: float = 2.0) -> list[int]:
         pause = min(pause * 2, 0.02)
         left = [p for p in left if not ended(p)]
     return left
-
-
-def _wait_exits(pids: list[int], deadline: float) -> list[int]:
-    """Wait on pidfds until every one of ``pids`` has ended or ``deadline``; the ones left (unwatched included).
-
-    A pidfd turns readable the moment its process ends (a zombie has
-    ended), so a clean teardown is seen at once, not at the next look.
-    """
-    import os
-    import select
-    import time
-
-    watched: dict[int, int] = {}
-    left: list[int] = []
-    try:
-        for pid in pids:
-            try:
-                watched[os.pidfd_open(pid)] = pid
-            except ProcessLookupError:
-                pass  # gone already
-            except (OSError, AttributeError):  # no pidfds here (Linux < 5.3, not Linux): looked at by polling
-                left.append(pid)
-        poller = select.poll()
-        for fd in watched:
-            poller.register(fd, select.POLLIN)
-        pending = set(watched)
-        while pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            for fd, _event in poller.poll(max(1, int(remaining * 1000))):
-                pending.discard(fd)
-                poller.unregister(fd)
-        return left + [watched[fd] for fd in pending]
-    finally:
-        for fd in watched:
-            os.close(fd)
